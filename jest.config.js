@@ -3,7 +3,26 @@
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  transform: {
+    // Keep `.ts` import specifiers as written: global setup runs on Node's own
+    // loader, which executes the sources with type stripping.
+    '^.+\\.ts$': [
+      'ts-jest',
+      {
+        useESM: true,
+        tsconfig: {
+          target: 'es2024',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          isolatedModules: true,
+          verbatimModuleSyntax: true,
+          allowImportingTsExtensions: true,
+          rewriteRelativeImportExtensions: false,
+          sourceMap: true,
+        },
+      },
+    ],
+  },
 };
 
 export default {

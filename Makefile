@@ -1,0 +1,67 @@
+# Every target runs on the Node 24 that npm installs into node_modules/.bin.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+JEST := node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js
+DEPS := node_modules/.fledge-deps
+REPORTS := coverage
+
+.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(DEPS): package.json package-lock.json
+	@# npm ci rejects this lock over platform-only optional packages (npm 11 bug); install honours the lock.
+	npm install --no-audit --no-fund
+	@node -e 'if (process.versions.node.split(".")[0] !== "24") { console.error("expected Node 24 from node_modules/.bin, got " + process.version); process.exit(1) }'
+	@touch $@
+
+deps: $(DEPS) ## install npm dependencies, Node 24 included
+
+tools: ## install Prometheus and build the control plane (cached under ~/.cache/fledge)
+	hack/ensure-tools.sh
+
+setup: deps tools ## everything the tests and the demo need
+
+lint: deps ## ESLint and Prettier
+	eslint .
+	prettier --check .
+
+typecheck: deps ## strict TypeScript over sources, tests and scripts
+	tsc -p tsconfig.json
+
+generate: deps ## regenerate CRDs from the API schemas
+	@if [ -f hack/generate-crds.ts ]; then node hack/generate-crds.ts; fi
+
+generated-check: deps ## fail when generated files are stale
+	@if [ -f hack/generate-crds.ts ]; then node hack/generate-crds.ts --check; fi
+
+unit: deps ## unit tests (no cluster)
+	@mkdir -p $(REPORTS)
+	$(JEST) --selectProjects unit --coverage --json --outputFile=$(REPORTS)/unit.json
+	@node hack/jest-summary.ts unit $(REPORTS)/unit.json
+
+integration: setup ## integration tests on a real control plane and Prometheus
+	@mkdir -p $(REPORTS)
+	$(JEST) --selectProjects integration --runInBand --json --outputFile=$(REPORTS)/integration.json
+	@node hack/jest-summary.ts integration $(REPORTS)/integration.json
+
+test: setup lint typecheck generated-check unit integration ## every check and test
+
+build: deps ## compile to dist/
+	tsc -p tsconfig.build.json
+
+demo: setup ## run Fledge on the local sandbox (Ctrl-C stops everything)
+	node hack/demo.ts
+
+sandbox-up: setup ## start the sandbox in the background and print its KUBECONFIG
+	node hack/sandbox.ts up
+
+sandbox-down: deps ## stop the background sandbox
+	node hack/sandbox.ts down
+
+clean: ## remove build output
+	rm -rf dist $(REPORTS)

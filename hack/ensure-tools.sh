@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests and the sandbox need from outside npm: Prometheus from
+# Debian, then the control-plane binaries built from the Go module proxy (cached).
+set -euo pipefail
+missing=()
+for tool in go kubectl openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl and openssl must be on PATH)" >&2
+  exit 1
+fi
+if ! command -v prometheus >/dev/null; then
+  echo "[ensure-tools] installing prometheus from Debian" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+exec "$(dirname "$0")/build-control-plane.sh" all
