@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the test control plane from the Go module proxy and caches it under
+# Builds the test control plane and Helm from the Go module proxy and caches them under
 # ~/.cache/fledge/<component>-<version>/bin. A cache entry counts only once its
 # stamp file exists and every binary in it still answers --version, so a
 # half-written or damaged entry is rebuilt rather than trusted.
@@ -8,11 +8,12 @@ set -euo pipefail
 KUBE_VERSION="${FLEDGE_KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${FLEDGE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${FLEDGE_KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${FLEDGE_HELM_VERSION:-v3.22.0}"
 CACHE="${FLEDGE_CACHE:-$HOME/.cache/fledge}"
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
-log() { printf '[build-control-plane] %s\n' "$*" >&2; }
+log() { printf '[build-tools] %s\n' "$*" >&2; }
 
 # cache_ok DIR BIN... : true when DIR holds a stamp and working binaries.
 cache_ok() {
@@ -101,15 +102,36 @@ build_kwok() {
   cd /; finish "$tmp" "$dest"
 }
 
+build_helm() {
+  local dest="$CACHE/helm-$HELM_VERSION"
+  if cache_ok "$dest" helm; then return; fi
+  log "building helm $HELM_VERSION"
+  local tmp="$dest.partial"
+  wrapper_module "$tmp/src" helm 1.26.0
+  cd "$tmp/src"
+  go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mkdir -p "$tmp/bin"
+  # Helm's default Kubernetes version (for `helm template`) comes from the client-go it builds with.
+  local client_minor
+  client_minor="$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)"
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$client_minor"
+  go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/helm" helm.sh/helm/v3/cmd/helm
+  "$tmp/bin/helm" version
+  cd /; finish "$tmp" "$dest"
+}
+
 what="${1:-all}"
 case "$what" in
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   kwok) build_kwok ;;
-  all) build_etcd; build_kwok; build_kubernetes ;;
+  helm) build_helm ;;
+  all) build_etcd; build_kwok; build_kubernetes; build_helm ;;
   paths)
-    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\n' \
+    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \
-      "$CACHE/kwok-$KWOK_VERSION/stages" "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" ;;
-  *) log "usage: $0 [all|kubernetes|etcd|kwok|paths]"; exit 2 ;;
+      "$CACHE/kwok-$KWOK_VERSION/stages" "$CACHE/helm-$HELM_VERSION/bin" \
+      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" ;;
+  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|paths]"; exit 2 ;;
 esac

@@ -14,4 +14,4 @@ if ! command -v prometheus >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-exec "$(dirname "$0")/build-control-plane.sh" all
+exec "$(dirname "$0")/build-tools.sh" all

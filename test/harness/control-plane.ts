@@ -35,7 +35,7 @@ export interface ControlPlaneOptions {
 
 /** Builds (or finds in ~/.cache/fledge) the control-plane binaries. */
 export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
-  const script = join(repoRoot, 'hack/build-control-plane.sh');
+  const script = join(repoRoot, 'hack/build-tools.sh');
   await run('bash', [script, 'all'], { maxBuffer: 64 * 1024 * 1024 });
   const { stdout } = await run('bash', [script, 'paths']);
   const vars = Object.fromEntries(
@@ -46,7 +46,7 @@ export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
   );
   const pick = (key: string): string => {
     const value = vars[key];
-    if (!value) throw new Error(`build-control-plane.sh paths did not print ${key}`);
+    if (!value) throw new Error(`build-tools.sh paths did not print ${key}`);
     return value;
   };
   return {

@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Fledge operator image: Node 24 LTS, production dependencies only, non-root.
+#   docker build -t ghcr.io/fledge-dev/fledge:$(node -p 'require("./package.json").version') .
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# The base image already is Node 24: skip install scripts (the npm 'node' package's download).
+RUN npm install --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund --ignore-scripts
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["run"]
