@@ -1,5 +1,43 @@
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { parseArgs } from 'node:util';
 import { createLogger, isLogLevel, type Logger } from '../telemetry/logger.ts';
+import type { Command } from './command.ts';
+
+const usage = `Usage: fledge run [flags]
+
+Runs the operator.
+
+Flags:
+  --kubeconfig PATH         kubeconfig to use (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
+  --namespace NAME          watch only this namespace (default: all namespaces)
+  --log-level LEVEL         trace|debug|info|warn|error|fatal|silent (default: info, or $LOG_LEVEL)
+  -h, --help                show this help
+`;
+
+export const runCommand: Command = {
+  summary: 'run the operator',
+  run: async (argv) => {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(usage);
+      return 0;
+    }
+    return runOperator({
+      kubeconfig: values.kubeconfig ?? process.env.KUBECONFIG,
+      namespace: values.namespace,
+      logLevel: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info',
+    });
+  },
+};
 
 export interface RunOptions {
   kubeconfig: string | undefined;

@@ -1,0 +1,5 @@
+/** One `fledge` subcommand: `run` returns the process exit code. */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
