@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
+import {
+  HTTPROUTE_API_VERSION,
+  HTTPROUTE_KIND,
+  INITIAL_ROUTE_STATE,
+  nextSessionCookies,
+  readRouteState,
+  renderHTTPRoute,
+  renderHandoffRoute,
+  routeAcceptance,
+  statusCookies,
+  type HTTPRoute,
+  type RouteState,
+} from './httproute.ts';
+import { ownershipOf, removeOriginalOp, saveOriginalOps, savedOriginal, unchangedSince } from './objects.ts';
+import {
+  requireService,
+  serviceNames,
+  validateWeights,
+  type DesiredRoutes,
+  type RoutableCanary,
+  type RouteReadback,
+  type Router,
+  type RouterDeps,
+  type SetRoutesResult,
+} from './router.ts';
+
+// Gateway API router: one HTTPRoute `<apex>` (see httproute.ts for its layout),
+// written by server-side apply as "fledge". The route counts as applied only
+// once every parent Gateway has accepted its current generation.
+
+export const GATEWAY_API_PROVIDER = 'gatewayapi';
+
+/** What an adopted HTTPRoute looked like before Fledge took it over. */
+interface OriginalRoute {
+  spec: HTTPRoute['spec'];
+}
+
+function defaultRandomToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export class GatewayApiRouter implements Router {
+  readonly provider = GATEWAY_API_PROVIDER;
+  readonly #client: KubeObjectClient;
+  readonly #randomToken: () => string;
+
+  constructor(deps: RouterDeps) {
+    this.#client = deps.client;
+    this.#randomToken = deps.randomToken ?? defaultRandomToken;
+  }
+
+  async reconcile(canary: RoutableCanary): Promise<void> {
+    const live = await this.#live(canary);
+    const current = (live === undefined ? undefined : this.#readable(canary, live)) ?? {
+      ...INITIAL_ROUTE_STATE,
+      cookies: statusCookies(canary),
+    };
+    // Re-derived so a renamed or removed sessionAffinity cookie takes effect; same-named cookies are kept.
+    const cookies = nextSessionCookies(
+      canary.spec.analysis.sessionAffinity,
+      current.canaryWeight,
+      current.cookies,
+      this.#randomToken,
+    );
+    await this.#write(canary, live, { ...current, cookies });
+  }
+
+  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
+    validateWeights(routes);
+    const live = await this.#live(canary);
+    const known =
+      (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
+    const cookies = nextSessionCookies(
+      canary.spec.analysis.sessionAffinity,
+      routes.canaryWeight,
+      known,
+      this.#randomToken,
+    );
+    await this.#write(canary, live, { ...routes, cookies });
+    return { cookies };
+  }
+
+  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
+    const live = await this.#live(canary);
+    if (live === undefined) {
+      return { applied: false, reason: `HTTPRoute ${this.#describe(canary)} does not exist` };
+    }
+    const names = serviceNames(requireService(canary, GATEWAY_API_PROVIDER));
+    const state = readRouteState(live, names);
+    if (!state.ok) return { applied: false, reason: state.reason };
+    const acceptance = routeAcceptance(live);
+    if (!acceptance.accepted) return { applied: false, reason: acceptance.reason, written: state.weights };
+    return { applied: true, ...state.weights, cookies: state.cookies };
+  }
+
+  async finalize(canary: RoutableCanary): Promise<void> {
+    const live = await this.#live(canary);
+    if (live === undefined) return;
+    const description = `HTTPRoute ${this.#describe(canary)}`;
+    const original = savedOriginal<OriginalRoute>(live.metadata, description);
+    if (original !== undefined) {
+      await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
+        ...unchangedSince(live.metadata),
+        { op: 'replace', path: '/spec', value: original.spec },
+        removeOriginalOp(),
+      ]);
+      return;
+    }
+    if (ownershipOf(live.metadata, canary, description) === 'owned') {
+      // Applying without the owner reference releases the route from the Canary, so it is not garbage collected.
+      await applyObject(this.#client, renderHandoffRoute(canary));
+    }
+  }
+
+  /** The state a route Fledge has written carries; undefined for a route it has not written yet. */
+  #readable(canary: RoutableCanary, live: HTTPRoute): RouteState | undefined {
+    const description = `HTTPRoute ${this.#describe(canary)}`;
+    const ownership = ownershipOf(live.metadata, canary, description);
+    if (ownership === 'adopted' && savedOriginal(live.metadata, description) === undefined) return undefined;
+    const state = readRouteState(live, serviceNames(requireService(canary, GATEWAY_API_PROVIDER)));
+    if (!state.ok) return undefined;
+    return {
+      primaryWeight: state.weights.primaryWeight,
+      canaryWeight: state.weights.canaryWeight,
+      mirror: state.weights.mirrored,
+      cookies: state.cookies,
+    };
+  }
+
+  async #write(canary: RoutableCanary, live: HTTPRoute | undefined, state: RouteState): Promise<void> {
+    const description = `HTTPRoute ${this.#describe(canary)}`;
+    const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
+    // Render first, so a spec error leaves an adopted route untouched.
+    const route = renderHTTPRoute(canary, state, owned);
+    if (!owned && live !== undefined && savedOriginal(live.metadata, description) === undefined) {
+      // Replacing the spec in the same patch drops fields the owner set and Fledge does not (e.g. hostnames),
+      // which server-side apply would otherwise leave in place under the owner's field manager.
+      const original: OriginalRoute = { spec: live.spec };
+      await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
+        ...unchangedSince(live.metadata),
+        ...saveOriginalOps(live.metadata, original),
+        { op: 'replace', path: '/spec', value: route.spec },
+      ]);
+    }
+    await applyObject(this.#client, route);
+  }
+
+  async #live(canary: RoutableCanary): Promise<HTTPRoute | undefined> {
+    try {
+      return await this.#client.get<HTTPRoute>(this.#ref(canary));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  #ref(canary: RoutableCanary): ObjectRef {
+    const { apex } = serviceNames(requireService(canary, GATEWAY_API_PROVIDER));
+    return {
+      apiVersion: HTTPROUTE_API_VERSION,
+      kind: HTTPROUTE_KIND,
+      namespace: canary.metadata.namespace,
+      name: apex,
+    };
+  }
+
+  #describe(canary: RoutableCanary): string {
+    return `${canary.metadata.namespace}/${serviceNames(requireService(canary, GATEWAY_API_PROVIDER)).apex}`;
+  }
+}

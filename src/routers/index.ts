@@ -1,0 +1,37 @@
+// Public surface of the routers area: the Router contract, the registry, the
+// Services every Deployment/DaemonSet canary gets, and the two routers.
+export * from './router.ts';
+export {
+  createRouter,
+  resolveProvider,
+  routerFactories,
+  providerAliases,
+  PLANNED_PROVIDERS,
+} from './registry.ts';
+export {
+  SIDECAR_CONTAINERS,
+  applyServices,
+  discoverPorts,
+  finalizeServices,
+  getService,
+  mainServicePort,
+  renderServices,
+  servicePorts,
+  type ApexTarget,
+  type PodTemplateShape,
+  type RenderedServices,
+  type ServiceInputs,
+  type ServiceObject,
+  type ServicePort,
+  type ServiceSelectors,
+} from './services.ts';
+export { KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
+export { GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
+export {
+  HTTPROUTE_API_VERSION,
+  HTTPROUTE_KIND,
+  readRouteState,
+  renderHTTPRoute,
+  routeAcceptance,
+  type HTTPRoute,
+} from './httproute.ts';

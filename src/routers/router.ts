@@ -1,0 +1,158 @@
+import type { Canary, CanaryStatus, NormalizedCanarySpec, NormalizedService } from '../api/index.ts';
+import { normalizeCanary, type NormalizeOptions } from '../api/index.ts';
+import type { KubeObjectClient } from '../kube/client.ts';
+
+// The contract every traffic router fills (kubernetes and gatewayapi now; Istio,
+// Linkerd/SMI, NGINX, Contour, Traefik, ... later). Weights are always read back
+// from the router's own object, never from Canary status, so a restart can never
+// leave status and routing disagreeing. A router never writes Canary status: what
+// status must remember (session cookies) is returned to the caller.
+
+/** A Canary as routers see it: identity, normalised spec and (read-only) status. */
+export interface RoutableCanary {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: NormalizedCanarySpec;
+  status?: CanaryStatus;
+}
+
+/** Builds a RoutableCanary from a Canary read from the apiserver. */
+export function routableCanary(canary: Canary, options: NormalizeOptions = {}): RoutableCanary {
+  const { name, namespace, uid } = canary.metadata;
+  if (!name || !namespace || !uid) {
+    throw new Error(
+      'a Canary needs metadata.name, namespace and uid to be routed: read it from the apiserver',
+    );
+  }
+  const routable: RoutableCanary = {
+    metadata: { name, namespace, uid },
+    spec: normalizeCanary(canary, options).spec,
+  };
+  if (canary.status !== undefined) routable.status = canary.status;
+  return routable;
+}
+
+/** What the caller asks the router to route. primaryWeight + canaryWeight must be 100. */
+export interface DesiredRoutes {
+  primaryWeight: number;
+  canaryWeight: number;
+  /** Copy the primary's requests to the canary (responses discarded). */
+  mirror: boolean;
+}
+
+/**
+ * Session-affinity cookies as `name=value`, named like the CanaryStatus fields
+ * they belong in. null means the field must be cleared (null in a merge patch).
+ */
+export interface SessionCookies {
+  sessionAffinityCookie: string | null;
+  primarySessionAffinityCookie: string | null;
+  previousSessionAffinityCookie: string | null;
+}
+
+export const NO_SESSION_COOKIES: Readonly<SessionCookies> = Object.freeze({
+  sessionAffinityCookie: null,
+  primarySessionAffinityCookie: null,
+  previousSessionAffinityCookie: null,
+});
+
+export interface SetRoutesResult {
+  /** Write these into Canary status with the same reconcile's status patch. */
+  cookies: SessionCookies;
+}
+
+export interface RouteWeights {
+  primaryWeight: number;
+  canaryWeight: number;
+  mirrored: boolean;
+}
+
+/**
+ * What the router object says. `applied: false` means the data plane has not (yet)
+ * taken the route: the object is missing, unreadable, or its controller has not
+ * accepted the current generation. `written` then holds the weights the object
+ * carries, when they could be read.
+ */
+export type RouteReadback =
+  | ({ applied: true; cookies: SessionCookies } & RouteWeights)
+  | { applied: false; reason: string; written?: RouteWeights };
+
+export interface Router {
+  /** Provider name as resolved by the registry (e.g. `gatewayapi` for `gatewayapi:v1beta1`). */
+  readonly provider: string;
+  /**
+   * Creates or updates the routing objects. A new object routes 100% to the
+   * primary; an existing one keeps the weights, mirroring and session cookies it
+   * carries (a cookie whose name the spec changed is replaced), so a reconcile never
+   * moves traffic. Only setRoutes does.
+   */
+  reconcile(canary: RoutableCanary): Promise<void>;
+  /** Routes traffic as asked. Throws a RouterConfigError for a split this router cannot make. */
+  setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult>;
+  /**
+   * Reads the routing back from the router's object, the source of truth for the
+   * weight. Its cookies are what Canary status should hold.
+   */
+  getRoutes(canary: RoutableCanary): Promise<RouteReadback>;
+  /**
+   * Hands traffic back on Canary deletion (revertOnDeletion): restores an adopted
+   * object from its saved original, or routes everything to the apex Service.
+   */
+  finalize(canary: RoutableCanary): Promise<void>;
+}
+
+export interface RouterDeps {
+  client: KubeObjectClient;
+  /** Random token for session cookie values; injectable for tests. */
+  randomToken?: () => string;
+}
+
+export type RouterFactory = (deps: RouterDeps) => Router;
+
+/** A Canary asks for something its router cannot do; retrying will not help until the spec changes. */
+export class RouterConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RouterConfigError';
+  }
+}
+
+/**
+ * On an object Fledge adopted (it existed before the Canary): its original
+ * configuration as JSON, restored by finalize.
+ */
+export const ORIGINAL_CONFIGURATION_ANNOTATION = 'fledge.dev/original-configuration';
+
+export interface ServiceNames {
+  apex: string;
+  primary: string;
+  canary: string;
+}
+
+/** The normalised spec.service; every router and the Services need it. */
+export function requireService(canary: RoutableCanary, provider: string): NormalizedService {
+  const service = canary.spec.service;
+  if (service === undefined) {
+    throw new RouterConfigError(`provider ${provider} needs spec.service: set at least spec.service.port`);
+  }
+  return service;
+}
+
+export function serviceNames(service: Pick<NormalizedService, 'name'>): ServiceNames {
+  return { apex: service.name, primary: `${service.name}-primary`, canary: `${service.name}-canary` };
+}
+
+/** Throws unless the weights are whole percentages adding up to 100. */
+export function validateWeights(routes: DesiredRoutes): void {
+  const { primaryWeight, canaryWeight } = routes;
+  for (const [field, value] of [
+    ['primaryWeight', primaryWeight],
+    ['canaryWeight', canaryWeight],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 100) {
+      throw new RangeError(`${field} must be an integer from 0 to 100, got ${value}`);
+    }
+  }
+  if (primaryWeight + canaryWeight !== 100) {
+    throw new RangeError(`primaryWeight + canaryWeight must be 100, got ${primaryWeight} + ${canaryWeight}`);
+  }
+}
