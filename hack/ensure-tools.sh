@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the sandbox need from outside npm: Prometheus from
-# Debian, then the control-plane binaries built from the Go module proxy (cached).
+# Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
+# module proxy (all cached).
 set -euo pipefail
 missing=()
 for tool in go kubectl openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
@@ -14,4 +15,6 @@ if ! command -v prometheus >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# Upstream third-party CRDs the integration tests install (Go module cache).
+"$(dirname "$0")/third-party-crds.sh" gateway-api >/dev/null
 exec "$(dirname "$0")/build-tools.sh" all

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubectl } from './control-plane.ts';
 import { repoRoot, waitFor } from './processes.ts';
+import { installGatewayApiCrds } from './third-party.ts';
 
 /** Applies Fledge's generated CRDs (if generated yet) and waits until they are served. */
 export async function installFledgeCrds(kubeconfigPath: string): Promise<void> {
@@ -15,4 +16,9 @@ export async function installFledgeCrds(kubeconfigPath: string): Promise<void> {
     await kubectl(kubeconfigPath, ['get', kinds.join(','), '--all-namespaces']);
     return true;
   });
+}
+
+/** Everything a test cluster or the sandbox needs: Fledge's CRDs and the upstream Gateway API CRDs. */
+export async function installCrds(kubeconfigPath: string): Promise<void> {
+  await Promise.all([installFledgeCrds(kubeconfigPath), installGatewayApiCrds(kubeconfigPath)]);
 }

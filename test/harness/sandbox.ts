@@ -1,5 +1,5 @@
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
-import { installFledgeCrds } from './install.ts';
+import { installCrds } from './install.ts';
 import { startPrometheus, type Prometheus } from './prometheus.ts';
 
 export interface Sandbox {
@@ -20,7 +20,7 @@ export async function startSandbox(progress: (message: string) => void): Promise
     await Promise.all([controlPlane.stop(), prometheus.stop()]);
   };
   try {
-    await installFledgeCrds(controlPlane.kubeconfigPath);
+    await installCrds(controlPlane.kubeconfigPath);
   } catch (err) {
     await stop();
     throw err;

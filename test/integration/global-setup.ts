@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
-import { installFledgeCrds } from '../harness/install.ts';
+import { installCrds } from '../harness/install.ts';
 import { startPrometheus, type Prometheus } from '../harness/prometheus.ts';
 
 declare global {
@@ -25,5 +25,5 @@ export default async function globalSetup(): Promise<void> {
     process.env.FLEDGE_PROMETHEUS_URL = owned.prometheus.url;
   }
   process.env.FLEDGE_TEST_RUN = `run-${randomBytes(4).toString('hex')}`;
-  await installFledgeCrds(process.env.FLEDGE_KUBECONFIG);
+  await installCrds(process.env.FLEDGE_KUBECONFIG);
 }
