@@ -38,5 +38,7 @@ export default {
     },
   ],
   coverageProvider: 'v8',
+  // The decision core is the heart of Fledge: make test gaps there fail the build.
+  coverageThreshold: { './src/engine/': { branches: 95 } },
   coverageReporters: ['text-summary', 'json-summary'],
 };
