@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import type { Command } from './command.ts';
 import { runCommand } from './run.ts';
+import { abortCommand, pauseCommand, promoteCommand, resumeCommand, retryCommand } from './controls.ts';
+import { migrateCommand } from './migrate-command.ts';
+import { statusCommand } from './status.ts';
 import { version } from '../version.ts';
 
 const versionCommand: Command = {
@@ -14,6 +17,13 @@ const versionCommand: Command = {
 // Every subcommand, in the order `fledge --help` lists them.
 const commands: Record<string, Command> = {
   run: runCommand,
+  status: statusCommand,
+  promote: promoteCommand,
+  abort: abortCommand,
+  retry: retryCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
+  migrate: migrateCommand,
   version: versionCommand,
 };
 
