@@ -1,0 +1,296 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ApiException,
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  HttpMethod,
+  KubeConfig,
+  ServerConfiguration,
+  createConfiguration,
+  type Configuration,
+  type KubernetesObject,
+  type Middleware,
+  type V1APIResourceList,
+} from '@kubernetes/client-node';
+import { version } from '../version.ts';
+
+const serviceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const userAgent = `fledge/${version}`;
+
+export interface KubeConfigSource {
+  /** Explicit kubeconfig file; otherwise KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
+  kubeconfigPath?: string;
+  /** Context to use instead of the file's current-context. */
+  context?: string;
+}
+
+/**
+ * Loads cluster credentials. Unlike client-node's loadFromDefault, finding none is
+ * an error rather than a silent fallback to http://localhost:8080.
+ */
+export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
+  const kc = new KubeConfig();
+  const homeConfig = join(homedir(), '.kube', 'config');
+  if (source.kubeconfigPath) {
+    if (!existsSync(source.kubeconfigPath)) {
+      throw new Error(`kubeconfig file "${source.kubeconfigPath}" does not exist; check --kubeconfig`);
+    }
+    kc.loadFromFile(source.kubeconfigPath);
+  } else if (process.env.KUBECONFIG || existsSync(homeConfig)) {
+    kc.loadFromDefault();
+  } else if (existsSync(serviceAccountTokenPath) && process.env.KUBERNETES_SERVICE_HOST) {
+    kc.loadFromCluster();
+  } else {
+    throw new Error(
+      'no Kubernetes credentials found: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a cluster',
+    );
+  }
+  if (source.context) {
+    if (!kc.getContextObject(source.context)) {
+      const known = kc.getContexts().map((context) => context.name);
+      throw new Error(
+        `kubeconfig has no context "${source.context}"; it has: ${known.join(', ') || '(none)'}`,
+      );
+    }
+    kc.setCurrentContext(source.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error('kubeconfig has no current cluster: set current-context in the file or pass --context');
+  }
+  return kc;
+}
+
+export interface KubeClientOptions {
+  /** Upper bound for any single API request that has no signal of its own. Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+export interface KubeClients {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  autoscaling: AutoscalingV2Api;
+  coordination: CoordinationV1Api;
+  events: EventsV1Api;
+  customObjects: CustomObjectsApi;
+  /** Any kind by apiVersion/kind, with full control of bodies and patch content types. */
+  objects: KubeObjectClient;
+}
+
+/**
+ * Typed clients sharing one configuration. Every request gets a timeout unless
+ * the caller passed its own signal: client-node sets none, so a hung connection
+ * would otherwise hang a reconcile forever.
+ */
+export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOptions = {}): KubeClients {
+  const configuration = clientConfiguration(kubeConfig, requestTimeout(options));
+  return {
+    kubeConfig,
+    core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
+    autoscaling: new AutoscalingV2Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
+    events: new EventsV1Api(configuration),
+    customObjects: new CustomObjectsApi(configuration),
+    objects: new KubeObjectClient(kubeConfig, options),
+  };
+}
+
+function requestTimeout(options: KubeClientOptions): number {
+  const timeout = options.requestTimeoutMs ?? 30_000;
+  if (!(timeout > 0)) throw new Error(`requestTimeoutMs must be > 0, got ${timeout}`);
+  return timeout;
+}
+
+function clientConfiguration(kubeConfig: KubeConfig, timeoutMs: number): Configuration {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const defaults: Middleware = {
+    pre: async (context) => {
+      context.setHeaderParam('User-Agent', userAgent);
+      if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
+      return context;
+    },
+    post: async (response) => response,
+  };
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kubeConfig },
+    promiseMiddleware: [defaults],
+  });
+}
+
+/** Names one object (or, without `name`, a collection). */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  /** Required for namespaced kinds. */
+  namespace?: string;
+  name?: string;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  query?: Record<string, string | boolean | undefined>;
+}
+
+export interface PatchRequest extends RequestOptions {
+  /** e.g. "status"; the patch then goes to the subresource. */
+  subresource?: string;
+}
+
+type RequestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * A small dynamic client: resolves apiVersion/kind to a path through discovery
+ * (cached, refreshed once on a miss so CRDs installed later are found), sends
+ * exactly the body given with exactly the content type given, and returns the
+ * response as parsed JSON (timestamps stay strings). Failures throw client-node's
+ * ApiException carrying the response text, which normalizeKubeError understands.
+ */
+export class KubeObjectClient {
+  readonly #kubeConfig: KubeConfig;
+  readonly #configuration: Configuration;
+  readonly #timeoutMs: number;
+  readonly #discovery = new Map<string, V1APIResourceList>();
+
+  constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+    this.#kubeConfig = kubeConfig;
+    this.#timeoutMs = requestTimeout(options);
+    this.#configuration = clientConfiguration(kubeConfig, this.#timeoutMs);
+  }
+
+  async get<T extends KubernetesObject>(ref: ObjectRef, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('GET', await this.objectPath(ref), undefined, undefined, options);
+  }
+
+  async list<T extends KubernetesObject>(
+    ref: ObjectRef,
+    options: RequestOptions = {},
+  ): Promise<{ metadata?: { resourceVersion?: string }; items: T[] }> {
+    return this.request('GET', await this.collectionPath(ref), undefined, undefined, options);
+  }
+
+  async create<T extends KubernetesObject>(object: T, options: RequestOptions = {}): Promise<T> {
+    const path = await this.collectionPath(refOf(object));
+    return this.request<T>('POST', path, object, 'application/json', options);
+  }
+
+  /** PUT; the object's metadata.resourceVersion makes it fail with Conflict if the object changed. */
+  async replace<T extends KubernetesObject>(object: T, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('PUT', await this.objectPath(refOf(object)), object, 'application/json', options);
+  }
+
+  async patch<T extends KubernetesObject>(
+    ref: ObjectRef,
+    body: unknown,
+    contentType: string,
+    options: PatchRequest = {},
+  ): Promise<T> {
+    const path = await this.objectPath(ref, options.subresource);
+    return this.request<T>('PATCH', path, body, contentType, options);
+  }
+
+  async delete(ref: ObjectRef, options: RequestOptions = {}): Promise<void> {
+    await this.request('DELETE', await this.objectPath(ref), undefined, undefined, options);
+  }
+
+  /** REST path of one object, or of its subresource. */
+  async objectPath(ref: ObjectRef, subresource?: string): Promise<string> {
+    if (!ref.name) throw new Error(`${ref.kind} reference needs a name`);
+    const path = `${await this.collectionPath(ref)}/${encodeURIComponent(ref.name)}`;
+    return subresource ? `${path}/${subresource}` : path;
+  }
+
+  /** REST path of a collection (namespaced kinds: within ref.namespace). */
+  async collectionPath(ref: ObjectRef): Promise<string> {
+    const resource = await this.#resource(ref.apiVersion, ref.kind);
+    const base = groupVersionPath(ref.apiVersion);
+    if (!resource.namespaced) return `${base}/${resource.name}`;
+    if (!ref.namespace) {
+      throw new Error(`${ref.kind} "${ref.name ?? ''}" is namespaced: the reference needs a namespace`);
+    }
+    return `${base}/namespaces/${encodeURIComponent(ref.namespace)}/${resource.name}`;
+  }
+
+  async request<T>(
+    method: RequestMethod,
+    path: string,
+    body: unknown,
+    contentType: string | undefined,
+    options: RequestOptions,
+  ): Promise<T> {
+    const context = this.#configuration.baseServer.makeRequestContext(path, HttpMethod[method]);
+    context.setHeaderParam('Accept', 'application/json');
+    context.setHeaderParam('User-Agent', userAgent);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) context.setQueryParam(name, String(value));
+    }
+    if (body !== undefined) {
+      if (!contentType) throw new Error(`${method} ${path}: a body needs a content type`);
+      context.setHeaderParam('Content-Type', contentType);
+      context.setBody(JSON.stringify(body));
+    }
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
+    await this.#kubeConfig.applySecurityAuthentication(context);
+    const response = await this.#configuration.httpApi.send(context).toPromise();
+    const text = await response.body.text();
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      // Only Retry-After is kept: the normaliser needs it, and nothing else from the headers may leak into logs.
+      const retryAfter = response.headers['retry-after'];
+      throw new ApiException(
+        response.httpStatusCode,
+        `${method} ${path}`,
+        text,
+        retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+      );
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async #resource(apiVersion: string, kind: string): Promise<{ name: string; namespaced: boolean }> {
+    let list = this.#discovery.get(apiVersion);
+    let found = list?.resources.find((resource) => resource.kind === kind && !resource.name.includes('/'));
+    if (!found) {
+      list = await this.request<V1APIResourceList>(
+        'GET',
+        groupVersionPath(apiVersion),
+        undefined,
+        undefined,
+        {},
+      );
+      this.#discovery.set(apiVersion, list);
+      found = list.resources.find((resource) => resource.kind === kind && !resource.name.includes('/'));
+    }
+    if (!found) {
+      throw new Error(
+        `the apiserver serves no kind ${kind} in ${apiVersion}; is its CustomResourceDefinition installed?`,
+      );
+    }
+    return found;
+  }
+}
+
+/** Core kinds live under /api/v1, every group under /apis/<group>/<version>. */
+function groupVersionPath(apiVersion: string): string {
+  return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+}
+
+function refOf(object: KubernetesObject): ObjectRef {
+  if (!object.apiVersion || !object.kind) {
+    throw new Error(`object ${object.metadata?.name ?? '(unnamed)'} needs apiVersion and kind`);
+  }
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    namespace: object.metadata?.namespace,
+    name: object.metadata?.name,
+  };
+}

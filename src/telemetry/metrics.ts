@@ -1,0 +1,267 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { InformerMetrics } from '../runtime/informer.ts';
+import type { LeaderElectionMetrics } from '../runtime/leader-election.ts';
+import type { InFlightSnapshot, ReconcileMetrics, WorkQueueMetrics } from '../runtime/work-queue.ts';
+
+/** Canary status gauge values, as in Flagger. */
+export const CanaryStatusValue = { running: 0, succeeded: 1, failed: 2 } as const;
+
+export type CanaryCounterLabels = 'name' | 'namespace' | 'deployment_strategy' | 'analysis_status';
+
+export interface CanaryMetrics {
+  readonly total: Gauge<'namespace'>;
+  /** 0 running, 1 succeeded, 2 failed. */
+  readonly status: Gauge<'name' | 'namespace'>;
+  /** Two series per canary: workload "<target>-primary" and "<target>". */
+  readonly weight: Gauge<'workload' | 'namespace'>;
+  /** Seconds spent in one analysis pass. */
+  readonly duration: Histogram<'name' | 'namespace'>;
+  /** Last value of each analysis metric. */
+  readonly metricAnalysis: Gauge<'name' | 'namespace' | 'metric'>;
+  readonly successes: Counter<CanaryCounterLabels>;
+  readonly failures: Counter<CanaryCounterLabels>;
+}
+
+export interface FledgeMetrics {
+  /** Private registry: nothing here touches prom-client's global default one. */
+  readonly registry: Registry;
+  readonly info: Gauge<'version' | 'mesh_provider'>;
+  readonly canary: CanaryMetrics;
+  readonly reconcile: ReconcileMetrics;
+  readonly workQueue: WorkQueueMetrics;
+  readonly informer: InformerMetrics;
+  readonly leaderElection: LeaderElectionMetrics;
+}
+
+export interface MetricsOptions {
+  version: string;
+  meshProvider: string;
+  /** Also export the standard process_* and nodejs_* metrics. Default true. */
+  processMetrics?: boolean;
+}
+
+const prefix = 'fledge_';
+const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export function createMetrics(options: MetricsOptions): FledgeMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const info = new Gauge({
+    name: `${prefix}info`,
+    help: 'Fledge version and mesh provider; always 1',
+    labelNames: ['version', 'mesh_provider'] as const,
+    registers,
+  });
+  info.set({ version: options.version, mesh_provider: options.meshProvider }, 1);
+
+  const canaryCounterLabels = ['name', 'namespace', 'deployment_strategy', 'analysis_status'] as const;
+  const canary: CanaryMetrics = {
+    total: new Gauge({
+      name: `${prefix}canary_total`,
+      help: 'Canaries per namespace',
+      labelNames: ['namespace'] as const,
+      registers,
+    }),
+    status: new Gauge({
+      name: `${prefix}canary_status`,
+      help: 'Last canary run: 0 running, 1 succeeded, 2 failed',
+      labelNames: ['name', 'namespace'] as const,
+      registers,
+    }),
+    weight: new Gauge({
+      name: `${prefix}canary_weight`,
+      help: 'Traffic weight (percent) of the primary and canary workloads',
+      labelNames: ['workload', 'namespace'] as const,
+      registers,
+    }),
+    duration: new Histogram({
+      name: `${prefix}canary_duration_seconds`,
+      help: 'Seconds spent in one canary analysis pass',
+      labelNames: ['name', 'namespace'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    metricAnalysis: new Gauge({
+      name: `${prefix}canary_metric_analysis`,
+      help: 'Last measured value of each canary analysis metric',
+      labelNames: ['name', 'namespace', 'metric'] as const,
+      registers,
+    }),
+    successes: new Counter({
+      name: `${prefix}canary_successes_total`,
+      help: 'Canary runs that ended in promotion',
+      labelNames: canaryCounterLabels,
+      registers,
+    }),
+    failures: new Counter({
+      name: `${prefix}canary_failures_total`,
+      help: 'Canary runs that ended in rollback',
+      labelNames: canaryCounterLabels,
+      registers,
+    }),
+  };
+
+  const reconcile: ReconcileMetrics = {
+    total: new Counter({
+      name: `${prefix}reconcile_total`,
+      help: 'Reconciles by result: success, requeue_after or error',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    errors: new Counter({
+      name: `${prefix}reconcile_errors_total`,
+      help: 'Reconciles that failed',
+      registers,
+    }),
+    time: new Histogram({
+      name: `${prefix}reconcile_time_seconds`,
+      help: 'Seconds per reconcile',
+      buckets: latencyBuckets,
+      registers,
+    }),
+  };
+  for (const result of ['success', 'requeue_after', 'error'] as const) reconcile.total.inc({ result }, 0);
+
+  const inFlightProbes = new Map<string, () => InFlightSnapshot>();
+  const collectInFlight = (field: keyof InFlightSnapshot) =>
+    function (this: Gauge<'name'>) {
+      for (const [name, probe] of inFlightProbes) this.set({ name }, probe()[field]);
+    };
+  const workQueue: WorkQueueMetrics = {
+    depth: new Gauge({
+      name: `${prefix}workqueue_depth`,
+      help: 'Keys waiting to be processed',
+      labelNames: ['name'] as const,
+      registers,
+    }),
+    adds: new Counter({
+      name: `${prefix}workqueue_adds_total`,
+      help: 'Keys added to the work queue',
+      labelNames: ['name'] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: `${prefix}workqueue_retries_total`,
+      help: 'Rate-limited retries after failed runs',
+      labelNames: ['name'] as const,
+      registers,
+    }),
+    queueDuration: new Histogram({
+      name: `${prefix}workqueue_queue_duration_seconds`,
+      help: 'Seconds a key waited in the queue before processing started',
+      labelNames: ['name'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    workDuration: new Histogram({
+      name: `${prefix}workqueue_work_duration_seconds`,
+      help: 'Seconds spent processing a key',
+      labelNames: ['name'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    trackInFlight: (name, probe) => {
+      inFlightProbes.set(name, probe);
+    },
+  };
+  new Gauge({
+    name: `${prefix}workqueue_unfinished_work_seconds`,
+    help: 'Seconds of work in progress not yet finished; large values mean stuck handlers',
+    labelNames: ['name'] as const,
+    collect: collectInFlight('unfinishedSeconds'),
+    registers,
+  });
+  new Gauge({
+    name: `${prefix}workqueue_longest_running_processor_seconds`,
+    help: 'Age in seconds of the longest-running handler',
+    labelNames: ['name'] as const,
+    collect: collectInFlight('longestRunningSeconds'),
+    registers,
+  });
+
+  const informer: InformerMetrics = {
+    restarts: new Counter({
+      name: `${prefix}informer_restarts_total`,
+      help: 'Informer restarts by reason: error or stall',
+      labelNames: ['resource', 'reason'] as const,
+      registers,
+    }),
+    relists: new Counter({
+      name: `${prefix}informer_relists_total`,
+      help: 'Periodic full relists',
+      labelNames: ['resource'] as const,
+      registers,
+    }),
+    events: new Counter({
+      name: `${prefix}informer_events_total`,
+      help: 'Objects delivered to handlers by change type: add, update, delete, resync',
+      labelNames: ['resource', 'type'] as const,
+      registers,
+    }),
+    synced: new Gauge({
+      name: `${prefix}informer_synced`,
+      help: '1 once the informer cache holds a complete list',
+      labelNames: ['resource'] as const,
+      registers,
+    }),
+  };
+
+  const leaderElection: LeaderElectionMetrics = {
+    masterStatus: new Gauge({
+      name: `${prefix}leader_election_master_status`,
+      help: '1 while this replica leads, 0 otherwise',
+      labelNames: ['name'] as const,
+      registers,
+    }),
+  };
+
+  return { registry, info, canary, reconcile, workQueue, informer, leaderElection };
+}
+
+/**
+ * Starts a canary's series at zero (counters included), so rates and alerts work
+ * from its first run. Call when a canary is first seen.
+ */
+export function initCanaryMetrics(
+  metrics: FledgeMetrics,
+  name: string,
+  namespace: string,
+  strategy: string,
+): void {
+  for (const analysis_status of ['completed', 'skipped']) {
+    const labels = { name, namespace, deployment_strategy: strategy, analysis_status };
+    metrics.canary.successes.inc(labels, 0);
+    metrics.canary.failures.inc(labels, 0);
+  }
+}
+
+/** Drops a deleted canary's series so they do not linger at their last value. */
+export async function forgetCanaryMetrics(
+  metrics: FledgeMetrics,
+  name: string,
+  namespace: string,
+  targetName: string,
+): Promise<void> {
+  metrics.canary.status.remove({ name, namespace });
+  metrics.canary.duration.remove({ name, namespace });
+  metrics.canary.weight.remove({ workload: targetName, namespace });
+  metrics.canary.weight.remove({ workload: `${targetName}-primary`, namespace });
+  const labelled: LabelledMetric[] = [
+    metrics.canary.metricAnalysis,
+    metrics.canary.successes,
+    metrics.canary.failures,
+  ];
+  for (const metric of labelled) {
+    const { values } = await metric.get();
+    for (const { labels } of values) {
+      if (labels.name === name && labels.namespace === namespace) metric.remove(labels);
+    }
+  }
+}
+
+interface LabelledMetric {
+  get(): Promise<{ values: { labels: Record<string, string | number | undefined> }[] }>;
+  remove(labels: Record<string, string | number | undefined>): void;
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeObjectClient, createKubeClients, loadKubeConfig } from '../../../src/kube/client.ts';
+import { normalizeKubeError } from '../../../src/kube/errors.ts';
+
+function kubeconfigFile(server: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fledge-kc-'));
+  const path = join(dir, 'config');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'one', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'me', user: { token: 't' } }],
+      contexts: [
+        { name: 'first', context: { cluster: 'one', user: 'me' } },
+        { name: 'second', context: { cluster: 'one', user: 'me' } },
+      ],
+      'current-context': 'first',
+    }),
+  );
+  return path;
+}
+
+describe('loadKubeConfig', () => {
+  it('loads an explicit file and switches context on request', () => {
+    const path = kubeconfigFile('https://10.0.0.1:6443');
+    expect(loadKubeConfig({ kubeconfigPath: path }).getCurrentContext()).toBe('first');
+    const kc = loadKubeConfig({ kubeconfigPath: path, context: 'second' });
+    expect(kc.getCurrentContext()).toBe('second');
+    expect(kc.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+  });
+
+  it('names the missing file or context', () => {
+    expect(() => loadKubeConfig({ kubeconfigPath: '/nonexistent/kubeconfig' })).toThrow(
+      'kubeconfig file "/nonexistent/kubeconfig" does not exist; check --kubeconfig',
+    );
+    const path = kubeconfigFile('https://10.0.0.1:6443');
+    expect(() => loadKubeConfig({ kubeconfigPath: path, context: 'third' })).toThrow(
+      'kubeconfig has no context "third"; it has: first, second',
+    );
+  });
+
+  it('refuses to fall back to localhost when no credentials exist', () => {
+    const saved = { home: process.env.HOME, kubeconfig: process.env.KUBECONFIG };
+    process.env.HOME = mkdtempSync(join(tmpdir(), 'fledge-home-'));
+    delete process.env.KUBECONFIG;
+    try {
+      expect(() => loadKubeConfig()).toThrow(/no Kubernetes credentials found/);
+    } finally {
+      process.env.HOME = saved.home;
+      if (saved.kubeconfig !== undefined) process.env.KUBECONFIG = saved.kubeconfig;
+    }
+  });
+});
+
+describe('request timeouts', () => {
+  let server: Server;
+  let kubeConfig: KubeConfig;
+
+  beforeAll(async () => {
+    // Accepts requests and never answers: a hung apiserver connection.
+    server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'hung', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: 'me', token: 't' }],
+      contexts: [{ name: 'hung', cluster: 'hung', user: 'me' }],
+      currentContext: 'hung',
+    });
+  });
+
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('bounds typed client calls that carry no signal of their own', async () => {
+    const clients = createKubeClients(kubeConfig, { requestTimeoutMs: 200 });
+    const error = await clients.core.readNamespace({ name: 'x' }).catch((caught: unknown) => caught);
+    expect(normalizeKubeError(error).reason).toBe('Timeout');
+  });
+
+  it('bounds dynamic client calls and honours the caller’s signal', async () => {
+    const objects = new KubeObjectClient(kubeConfig, { requestTimeoutMs: 200 });
+    const timedOut = await objects
+      .request('GET', '/api/v1/namespaces/x', undefined, undefined, {})
+      .catch((caught: unknown) => caught);
+    expect(normalizeKubeError(timedOut).reason).toBe('Timeout');
+
+    const slowObjects = new KubeObjectClient(kubeConfig, { requestTimeoutMs: 60_000 });
+    const abort = new AbortController();
+    const pending = slowObjects.request('GET', '/api/v1/namespaces/x', undefined, undefined, {
+      signal: abort.signal,
+    });
+    abort.abort();
+    expect(normalizeKubeError(await pending.catch((caught: unknown) => caught)).reason).toBe('Aborted');
+  });
+
+  it('rejects a non-positive timeout', () => {
+    expect(() => createKubeClients(kubeConfig, { requestTimeoutMs: 0 })).toThrow(
+      'requestTimeoutMs must be > 0, got 0',
+    );
+  });
+});
