@@ -1,0 +1,104 @@
+import type { Canary } from '../api/index.ts';
+import type { KubeObjectClient } from '../kube/client.ts';
+import type { WorkloadOptions } from './options.ts';
+import type { Readiness } from './readiness.ts';
+import type { PodSelector } from './selector.ts';
+
+// The contract between the controller (which decides when) and a workload kind
+// (which knows how). One implementation per kind; see registry.ts.
+
+export const WorkloadKinds = ['Deployment', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WorkloadKinds)[number];
+
+export interface ContainerPort {
+  container: string;
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export type TargetObservation =
+  | { exists: false }
+  | {
+      exists: true;
+      /** SHA-256 of the pod template without Fledge's own keys: changes with the template, never with scale. */
+      revision: string;
+      /** Checksums of the tracked ConfigMaps and Secrets, keyed `configmap/<name>` / `secret/<name>`. */
+      configs: Record<string, string>;
+      /** Against canaryReadyThreshold; not ready while a required ConfigMap or Secret is missing. */
+      ready: Readiness;
+      /** Replicas 0 (Deployment) or the scale-to-zero nodeSelector present (DaemonSet). */
+      scaledToZero: boolean;
+      /** The label that tells target pods (`value`) from primary pods (`primaryValue`), for Services. */
+      selector: PodSelector;
+      /** Ports of the pod template's containers, for port discovery. */
+      ports: ContainerPort[];
+    };
+
+export type PrimaryObservation =
+  | { exists: false }
+  | {
+      exists: true;
+      ready: Readiness;
+      /** The stamp of the content the primary was last rendered from (see PRIMARY_STAMP_ANNOTATION). */
+      stamp?: string;
+    };
+
+export interface WorkloadObservation {
+  target: TargetObservation;
+  primary: PrimaryObservation;
+}
+
+/** What the engine analysed; promotion refuses to copy anything else. */
+export interface AnalysedRevision {
+  revision: string;
+  configs: Readonly<Record<string, string>>;
+}
+
+/**
+ * The target changed between the decision to promote and the promotion: the
+ * new content was never analysed. Not a failure: observe again and decide anew.
+ */
+export class StaleRevisionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleRevisionError';
+  }
+}
+
+export type ScaleDirection = 'up' | 'zero';
+
+export interface Workload {
+  readonly kind: WorkloadKind;
+  /** Reads the target, its configs and the primary. Never writes. */
+  observe(canary: Canary): Promise<WorkloadObservation>;
+  /**
+   * Creates `<name>-primary` from the target (with config copies and the
+   * autoscaler copy), or re-renders an existing one that was not rendered from
+   * the target's current content. The engine asks for this only while
+   * initialising, before any analysis; afterwards the primary changes only at
+   * promotion. Returns whether it was created.
+   */
+  initialise(canary: Canary): Promise<{ primaryCreated: boolean }>;
+  /**
+   * Copies the target's template and tracked configs to the primary and updates
+   * the primary's autoscaler. Throws StaleRevisionError when the target or its
+   * configs no longer match `analysed`.
+   */
+  promote(canary: Canary, analysed: AnalysedRevision): Promise<void>;
+  /** Scales the target to zero or back up. Idempotent. */
+  scaleCanary(canary: Canary, direction: ScaleDirection): Promise<void>;
+  /**
+   * For revertOnDeletion: gives the target back at least the primary's capacity
+   * and removes what Fledge changed on it. Idempotent and non-blocking: call it
+   * until the returned readiness is ready (or not retriable).
+   */
+  revert(canary: Canary): Promise<Readiness>;
+}
+
+export interface WorkloadDeps {
+  client: KubeObjectClient;
+  options?: Partial<WorkloadOptions>;
+  /** Milliseconds since the epoch; default Date.now. */
+  now?: () => number;
+}
