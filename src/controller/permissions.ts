@@ -23,6 +23,8 @@ export const watchedNamespacePermissions: readonly Permission[] = [
   },
   // Targets are read and scaled; primaries are created by server-side apply.
   { apiGroup: 'apps', resources: ['deployments', 'daemonsets'], verbs: manage },
+  // Targets scale through /scale, so Fledge never owns spec.replicas (GitOps-friendly).
+  { apiGroup: 'apps', resources: ['deployments/scale'], verbs: ['patch'] },
   // Services are generated; ConfigMaps and Secrets are tracked and copied for the primary.
   { apiGroup: '', resources: ['services', 'configmaps', 'secrets'], verbs: manage },
   { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: manage },

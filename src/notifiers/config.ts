@@ -162,8 +162,8 @@ export function resolveProviderConfig(
   );
 }
 
-const defaultSettings = ['url', 'token', 'proxy-url', 'user', 'channel'] as const;
-type DefaultSetting = (typeof defaultSettings)[number];
+export const defaultAlertSettings = ['url', 'token', 'proxy-url', 'user', 'channel'] as const;
+type DefaultSetting = (typeof defaultAlertSettings)[number];
 
 /** Operator flags for alerts, keyed by flag name without the leading dashes, e.g. `{ 'slack-url': '…' }`. */
 export type DefaultAlertFlags = Partial<
@@ -208,7 +208,7 @@ export function defaultAlertTargetsFromEnv(
   for (const type of AlertProviderTypes) {
     const fields: ProviderFields = { type };
     let configured = false;
-    for (const setting of defaultSettings) {
+    for (const setting of defaultAlertSettings) {
       const value = read(`${type}-${setting}`);
       if (value === undefined) continue;
       fields[settingField[setting]] = value;
@@ -216,7 +216,7 @@ export function defaultAlertTargetsFromEnv(
     }
     if (!configured) continue;
     const provider = resolveFields(`default ${type}`, `default ${type} alerts`, fields, (field) => {
-      const setting = defaultSettings.find((s) => settingField[s] === field);
+      const setting = defaultAlertSettings.find((s) => settingField[s] === field);
       return setting === undefined ? field : describe(`${type}-${setting}`);
     });
     targets.push({ severity, provider });

@@ -74,12 +74,9 @@ export class GatewayApiRouter implements Router {
     const live = await this.#live(canary);
     const known =
       (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
-    const cookies = nextSessionCookies(
-      canary.spec.analysis.sessionAffinity,
-      routes.canaryWeight,
-      known,
-      this.#randomToken,
-    );
+    const cookies =
+      routes.cookies ??
+      nextSessionCookies(canary.spec.analysis.sessionAffinity, routes.canaryWeight, known, this.#randomToken);
     await this.#write(canary, live, { ...routes, cookies });
     return { cookies };
   }

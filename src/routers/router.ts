@@ -37,6 +37,12 @@ export interface DesiredRoutes {
   canaryWeight: number;
   /** Copy the primary's requests to the canary (responses discarded). */
   mirror: boolean;
+  /**
+   * Session-affinity cookie values decided by the caller (the engine derives them
+   * from status, so a restart re-derives the same ones). When absent the router
+   * keeps the cookies it finds and mints missing ones.
+   */
+  cookies?: SessionCookies;
 }
 
 /**

@@ -1,0 +1,298 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  CANARY_KIND,
+  type AlertProvider,
+  type Canary,
+  type NormalizedCanarySpec,
+  type Phase,
+} from '../api/index.ts';
+import { analysisContextFor, measure, recordMeasurement, type MeasureDeps } from '../analysis/index.ts';
+import type { Action, RouteSpec } from '../engine/index.ts';
+import { eventWebhooksFor, webhookChecksum, type WebhookClient } from '../hooks/index.ts';
+import type { KubeObjectClient } from '../kube/client.ts';
+import { describeKubeError, isNotFound } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import {
+  recipientsFor,
+  resolveProviderConfig,
+  type AlertDispatcher,
+  type AlertMessage,
+  type AlertSubscription,
+} from '../notifiers/index.ts';
+import { applyServices, finalizeServices, type SessionCookies } from '../routers/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { FledgeMetrics } from '../telemetry/metrics.ts';
+import type { WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
+import { identityOf, providerOf } from './identity.ts';
+import { routable, type Observer, type RouterSet } from './observer.ts';
+
+export interface EffectsDeps {
+  log: Logger;
+  client: KubeObjectClient;
+  workloads: WorkloadRegistry;
+  routers: RouterSet;
+  observer: Observer;
+  webhooks: WebhookClient;
+  events: EventRecorder;
+  alerts: AlertDispatcher;
+  /** Operator-wide alert destinations for canaries that list no alerts. */
+  defaultAlerts: readonly AlertSubscription[];
+  /** Operator-wide event webhook for canaries without event hooks of their own. */
+  eventWebhook: string | undefined;
+  measureDeps: MeasureDeps;
+  defaultProvider: string;
+  metrics: FledgeMetrics;
+  /** Read-only caches of the referenced kinds. */
+  alertProviders: { get(namespace: string, name: string): Readonly<AlertProvider> | undefined };
+}
+
+/** Carries out the engine's actions against the cluster. */
+export class Effects {
+  readonly #deps: EffectsDeps;
+
+  constructor(deps: EffectsDeps) {
+    this.#deps = deps;
+  }
+
+  async apply(key: string, canary: Canary, spec: NormalizedCanarySpec, action: Action): Promise<void> {
+    const deps = this.#deps;
+    const workload = deps.workloads.forCanary(canary);
+    switch (action.kind) {
+      case 'initialise':
+        // Services and routes come with the first setRoutes, once the primary serves.
+        await workload.initialise(canary);
+        return;
+      case 'scaleCanary':
+        return workload.scaleCanary(canary, action.to);
+      case 'setRoutes': {
+        await this.#ensureRouting(key, canary, spec);
+        await deps.routers
+          .forProvider(providerOf(spec))
+          .setRoutes(routable(canary, spec), desiredRoutes(action.routes));
+        return;
+      }
+      case 'promote':
+        return workload.promote(canary, {
+          revision: action.revision,
+          configs: canary.status?.trackedConfigs ?? {},
+        });
+      case 'runHook':
+        return this.#runHook(key, canary, action);
+      case 'measure':
+        return this.#measure(key, canary, spec, action);
+      case 'alert':
+        return this.#alert(canary, spec, action.message);
+      case 'event':
+        return this.#event(canary, spec, action);
+      case 'revert': {
+        const readiness = await workload.revert(canary);
+        if (!readiness.ready) deps.log.info({ reason: readiness.message }, 'waiting for the restored target');
+        return;
+      }
+      case 'finalise':
+        return this.finalise(canary, spec);
+      default: {
+        const unknown: never = action;
+        throw new Error(`unknown action ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /** revertOnDeletion's last step: routes and Services back to the target. */
+  async finalise(canary: Canary, spec: NormalizedCanarySpec): Promise<void> {
+    const target = canary.spec.targetRef;
+    const world = await this.#deps.workloads.forCanary(canary).observe(canary);
+    const selector = world.target.exists
+      ? { [world.target.selector.label]: world.target.selector.value }
+      : undefined;
+    await this.#deps.routers.forProvider(providerOf(spec)).finalize(routable(canary, spec));
+    if (selector) await finalizeServices(this.#deps.client, routable(canary, spec), selector);
+    else this.#deps.log.warn({ target: target.name }, 'target gone: Services left as they are');
+  }
+
+  /** Records a Warning event on the Canary outside the engine (a spec that cannot be acted on). */
+  warn(canary: Canary, reason: string, message: string): void {
+    this.#record(canary, 'Warning', reason, message);
+  }
+
+  async #ensureRouting(key: string, canary: Canary, spec: NormalizedCanarySpec): Promise<void> {
+    const world: WorkloadObservation | undefined = this.#deps.observer.lastWorkload(key);
+    if (!world?.target.exists) throw new Error(`target ${canary.spec.targetRef.name} not observed yet`);
+    const { label, value, primaryValue } = world.target.selector;
+    await applyServices(this.#deps.client, {
+      canary: routable(canary, spec),
+      selectors: { primary: { [label]: primaryValue }, canary: { [label]: value } },
+      podTemplate: podTemplateOf(world),
+    });
+    await this.#deps.routers.forProvider(providerOf(spec)).reconcile(routable(canary, spec));
+  }
+
+  #runHook(key: string, canary: Canary, action: Extract<Action, { kind: 'runHook' }>): void {
+    const { name, namespace } = identityOf(canary);
+    const ref = { name, namespace };
+    const checksum = webhookChecksum(canary.status);
+    if (action.webhook.type === 'event') {
+      if (!action.event) return;
+      this.#deps.webhooks.sendEvent(action.webhook, {
+        canary: ref,
+        phase: action.phase,
+        checksum,
+        eventType: action.event.type,
+        message: action.event.message,
+      });
+      return;
+    }
+    this.#deps.observer.requestHook(key, action.id, async (signal) => {
+      const result = await this.#deps.webhooks.call(
+        { canary: ref, webhook: action.webhook, phase: action.phase, checksum },
+        signal,
+      );
+      this.#deps.log.info(
+        {
+          hook: result.name,
+          type: result.type,
+          ok: result.ok,
+          status: result.status,
+          reason: result.message,
+        },
+        'webhook answered',
+      );
+      return result;
+    });
+  }
+
+  #measure(
+    key: string,
+    canary: Canary,
+    spec: NormalizedCanarySpec,
+    action: Extract<Action, { kind: 'measure' }>,
+  ): void {
+    const context = analysisContextFor(canary, { defaultProvider: providerOf(spec) });
+    const { name, namespace } = context;
+    this.#deps.observer.requestMeasurement(key, action.id, async (signal) => {
+      const measurement = await measure(action.metric, context, this.#deps.measureDeps, signal);
+      recordMeasurement(this.#deps.metrics.canary.metricAnalysis, { name, namespace }, measurement);
+      this.#deps.log.info(
+        {
+          metric: measurement.name,
+          outcome: measurement.outcome,
+          value: measurement.value,
+          reason: measurement.message,
+        },
+        'measured',
+      );
+      return measurement;
+    });
+  }
+
+  async #alert(canary: Canary, spec: NormalizedCanarySpec, message: AlertMessage): Promise<void> {
+    const subscriptions =
+      spec.analysis.alerts.length === 0 ? undefined : await this.#subscriptions(canary, spec);
+    const recipients = recipientsFor(message, subscriptions, this.#deps.defaultAlerts);
+    if (recipients.length > 0) this.#deps.alerts.enqueue(message, recipients);
+  }
+
+  async #subscriptions(canary: Canary, spec: NormalizedCanarySpec): Promise<AlertSubscription[]> {
+    const subscriptions: AlertSubscription[] = [];
+    for (const alert of spec.analysis.alerts) {
+      const ref = { namespace: alert.providerRef.namespace, name: alert.providerRef.name };
+      const provider = this.#deps.alertProviders.get(ref.namespace, ref.name);
+      if (!provider) {
+        this.warn(
+          canary,
+          'AlertProviderMissing',
+          `AlertProvider ${ref.namespace}/${ref.name} (alert ${alert.name}) not found`,
+        );
+        continue;
+      }
+      try {
+        const secretName = provider.spec.secretRef?.name;
+        const secret = secretName ? await this.#secretData(ref.namespace, secretName) : undefined;
+        subscriptions.push({
+          severity: alert.severity,
+          provider: resolveProviderConfig(ref, provider.spec, secret),
+        });
+      } catch (err) {
+        this.warn(canary, 'AlertProviderInvalid', `alert ${alert.name}: ${describeKubeError(err)}`);
+      }
+    }
+    return subscriptions;
+  }
+
+  async #secretData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const secret = await this.#deps.client.get<KubernetesObject & { data?: Record<string, string> }>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace,
+        name,
+      });
+      return secret.data ?? {};
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  #event(canary: Canary, spec: NormalizedCanarySpec, action: Extract<Action, { kind: 'event' }>): void {
+    this.#record(canary, action.type, action.reason, action.message);
+    // The canary's own event hooks come from the engine as runHook actions; the
+    // operator-wide one covers canaries that have none.
+    const ownHooks = spec.analysis.webhooks.some((w) => w.type === 'event');
+    if (ownHooks || !this.#deps.eventWebhook) return;
+    for (const webhook of eventWebhooksFor([], this.#deps.eventWebhook)) {
+      this.#deps.webhooks.sendEvent(webhook, {
+        canary: { name: identityOf(canary).name, namespace: identityOf(canary).namespace },
+        phase: (canary.status?.phase ?? 'Initializing') as Phase,
+        checksum: webhookChecksum(canary.status),
+        eventType: action.type,
+        message: action.message,
+      });
+    }
+  }
+
+  #record(canary: Canary, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.#deps.events.record({
+      regarding: { apiVersion: API_VERSION, kind: CANARY_KIND, ...identityOf(canary) },
+      type,
+      reason,
+      action: reason,
+      note: message,
+    });
+  }
+}
+
+function desiredRoutes(routes: RouteSpec) {
+  const affinity = routes.sessionAffinity;
+  const cookies: SessionCookies | undefined = affinity && {
+    sessionAffinityCookie: affinity.cookie ?? null,
+    primarySessionAffinityCookie: affinity.primaryCookie ?? null,
+    previousSessionAffinityCookie: affinity.previousCookie ?? null,
+  };
+  return {
+    primaryWeight: routes.primaryWeight,
+    canaryWeight: routes.canaryWeight,
+    mirror: routes.mirror,
+    ...(cookies ? { cookies } : {}),
+  };
+}
+
+/** The target's container ports in the shape port discovery reads. */
+function podTemplateOf(world: WorkloadObservation) {
+  if (!world.target.exists) return undefined;
+  const containers = new Map<
+    string,
+    { name: string; ports: { name?: string; containerPort: number; protocol?: string }[] }
+  >();
+  for (const port of world.target.ports) {
+    const entry = containers.get(port.container) ?? { name: port.container, ports: [] };
+    entry.ports.push({
+      containerPort: port.containerPort,
+      ...(port.name ? { name: port.name } : {}),
+      ...(port.protocol ? { protocol: port.protocol } : {}),
+    });
+    containers.set(port.container, entry);
+  }
+  return { spec: { containers: [...containers.values()] } };
+}

@@ -1,0 +1,141 @@
+import type { Canary, NormalizedCanarySpec } from '../api/index.ts';
+import type { Measurement } from '../analysis/index.ts';
+import type { HookResult, Observations, ObservedRoutes } from '../engine/index.ts';
+import type { Task, TaskExecutor } from '../hooks/index.ts';
+import type { RoutableCanary, Router } from '../routers/index.ts';
+import type { WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
+import { identityOf, providerOf } from './identity.ts';
+
+/** Routers by provider, created once each. */
+export interface RouterSet {
+  forProvider(provider: string): Router;
+}
+
+export interface ObserverDeps {
+  workloads: WorkloadRegistry;
+  routers: RouterSet;
+  hooks: TaskExecutor<HookResult>;
+  measurements: TaskExecutor<Measurement>;
+}
+
+type RequestKind = 'hook' | 'metric';
+
+/**
+ * Reads what the engine decides on: the target and primary workloads, the weights
+ * the router reports, and the results of hooks and metric queries it asked for on
+ * earlier reconciles (run in the background by the executors).
+ */
+export class Observer {
+  readonly #deps: ObserverDeps;
+  /** Per canary key: the request ids asked for and still wanted, with their kind. */
+  readonly #requested = new Map<string, Map<string, RequestKind>>();
+  /** The last workload observation per key, for actions that need selectors and ports. */
+  readonly #workloads = new Map<string, WorkloadObservation>();
+
+  constructor(deps: ObserverDeps) {
+    this.#deps = deps;
+  }
+
+  async observe(
+    key: string,
+    canary: Canary,
+    spec: NormalizedCanarySpec,
+    _signal: AbortSignal,
+  ): Promise<Observations> {
+    const workload = this.#deps.workloads.forCanary(canary);
+    const router = this.#deps.routers.forProvider(providerOf(spec));
+    const [world, routes] = await Promise.all([
+      workload.observe(canary),
+      router.getRoutes(routable(canary, spec)),
+    ]);
+    this.#workloads.set(key, world);
+
+    const observations: Observations = {
+      target: world.target.exists
+        ? {
+            exists: true,
+            revision: world.target.revision,
+            configs: world.target.configs,
+            ready: world.target.ready,
+          }
+        : { exists: false },
+      primary: world.primary.exists
+        ? {
+            exists: true,
+            ready: world.primary.ready,
+            ...(world.primary.stamp === undefined ? {} : { stamp: world.primary.stamp }),
+          }
+        : { exists: false },
+      routes: routes.applied ? weightsOf(routes) : undefined,
+      hookResults: {},
+      metricResults: {},
+    };
+    for (const [id, kind] of this.#requested.get(key) ?? []) {
+      if (kind === 'hook') {
+        const outcome = this.#deps.hooks.result(key, id);
+        if (outcome?.status === 'fulfilled')
+          observations.hookResults = { ...observations.hookResults, [id]: outcome.value };
+      } else {
+        const outcome = this.#deps.measurements.result(key, id);
+        if (outcome?.status === 'fulfilled') {
+          observations.metricResults = { ...observations.metricResults, [id]: outcome.value };
+        }
+      }
+    }
+    return observations;
+  }
+
+  /** The workload observation of the last reconcile of `key`. */
+  lastWorkload(key: string): WorkloadObservation | undefined {
+    return this.#workloads.get(key);
+  }
+
+  requestHook(key: string, id: string, task: Task<HookResult>): void {
+    this.#remember(key, id, 'hook');
+    this.#deps.hooks.request(key, id, task);
+  }
+
+  requestMeasurement(key: string, id: string, task: Task<Measurement>): void {
+    this.#remember(key, id, 'metric');
+    this.#deps.measurements.request(key, id, task);
+  }
+
+  /** Drops every request the engine no longer waits for. */
+  keepOnly(key: string, awaiting: readonly string[]): void {
+    const wanted = new Set(awaiting);
+    const requested = this.#requested.get(key);
+    if (requested) for (const id of requested.keys()) if (!wanted.has(id)) requested.delete(id);
+    this.#deps.hooks.forget(key, wanted);
+    this.#deps.measurements.forget(key, wanted);
+  }
+
+  /** The Canary is gone: cancel and drop everything held for it. */
+  forget(key: string): void {
+    this.#requested.delete(key);
+    this.#workloads.delete(key);
+    this.#deps.hooks.forget(key);
+    this.#deps.measurements.forget(key);
+  }
+
+  #remember(key: string, id: string, kind: RequestKind): void {
+    let requested = this.#requested.get(key);
+    if (!requested) this.#requested.set(key, (requested = new Map()));
+    requested.set(id, kind);
+  }
+}
+
+export function routable(canary: Canary, spec: NormalizedCanarySpec): RoutableCanary {
+  return {
+    metadata: identityOf(canary),
+    spec,
+    ...(canary.status ? { status: canary.status } : {}),
+  };
+}
+
+function weightsOf(routes: ObservedRoutes): ObservedRoutes {
+  return {
+    primaryWeight: routes.primaryWeight,
+    canaryWeight: routes.canaryWeight,
+    mirrored: routes.mirrored,
+  };
+}

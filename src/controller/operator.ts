@@ -1,0 +1,431 @@
+import type { KubernetesListObject, KubernetesObject, V1PodSpec } from '@kubernetes/client-node';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import {
+  CANARY_PLURAL,
+  GROUP,
+  VERSION,
+  type AlertProvider,
+  type Canary,
+  type MetricTemplate,
+  type RouterProvider,
+} from '../api/index.ts';
+import { ProviderCache, type Measurement, type MeasureDeps } from '../analysis/index.ts';
+import type { HookResult } from '../engine/index.ts';
+import { TaskExecutor, WebhookClient, type TaskExecutorMetrics } from '../hooks/index.ts';
+import { createKubeClients, loadKubeConfig, type KubeClients } from '../kube/client.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { EventRecorder, KubeEventSink } from '../kube/events.ts';
+import { KubeLeaseStore } from '../kube/leases.ts';
+import { AlertDispatcher, createAlertMetrics, defaultAlertTargetsFromEnv } from '../notifiers/index.ts';
+import { createRouter, type Router } from '../routers/index.ts';
+import { createInformer, type SupervisedInformer } from '../runtime/informer.ts';
+import { objectKey } from '../runtime/keys.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+import { WorkQueue, instrumentHandler } from '../runtime/work-queue.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { createMetrics, type FledgeMetrics } from '../telemetry/metrics.ts';
+import {
+  informerLiveness,
+  informerReadiness,
+  leaderElectionReadiness,
+  startTelemetryServer,
+  type HealthCheck,
+  type TelemetryServer,
+} from '../telemetry/server.ts';
+import { version } from '../version.ts';
+import { collectConfigRefs } from '../workloads/configs.ts';
+import { createWorkloadRegistry, PRIMARY_SUFFIX } from '../workloads/index.ts';
+import { Effects } from './effects.ts';
+import { Observer, type RouterSet } from './observer.ts';
+import type { OperatorOptions } from './options.ts';
+import { createReconciler } from './reconciler.ts';
+import { CanaryTelemetry } from './telemetry.ts';
+
+export interface RunningOperator {
+  /** URL of /metrics, /healthz and /readyz. */
+  readonly telemetryUrl: string;
+  /** Settles when the operator stopped by itself (lost leadership). */
+  readonly stopped: Promise<{ reason: string }>;
+  stop(): Promise<void>;
+}
+
+type PodWorkload = KubernetesObject & { spec?: { template?: { spec?: V1PodSpec } } };
+
+/** How long settled hook and metric results wait for their canary's next reconcile. */
+const resultTtlMs = 15 * 60_000;
+
+/**
+ * Wires the operator: informers that only enqueue Canary keys, one keyed work
+ * queue running reconcile (observe, decide, act), background executors for hooks
+ * and metric queries, alert delivery, events, metrics, health, leader election.
+ */
+export async function startOperator(options: OperatorOptions, log: Logger): Promise<RunningOperator> {
+  const kubeConfig = loadKubeConfig(options.kubeconfig ? { kubeconfigPath: options.kubeconfig } : {});
+  const kube = createKubeClients(kubeConfig);
+  const metrics = createMetrics({ version, meshProvider: options.meshProvider });
+  log.info(
+    { server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace ?? '(all)', version },
+    'starting',
+  );
+
+  const informers = createInformers(kube, options, metrics, log);
+  const queue: WorkQueue = new WorkQueue({
+    name: 'canary',
+    workers: options.workers,
+    metrics: metrics.workQueue,
+    handler: instrumentHandler((key, signal) => reconcile(key, signal), metrics.reconcile),
+    onError: (key, error, retryInMs) =>
+      log.warn({ canary: key, err: error, retryInMs }, 'reconcile failed; retrying with back-off'),
+  });
+  const enqueue = (key: string) => queue.add(key);
+  wireHandlers(informers, enqueue);
+
+  const executorMetrics = createExecutorMetrics(metrics);
+  const hooks = new TaskExecutor<HookResult>({
+    name: 'webhooks',
+    concurrency: 16,
+    perKeyConcurrency: 4,
+    resultTtlMs,
+    onSettled: enqueue,
+    logger: log,
+    metrics: executorMetrics,
+  });
+  const measurements = new TaskExecutor<Measurement>({
+    name: 'metrics',
+    concurrency: 16,
+    perKeyConcurrency: 4,
+    resultTtlMs,
+    onSettled: enqueue,
+    logger: log,
+    metrics: executorMetrics,
+  });
+
+  const workloads = createWorkloadRegistry({
+    client: kube.objects,
+    options: {
+      selectorLabels: options.selectorLabels,
+      includeLabelPrefixes: options.includeLabelPrefixes,
+      configTracking: options.configTracking,
+    },
+  });
+  const routers = routerSet(kube);
+  const observer = new Observer({ workloads, routers, hooks, measurements });
+  const webhooks = new WebhookClient({ logger: log });
+  const events = new EventRecorder({
+    sink: new KubeEventSink(kube.objects),
+    reportingInstance: options.leaderElection?.identity ?? 'fledge',
+    log,
+  });
+  const alerts = new AlertDispatcher({
+    logger: log,
+    metrics: createAlertMetrics(metrics.registry),
+    onDeliveryFailed: (failure) => log.warn({ failure }, 'alert not delivered'),
+  });
+  const providers = new ProviderCache();
+  const telemetry = new CanaryTelemetry(metrics);
+  const effects = new Effects({
+    log,
+    client: kube.objects,
+    workloads,
+    routers,
+    observer,
+    webhooks,
+    events,
+    alerts,
+    defaultAlerts: defaultAlertTargetsFromEnv(process.env, options.alertFlags),
+    eventWebhook: options.eventWebhook,
+    measureDeps: measureDeps(kube, informers.metricTemplates, providers, options),
+    defaultProvider: options.meshProvider,
+    metrics,
+    alertProviders: informers.alertProviders,
+  });
+  const reconcile = createReconciler({
+    log,
+    now: () => new Date(),
+    clusterName: options.clusterName,
+    defaultProvider: options.meshProvider as RouterProvider,
+    client: kube.objects,
+    canaries: informers.canaries,
+    observer,
+    effects,
+    telemetry,
+  });
+
+  const all = Object.values(informers);
+  for (const informer of all) informer.start();
+
+  let resolveStopped: (value: { reason: string }) => void = () => undefined;
+  const stopped = new Promise<{ reason: string }>((resolve) => (resolveStopped = resolve));
+  const elector = options.leaderElection
+    ? new LeaderElector({
+        identity: options.leaderElection.identity,
+        name: options.leaderElection.id,
+        store: new KubeLeaseStore(kube.objects, options.leaderElection.namespace, options.leaderElection.id),
+        metrics: metrics.leaderElection,
+        log,
+        onStartedLeading: () => {
+          log.info({ identity: options.leaderElection?.identity }, 'leading: starting reconciles');
+          void startWhenSynced();
+        },
+        // Stop acting at once; the process then exits so it restarts as a candidate.
+        onStoppedLeading: (reason) => {
+          log.warn({ reason }, 'leadership lost: stopping all reconciles');
+          void queue
+            .shutdown({ drain: false })
+            .then(() => resolveStopped({ reason: `leadership lost (${reason})` }));
+        },
+      })
+    : undefined;
+
+  const liveness: HealthCheck[] = all.map(informerLiveness);
+  const readiness: HealthCheck[] = [
+    ...all.map(informerReadiness),
+    ...(elector ? [leaderElectionReadiness(elector)] : []),
+  ];
+  const server: TelemetryServer = await startTelemetryServer({
+    listenAddress: options.listenAddress,
+    registry: metrics.registry,
+    liveness,
+    readiness,
+    log,
+  });
+  log.info({ url: server.url }, 'serving /metrics, /healthz and /readyz');
+
+  let started = false;
+  async function startWhenSynced(): Promise<void> {
+    await Promise.all(all.map((informer) => informer.whenSynced()));
+    if (started) return;
+    started = true;
+    queue.start();
+    for (const canary of informers.canaries.list())
+      enqueue(objectKey(canary.metadata?.namespace, canary.metadata?.name ?? ''));
+    log.info({ canaries: informers.canaries.list().length }, 'watching canaries');
+  }
+  if (elector) elector.start();
+  else void startWhenSynced();
+
+  return {
+    telemetryUrl: server.url,
+    stopped,
+    stop: async () => {
+      await queue.shutdown({ drain: false });
+      await elector?.stop();
+      for (const informer of all) informer.stop();
+      await Promise.all([hooks.shutdown(), measurements.shutdown()]);
+      await webhooks.drainEvents();
+      await Promise.all([webhooks.close(), alerts.close(), events.flush(), server.close()]);
+      providers.close();
+    },
+  };
+}
+
+interface Informers {
+  canaries: SupervisedInformer<Canary & KubernetesObject>;
+  deployments: SupervisedInformer<PodWorkload>;
+  daemonSets: SupervisedInformer<PodWorkload>;
+  configMaps: SupervisedInformer<KubernetesObject>;
+  secrets: SupervisedInformer<KubernetesObject>;
+  metricTemplates: SupervisedInformer<MetricTemplate & KubernetesObject>;
+  alertProviders: SupervisedInformer<AlertProvider & KubernetesObject>;
+}
+
+function createInformers(
+  kube: KubeClients,
+  options: OperatorOptions,
+  metrics: FledgeMetrics,
+  log: Logger,
+): Informers {
+  const ns = options.namespace;
+  const scoped = (prefix: string, plural: string) =>
+    ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
+  const common = { metrics: metrics.informer, log };
+  const custom = <T extends KubernetesObject>(plural: string) =>
+    createInformer<T>(kube.kubeConfig, {
+      ...common,
+      resource: plural,
+      path: scoped(`/apis/${GROUP}/${VERSION}`, plural),
+      list: async () =>
+        (ns
+          ? await kube.customObjects.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural,
+              namespace: ns,
+            })
+          : await kube.customObjects.listClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural,
+            })) as KubernetesListObject<T>,
+    });
+  // client-node's typed lists carry Date timestamps; the informer only needs the object shape.
+  const typed = <T extends KubernetesObject>(
+    resource: string,
+    prefix: string,
+    listNamespaced: (namespace: string) => Promise<unknown>,
+    listAll: () => Promise<unknown>,
+  ) =>
+    createInformer<T>(kube.kubeConfig, {
+      ...common,
+      resource,
+      path: scoped(prefix, resource),
+      list: () => (ns ? listNamespaced(ns) : listAll()) as Promise<KubernetesListObject<T>>,
+    });
+  return {
+    canaries: custom(CANARY_PLURAL),
+    metricTemplates: custom('metrictemplates'),
+    alertProviders: custom('alertproviders'),
+    deployments: typed<PodWorkload>(
+      'deployments',
+      '/apis/apps/v1',
+      (namespace) => kube.apps.listNamespacedDeployment({ namespace }),
+      () => kube.apps.listDeploymentForAllNamespaces(),
+    ),
+    daemonSets: typed<PodWorkload>(
+      'daemonsets',
+      '/apis/apps/v1',
+      (namespace) => kube.apps.listNamespacedDaemonSet({ namespace }),
+      () => kube.apps.listDaemonSetForAllNamespaces(),
+    ),
+    configMaps: typed<KubernetesObject>(
+      'configmaps',
+      '/api/v1',
+      (namespace) => kube.core.listNamespacedConfigMap({ namespace }),
+      () => kube.core.listConfigMapForAllNamespaces(),
+    ),
+    secrets: typed<KubernetesObject>(
+      'secrets',
+      '/api/v1',
+      (namespace) => kube.core.listNamespacedSecret({ namespace }),
+      () => kube.core.listSecretForAllNamespaces(),
+    ),
+  };
+}
+
+/** Every informer only maps its objects to the keys of the Canaries they concern. */
+function wireHandlers(informers: Informers, enqueue: (key: string) => void): void {
+  const canariesIn = (namespace: string | undefined) => informers.canaries.list(namespace);
+  const keyOf = (canary: Canary) => objectKey(canary.metadata.namespace, canary.metadata.name ?? '');
+  informers.canaries.addHandler({ enqueue });
+
+  // A target or its primary changed: the Canary that targets it.
+  const workloadKeys = (kind: string) => (object: Readonly<PodWorkload>) => {
+    const name = object.metadata?.name ?? '';
+    const target = name.endsWith(PRIMARY_SUFFIX) ? name.slice(0, -PRIMARY_SUFFIX.length) : name;
+    return canariesIn(object.metadata?.namespace)
+      .filter(
+        (c) =>
+          c.spec.targetRef.kind === kind &&
+          (c.spec.targetRef.name === name || c.spec.targetRef.name === target),
+      )
+      .map(keyOf);
+  };
+  informers.deployments.addHandler({ enqueue, keysFor: workloadKeys('Deployment') });
+  informers.daemonSets.addHandler({ enqueue, keysFor: workloadKeys('DaemonSet') });
+
+  // A ConfigMap or Secret changed: the Canaries whose target uses it.
+  const configKeys = (kind: 'configmap' | 'secret') => (object: Readonly<KubernetesObject>) => {
+    const namespace = object.metadata?.namespace;
+    const name = object.metadata?.name ?? '';
+    return canariesIn(namespace)
+      .filter((canary) => {
+        const { kind: targetKind, name: targetName } = canary.spec.targetRef;
+        const source = targetKind === 'DaemonSet' ? informers.daemonSets : informers.deployments;
+        const podSpec = source.get(namespace ?? '', targetName)?.spec?.template?.spec;
+        return (
+          podSpec !== undefined &&
+          collectConfigRefs(podSpec).some((ref) => ref.kind === kind && ref.name === name)
+        );
+      })
+      .map(keyOf);
+  };
+  informers.configMaps.addHandler({ enqueue, keysFor: configKeys('configmap') });
+  informers.secrets.addHandler({ enqueue, keysFor: configKeys('secret') });
+
+  // A MetricTemplate changed: the Canaries that reference it.
+  informers.metricTemplates.addHandler({
+    enqueue,
+    keysFor: (template) =>
+      [...informers.canaries.list()]
+        .filter((canary) =>
+          (canary.spec.analysis ?? canary.spec.canaryAnalysis)?.metrics?.some(
+            (m) =>
+              m.templateRef?.name === template.metadata?.name &&
+              (m.templateRef?.namespace ?? canary.metadata.namespace) === template.metadata?.namespace,
+          ),
+        )
+        .map(keyOf),
+  });
+  // AlertProviders are read when an alert is sent; a change needs no reconcile.
+  informers.alertProviders.addHandler({ enqueue, keysFor: () => [] });
+}
+
+function routerSet(kube: KubeClients): RouterSet {
+  const routers = new Map<string, Router>();
+  return {
+    forProvider(provider) {
+      let router = routers.get(provider);
+      if (!router) routers.set(provider, (router = createRouter(provider, { client: kube.objects })));
+      return router;
+    },
+  };
+}
+
+function measureDeps(
+  kube: KubeClients,
+  templates: SupervisedInformer<MetricTemplate & KubernetesObject>,
+  providers: ProviderCache,
+  options: OperatorOptions,
+): MeasureDeps {
+  return {
+    getMetricTemplate: async (ref) => templates.get(ref.namespace, ref.name) as MetricTemplate | undefined,
+    getSecretData: async (ref) => {
+      try {
+        const secret = await kube.core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+        return Object.fromEntries(
+          Object.entries(secret.data ?? {}).map(([key, value]) => [
+            key,
+            Buffer.from(value, 'base64').toString('utf8'),
+          ]),
+        );
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    providerFor: (config) => providers.providerFor(config),
+    ...(options.metricsServer ? { defaultMetricsServer: options.metricsServer } : {}),
+    queryTimeoutMs: options.queryTimeoutMs,
+    now: () => new Date(),
+  };
+}
+
+function createExecutorMetrics(metrics: FledgeMetrics): TaskExecutorMetrics {
+  const registers = [metrics.registry];
+  return {
+    started: new Counter({
+      name: 'fledge_tasks_started_total',
+      help: 'Hook calls and metric queries started in the background',
+      labelNames: ['executor'] as const,
+      registers,
+    }),
+    finished: new Counter({
+      name: 'fledge_tasks_finished_total',
+      help: 'Hook calls and metric queries finished, by outcome',
+      labelNames: ['executor', 'outcome'] as const,
+      registers,
+    }),
+    running: new Gauge({
+      name: 'fledge_tasks_running',
+      help: 'Hook calls and metric queries running now',
+      labelNames: ['executor'] as const,
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: 'fledge_tasks_queue_wait_seconds',
+      help: 'Time a hook call or metric query waited for a free slot',
+      labelNames: ['executor'] as const,
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,48 @@
+import type { CanaryStatus } from '../../src/api/index.ts';
+import { kubectl } from './control-plane.ts';
+import { waitFor } from './processes.ts';
+
+/** Reads a Canary's status (empty before the operator's first patch). */
+export async function canaryStatus(
+  kubeconfigPath: string,
+  namespace: string,
+  name: string,
+): Promise<CanaryStatus> {
+  const out = await kubectl(kubeconfigPath, ['get', 'canary', name, '-n', namespace, '-o', 'json']);
+  return ((JSON.parse(out) as { status?: CanaryStatus }).status ?? {}) as CanaryStatus;
+}
+
+/**
+ * Waits until the Canary's status satisfies `predicate`, recording every distinct
+ * (phase, weight) it passed through so tests can assert on the path taken.
+ */
+export async function waitForCanary(
+  kubeconfigPath: string,
+  namespace: string,
+  name: string,
+  predicate: (status: CanaryStatus) => boolean,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<{ status: CanaryStatus; path: string[] }> {
+  const path: string[] = [];
+  let last: CanaryStatus = {};
+  await waitFor(
+    options.what ?? `canary ${namespace}/${name}`,
+    async () => {
+      last = await canaryStatus(kubeconfigPath, namespace, name);
+      const step = `${last.phase ?? '-'}:${last.canaryWeight ?? 0}`;
+      if (path.at(-1) !== step) path.push(step);
+      return predicate(last);
+    },
+    options.timeoutMs ?? 180_000,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}; path so far: ${path.join(' -> ')}; last status: ${JSON.stringify(last)}`,
+    );
+  });
+  return { status: last, path };
+}
+
+export const inPhase =
+  (...phases: string[]) =>
+  (status: CanaryStatus): boolean =>
+    status.phase !== undefined && phases.includes(status.phase);
