@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
@@ -8,6 +9,7 @@ import {
   watchedNamespacePermissions,
   type Permission,
 } from '../../../src/controller/permissions.ts';
+import { RouterProviders } from '../../../src/api/index.ts';
 import { repoRoot } from '../../harness/processes.ts';
 
 const run = promisify(execFile);
@@ -84,6 +86,13 @@ describe('Helm chart', () => {
     expect(manifests.map((m) => m.kind)).toEqual(
       expect.arrayContaining(['Deployment', 'ServiceAccount', 'Service']),
     );
+  });
+
+  it("offers exactly the Canary API's router providers for meshProvider", async () => {
+    const schema = JSON.parse(await readFile(join(chart, 'values.schema.json'), 'utf8')) as {
+      properties: { meshProvider: { enum: string[] } };
+    };
+    expect(schema.properties.meshProvider.enum).toEqual([...RouterProviders]);
   });
 
   it('rejects a wrong value at install time', async () => {
