@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules --no-warnings=ExperimentalWarning node_mo
 DEPS := node_modules/.fledge-deps
 REPORTS := coverage
 
-.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean
+.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,3 +65,6 @@ sandbox-down: deps ## stop the background sandbox
 
 clean: ## remove build output
 	rm -rf dist $(REPORTS)
+
+bench: deps ## throughput and memory benchmarks (numbers to compare, never asserted)
+	node --expose-gc bench/run.ts

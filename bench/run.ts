@@ -1,0 +1,49 @@
+// `make bench`: throughput and memory of the parts every canary pays for.
+// Numbers, not assertions: compare runs on the same machine.
+import { Phases } from '../src/api/index.ts';
+import { decide } from '../src/engine/index.ts';
+import { WorkQueue } from '../src/runtime/work-queue.ts';
+import { inputFor } from '../test/unit/engine/fixtures.ts';
+
+function report(name: string, operations: number, elapsedMs: number, heapBytes?: number): void {
+  const perSecond = Math.round((operations / elapsedMs) * 1000);
+  const heap = heapBytes === undefined ? '' : `, heap +${(heapBytes / 1024 / 1024).toFixed(1)} MiB`;
+  process.stdout.write(`${name.padEnd(44)} ${perSecond.toLocaleString('en').padStart(12)} ops/s${heap}\n`);
+}
+
+function settleHeap(): number {
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+/** decide() for a canary in each phase, round robin: the cost of one reconcile's pure part. */
+function benchDecide(iterations: number): void {
+  const inputs = Phases.filter((p) => p !== 'Terminating' && p !== 'Terminated').map((phase) =>
+    inputFor(phase),
+  );
+  for (let i = 0; i < 2_000; i++) decide(inputs[i % inputs.length]!); // warm up
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) decide(inputs[i % inputs.length]!);
+  report('engine: decide() across phases', iterations, performance.now() - start);
+}
+
+/** The work queue with many distinct keys: its overhead per reconcile, and what it holds in memory. */
+async function benchQueue(keys: number): Promise<void> {
+  const before = settleHeap();
+  let processed = 0;
+  const queue = new WorkQueue({ name: 'bench', workers: 4, handler: async () => void processed++ });
+  queue.start();
+  const start = performance.now();
+  for (let k = 0; k < keys; k++) queue.add(`ns-${k % 50}/canary-${k}`);
+  await queue.shutdown({ drain: true });
+  report(
+    `work queue: ${keys.toLocaleString('en')} keys`,
+    processed,
+    performance.now() - start,
+    settleHeap() - before,
+  );
+}
+
+process.stdout.write(`Fledge benchmarks on Node ${process.version}\n`);
+benchDecide(50_000);
+await benchQueue(10_000);
