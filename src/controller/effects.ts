@@ -150,6 +150,8 @@ export class Effects {
       );
       this.#deps.log.info(
         {
+          canary: name,
+          namespace,
           hook: result.name,
           type: result.type,
           ok: result.ok,
@@ -175,6 +177,8 @@ export class Effects {
       recordMeasurement(this.#deps.metrics.canary.metricAnalysis, { name, namespace }, measurement);
       this.#deps.log.info(
         {
+          canary: name,
+          namespace,
           metric: measurement.name,
           outcome: measurement.outcome,
           value: measurement.value,

@@ -189,7 +189,8 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     readiness,
     log,
   });
-  log.info({ url: server.url }, 'serving /metrics, /healthz and /readyz');
+  // Not under `url`: the logger redacts every url field, and this one is not a secret.
+  log.info({ endpoint: server.url }, 'serving /metrics, /healthz and /readyz');
 
   let started = false;
   async function startWhenSynced(): Promise<void> {

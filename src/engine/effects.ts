@@ -3,6 +3,7 @@ import type { Measurement } from '../analysis/index.ts';
 import type { AlertKind, FailingCheck } from '../notifiers/message.ts';
 import { phaseOf, type Ctx, type DraftStatus } from './context.ts';
 import {
+  desiredRoutes,
   inapplicableControls,
   pendingControl,
   primaryReadiness,
@@ -411,6 +412,12 @@ function failRun(ctx: Ctx, failure: Failure, eventReason: 'RolledBack' | 'Promot
     next,
   });
   fireEndOfRunHooks(ctx);
+  // The run is over: once traffic goes back to the primary, status says so, as Flagger's does
+  // (the alert above still names the weight the run failed at).
+  if (desiredRoutes(ctx)?.canaryWeight === 0) {
+    status.canaryWeight = 0;
+    status.trafficMode = 'None';
+  }
 }
 
 function readinessFailure(ctx: Ctx): Failure {

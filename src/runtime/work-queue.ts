@@ -133,6 +133,9 @@ export class WorkQueue {
     this.#backoff = new KeyedBackoff(backoff);
     this.#metrics?.trackInFlight(this.name, () => this.inFlight());
     this.#metrics?.depth.set({ name: this.name }, 0);
+    // Counters exist at 0 from the start, so rate() and increase() see their first increment.
+    this.#metrics?.adds.inc({ name: this.name }, 0);
+    this.#metrics?.retries.inc({ name: this.name }, 0);
   }
 
   /** Starts the workers. Keys added before start are processed now. */

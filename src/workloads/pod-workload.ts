@@ -134,7 +134,16 @@ export function createPodWorkload<T extends PodWorkloadObject>(
     if (!target) return { exists: false };
     const snapshot = await snapshotOf(context, target);
     let ready = behaviour.readiness(target, context.canaryReadyThreshold, context, io.now());
-    if (snapshot.missing.length > 0) {
+    const scaledToZero = behaviour.scaledToZero(target);
+    if (scaledToZero) {
+      // Zero of zero replicas is "rolled out" but serves nothing: never ready, so a run
+      // scales it up and a revert on deletion waits for it to serve again.
+      ready = {
+        ready: false,
+        retriable: true,
+        message: `${describe(context, context.targetName)} is scaled to zero`,
+      };
+    } else if (snapshot.missing.length > 0) {
       ready = {
         ready: false,
         retriable: true,
@@ -146,7 +155,7 @@ export function createPodWorkload<T extends PodWorkloadObject>(
       revision: templateRevision(target.spec.template),
       configs: checksumsOf(snapshot),
       ready,
-      scaledToZero: behaviour.scaledToZero(target),
+      scaledToZero,
       selector: podSelectorOf(context, target),
       ports: containerPorts(target),
     };

@@ -12,6 +12,10 @@ export interface OperatorProcess {
   /** SIGTERM and wait: a clean shutdown. */
   stop(): Promise<void>;
   exited(): boolean;
+  /** The exit code once exited (null while running or when killed by a signal). */
+  exitCode(): number | null;
+  /** Everything the process wrote to stdout and stderr, JSON or not. */
+  rawLog(): Promise<string>;
 }
 
 export interface OperatorProcessOptions {
@@ -42,8 +46,9 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     ],
     options.env ?? {},
   );
+  const rawLog = async (): Promise<string> => readFile(group.logPath(name), 'utf8').catch(() => '');
   const logs = async (): Promise<Record<string, unknown>[]> => {
-    const text = await readFile(group.logPath(name), 'utf8').catch(() => '');
+    const text = await rawLog();
     return text
       .split('\n')
       .filter((line) => line.startsWith('{'))
@@ -54,9 +59,9 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     await waitFor(`${name} to serve its telemetry`, async () => {
       group.assertRunning(name);
       const serving = (await logs()).find(
-        (line) => typeof line.url === 'string' && line.msg === 'serving /metrics, /healthz and /readyz',
+        (line) => typeof line.endpoint === 'string' && line.msg === 'serving /metrics, /healthz and /readyz',
       );
-      url = (serving?.url as string | undefined) ?? '';
+      url = (serving?.endpoint as string | undefined) ?? '';
       return url !== '';
     });
   } catch (err) {
@@ -67,6 +72,8 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     url,
     logs,
     exited: () => child.exitCode !== null || child.signalCode !== null,
+    exitCode: () => child.exitCode,
+    rawLog,
     kill: async () => {
       child.kill('SIGKILL');
       await group.stop();

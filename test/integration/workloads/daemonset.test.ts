@@ -72,7 +72,12 @@ describe('DaemonSet target', () => {
     expect(await observeTarget()).toMatchObject({ revision: before, scaledToZero: true });
     await eventually('no target pods scheduled', async () => {
       const status = (await getDaemonSet('agent')).status;
-      return status?.desiredNumberScheduled === 0 && (await observeTarget()).ready.ready;
+      return status?.desiredNumberScheduled === 0;
+    });
+    // Rolled out at zero pods serves nothing: never ready, so a run scales it up first.
+    expect((await observeTarget()).ready).toMatchObject({
+      ready: false,
+      message: expect.stringMatching(/scaled to zero/),
     });
   }, 90_000);
 

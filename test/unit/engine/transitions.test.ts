@@ -407,9 +407,17 @@ const cases: Record<string, Case> = {
       metricResults: metricResult(3, 'fail'),
     }),
     check: (d) => {
-      expect(d.status).toMatchObject({ phase: 'Failed', failedChecks: 1 });
+      // Status follows the traffic back to the primary; the alert names the weight the run failed at.
+      expect(d.status).toMatchObject({
+        phase: 'Failed',
+        failedChecks: 1,
+        canaryWeight: 0,
+        trafficMode: 'None',
+      });
+      expect(routes(d)).toEqual(['100/0']);
       expect(of(d, 'alert')[0]?.message).toMatchObject({
         kind: 'RolledBack',
+        weight: 20,
         failingCheck: { type: 'metric', name: 'request-success-rate', value: 42, threshold: { min: 99 } },
       });
     },
@@ -538,7 +546,8 @@ const cases: Record<string, Case> = {
   'promoting.primaryFailed': {
     input: inputFor('Promoting', { primary: { ready: failed, stamp: 'rev-2' } }),
     check: (d) => {
-      expect(d.status.phase).toBe('Failed');
+      // The canary keeps the traffic, so status does not claim it went back to the primary.
+      expect(d.status).toMatchObject({ phase: 'Failed', canaryWeight: 60, trafficMode: 'Weighted' });
       expect(events(d)).toEqual(['PromotionFailed']);
       expect(routes(d)).toEqual(['0/100']);
       expect(scales(d)).toEqual([]);

@@ -226,6 +226,14 @@ describe('WorkQueue', () => {
     ).toBe(1);
   });
 
+  it('exports its counters at 0 before anything happened', async () => {
+    const metrics = createMetrics({ version: 't', meshProvider: 'none', processMetrics: false });
+    new WorkQueue({ name: 'canary', handler: async () => {}, metrics: metrics.workQueue });
+    expect(await value(metrics.registry, 'fledge_workqueue_adds_total', { name: 'canary' })).toBe(0);
+    expect(await value(metrics.registry, 'fledge_workqueue_retries_total', { name: 'canary' })).toBe(0);
+    expect(await value(metrics.registry, 'fledge_workqueue_depth', { name: 'canary' })).toBe(0);
+  });
+
   it('counts reconciles by result and times them', async () => {
     const clock = new ManualClock();
     const metrics = createMetrics({ version: 't', meshProvider: 'none', processMetrics: false });

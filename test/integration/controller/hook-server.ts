@@ -1,0 +1,55 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface HookCall {
+  /** Path and query as requested. */
+  url: string;
+  body: { name?: string; namespace?: string; phase?: string; checksum?: string; [key: string]: unknown };
+  at: number;
+}
+
+export interface HookAnswer {
+  status: number;
+  body?: string;
+}
+
+export interface HookServer {
+  /** http://127.0.0.1:<port> */
+  readonly base: string;
+  readonly calls: HookCall[];
+  /** Decides the answer of every later call. */
+  answerWith(answer: (call: HookCall) => HookAnswer): void;
+  close(): Promise<void>;
+}
+
+/** A loopback webhook receiver the operator process can reach; answers 200 until told otherwise. */
+export async function startHookServer(): Promise<HookServer> {
+  const calls: HookCall[] = [];
+  let answer: (call: HookCall) => HookAnswer = () => ({ status: 200, body: 'ok' });
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const call: HookCall = { url: request.url ?? '', body: text ? JSON.parse(text) : {}, at: Date.now() };
+    calls.push(call);
+    const { status, body } = answer(call);
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(body ?? '');
+  };
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => response.writeHead(500).end('hook server error'));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    calls,
+    answerWith(next) {
+      answer = next;
+    },
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
