@@ -44,6 +44,7 @@ export function alert(ctx: Ctx, content: AlertContent) {
       step: stageIndex(ctx.plan, status) + 1,
       totalSteps: ctx.plan.stages.length,
       revision: status.lastAppliedSpec ?? 'none',
+      run: status.run,
       summary: content.summary,
       ...(content.failingCheck === undefined ? {} : { failingCheck: content.failingCheck }),
       next: content.next,

@@ -127,6 +127,7 @@ function dedupKey(message: AlertMessage, provider: ResolvedProvider): string {
     message.canary,
     message.kind,
     message.revision,
+    message.run,
     message.step,
     message.phase,
   ].join('\u0000');

@@ -53,6 +53,11 @@ export interface AlertMessage {
   totalSteps?: number;
   /** Revision of the target being analysed (status.lastAppliedSpec); part of the de-duplication key. */
   revision: string;
+  /**
+   * Analysis run (status.run); part of the de-duplication key, so a retried run of the same
+   * revision is alerted again instead of being taken for a repeat of the earlier run.
+   */
+  run: number;
   /** One line saying what happened. */
   summary: string;
   failingCheck?: FailingCheck;

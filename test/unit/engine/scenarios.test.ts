@@ -520,6 +520,7 @@ describe('alerts', () => {
       phase: 'Failed',
       severity: 'error',
       revision: 'rev-2',
+      run: 1,
       weight: 50,
       step: 1,
       totalSteps: 2,

@@ -213,6 +213,17 @@ describe('AlertDispatcher', () => {
     expect(transport.calls).toHaveLength(4);
   });
 
+  it('sends the alerts of a retried run of the same revision, and de-duplicates within that run', async () => {
+    const transport = scriptedTransport(ok);
+    const { dispatcher: d } = dispatcher({ transport });
+    d.enqueue(rolledBack({ run: 1 }), [hook]);
+    d.enqueue(rolledBack({ run: 2 }), [hook]);
+    d.enqueue(rolledBack({ run: 2 }), [hook]);
+    await d.idle();
+    expect(transport.calls.map((call) => call.body.alert?.run)).toEqual([1, 2]);
+    expect(d.stats().deduplicated).toBe(1);
+  });
+
   it('sends serially per destination, in order, while other destinations proceed', async () => {
     const pending: { url: string; step: number; resolve: (r: TransportResponse) => void }[] = [];
     const transport: AlertTransport = {

@@ -14,6 +14,7 @@ export function alertMessage(overrides: Partial<AlertMessage> = {}): AlertMessag
     step: 2,
     totalSteps: 5,
     revision: '7f9c2b1',
+    run: 1,
     summary: 'Advanced canary weight to 20%',
     next: 'Next step in 1m if the checks keep passing.',
     occurredAt: '2025-01-02T03:04:05Z',

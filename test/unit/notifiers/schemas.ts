@@ -334,7 +334,7 @@ export function validateFledgeWebhook(body: Json): string[] {
   ]) {
     if (typeof alert[key] !== 'string') violations.push(`alert.${key} must be a string`);
   }
-  for (const key of ['weight', 'step']) {
+  for (const key of ['weight', 'step', 'run']) {
     if (typeof alert[key] !== 'number') violations.push(`alert.${key} must be a number`);
   }
   return violations;

@@ -1,0 +1,351 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CanaryStatus, MetricStatus } from '../../../src/api/index.ts';
+import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { kubectl } from '../../harness/control-plane.ts';
+import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
+import { apply, canary, deployment, imageOf, setImage } from '../controller/fixtures.ts';
+import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
+import { LiveSeries } from './live-series.ts';
+
+// Canary analysis driven only by what a real Prometheus returns: the test owns a
+// Prometheus, writes the canary's "success rate" into it by remote write, and
+// reaches it through a proxy that demands the bearer token of the template's
+// Secret and can be switched off to simulate an outage.
+
+const successRate = 'fledge_e2e_success_rate';
+const metricName = 'success-rate';
+const prometheusToken = 'e2e-analysis-token';
+
+/** A loopback HTTP proxy in front of Prometheus that checks a bearer token and can go down. */
+interface SwitchableProxy {
+  url: string;
+  /** Requests seen without the right token. */
+  unauthorized: number;
+  setUp(up: boolean): void;
+  close(): Promise<void>;
+}
+
+async function startSwitchableProxy(target: string, token: string): Promise<SwitchableProxy> {
+  let up = true;
+  const server: Server = createServer((req, res) => {
+    if (!up) {
+      req.socket.destroy();
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      proxy.unauthorized += 1;
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      res.end('unauthorized\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      void fetch(`${target}${req.url ?? '/'}`, {
+        method: req.method ?? 'GET',
+        headers: { 'content-type': String(req.headers['content-type'] ?? 'text/plain') },
+        ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
+      })
+        .then(async (upstream) => {
+          res.writeHead(upstream.status, {
+            'content-type': upstream.headers.get('content-type') ?? 'text/plain',
+          });
+          res.end(await upstream.text());
+        })
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy: SwitchableProxy = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    unauthorized: 0,
+    setUp: (value) => {
+      up = value;
+      // Kept-alive connections must break too, or the outage would not reach the operator.
+      if (!up) server.closeAllConnections();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return proxy;
+}
+
+interface CanaryEvent {
+  type: string;
+  reason: string;
+  note: string;
+}
+
+async function canaryEvents(kubeconfigPath: string, namespace: string, name: string): Promise<CanaryEvent[]> {
+  const out = await kubectl(kubeconfigPath, ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']);
+  const items = (
+    JSON.parse(out) as {
+      items: (CanaryEvent & {
+        regarding?: { kind?: string; name?: string };
+        metadata: { creationTimestamp: string };
+      })[];
+    }
+  ).items;
+  return items
+    .filter((e) => e.regarding?.kind === 'Canary' && e.regarding.name === name)
+    .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
+    .map(({ type, reason, note }) => ({ type, reason, note }));
+}
+
+const metricOf = (status: CanaryStatus, name = metricName): MetricStatus | undefined =>
+  status.metrics?.find((m) => m.name === name);
+
+describe('canary analysis against a real Prometheus', () => {
+  const { kubeconfigPath } = integrationEnv();
+  let namespace: string;
+  let prometheus: Prometheus;
+  let proxy: SwitchableProxy;
+  let series: LiveSeries;
+  let operator: OperatorProcess;
+  // No Gateway implementation runs in the sandbox: this one accepts the canary's HTTPRoute.
+  let gateway: FakeGatewayController;
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('analysis');
+    prometheus = await startPrometheus();
+    proxy = await startSwitchableProxy(prometheus.url, prometheusToken);
+    series = new LiveSeries(prometheus.url);
+    gateway = startFakeGatewayController(kubeconfigPath, namespace);
+    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    await apply(
+      kubeconfigPath,
+      // The controller reads the token from the Secret the templates reference.
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'prometheus-auth', namespace },
+        stringData: { token: prometheusToken },
+      },
+      metricTemplate(
+        namespace,
+        'success-rate',
+        `sum(${successRate}{namespace="{{ namespace }}",canary="{{ name }}"})`,
+      ),
+      // A series nobody writes: the query always returns an empty vector.
+      metricTemplate(namespace, 'absent', `sum(fledge_e2e_never_written{namespace="{{ namespace }}"})`),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await gateway?.stop();
+    await series?.stop();
+    await proxy?.close();
+    await prometheus?.stop();
+  });
+
+  function metricTemplate(ns: string, name: string, query: string): object {
+    return {
+      apiVersion: 'fledge.dev/v1beta1',
+      kind: 'MetricTemplate',
+      metadata: { name, namespace: ns },
+      spec: {
+        provider: { type: 'prometheus', address: proxy.url, secretRef: { name: 'prometheus-auth' } },
+        query,
+      },
+    };
+  }
+
+  /** A Gateway API canary analysed every 10 s at weights 25 and 50, checking one template metric (min 99). */
+  async function startRollout(name: string, template: string, threshold: number): Promise<void> {
+    await apply(
+      kubeconfigPath,
+      deployment(namespace, name, 'example/app:1'),
+      canary(namespace, name, {
+        provider: 'gatewayapi:v1',
+        service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
+        analysis: {
+          interval: '10s',
+          threshold,
+          maxWeight: 50,
+          stepWeight: 25,
+          metrics: [
+            {
+              name: metricName,
+              interval: '1m',
+              templateRef: { name: template },
+              thresholdRange: { min: 99 },
+            },
+          ],
+        },
+      }),
+    );
+    await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
+      what: `${name} initialised`,
+      timeoutMs: 60_000,
+    });
+    await setImage(kubeconfigPath, namespace, name, 'example/app:2');
+  }
+
+  /** This file's series of fledge_canary_metric_analysis for one canary. */
+  async function gaugeLines(name: string): Promise<string[]> {
+    const exposition = await (await fetch(`${operator.url}/metrics`)).text();
+    return exposition
+      .split('\n')
+      .filter((line) => line.startsWith('fledge_canary_metric_analysis{'))
+      .filter((line) =>
+        [`name="${name}"`, `namespace="${namespace}"`, `metric="${metricName}"`].every((l) =>
+          line.includes(l),
+        ),
+      );
+  }
+
+  const query = (name: string) => `sum(${successRate}{namespace="${namespace}",canary="${name}"})`;
+
+  it('promotes a canary whose metric stays in range, keeping the last value, verdict and query in status', async () => {
+    await series.set(successRate, { namespace, canary: 'good' }, 99.5);
+    await startRollout('good', 'success-rate', 2);
+
+    const { status, path } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'good',
+      inPhase('Succeeded', 'Failed'),
+      {
+        timeoutMs: 150_000,
+      },
+    );
+    expect(status.phase).toBe('Succeeded');
+    expect(path).toEqual(expect.arrayContaining(['Progressing:25', 'Progressing:50', 'Succeeded:0']));
+    expect(status.failedChecks).toBe(0);
+    expect(metricOf(status)).toMatchObject({ query: query('good'), value: 99.5, verdict: 'Pass' });
+    expect(await imageOf(kubeconfigPath, namespace, 'good-primary')).toBe('example/app:2');
+
+    // The gauge carries the last value of the check.
+    const gauge = await gaugeLines('good');
+    expect(gauge).toHaveLength(1);
+    expect(Number(gauge[0]?.split(' ').at(-1))).toBe(99.5);
+    // Every query carried the Secret's token.
+    expect(proxy.unauthorized).toBe(0);
+  }, 240_000);
+
+  it('rolls back a canary whose metric is out of range within `threshold` ticks, naming metric, value and threshold', async () => {
+    await series.set(successRate, { namespace, canary: 'bad' }, 90);
+    await startRollout('bad', 'success-rate', 2);
+
+    // Failed is written first; the weight reads 0 once the routes are back on the primary.
+    const { status, path } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'bad',
+      (s) => s.phase === 'Succeeded' || (s.phase === 'Failed' && s.canaryWeight === 0),
+      {
+        timeoutMs: 150_000,
+      },
+    );
+    expect(status.phase).toBe('Failed');
+    expect(status.canaryWeight).toBe(0);
+    // It never advanced past the first step it measured.
+    expect(path.some((step) => step.endsWith(':50'))).toBe(false);
+    expect(metricOf(status)).toMatchObject({ query: query('bad'), value: 90, verdict: 'Fail' });
+    expect(await imageOf(kubeconfigPath, namespace, 'bad-primary')).toBe('example/app:1');
+
+    const events = await canaryEvents(kubeconfigPath, namespace, 'bad');
+    const failed = events.filter((e) => e.reason === 'CheckFailed');
+    const rolledBack = events.filter((e) => e.reason === 'RolledBack');
+    // threshold 2: one counted failure, then the second one rolls back.
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ type: 'Warning' });
+    expect(failed[0]?.note).toContain(`${metricName}: 90 is below the minimum 99`);
+    expect(failed[0]?.note).toContain('1/2');
+    expect(rolledBack).toHaveLength(1);
+    expect(rolledBack[0]).toMatchObject({ type: 'Warning' });
+    expect(rolledBack[0]?.note).toContain(`${metricName}: 90 is below the minimum 99`);
+  }, 240_000);
+
+  it('halts, never promotes and counts no failure while Prometheus is down, then carries on', async () => {
+    await series.set(successRate, { namespace, canary: 'outage' }, 99.5);
+    await startRollout('outage', 'success-rate', 1);
+    // Measured and passed at least once, then Prometheus goes away.
+    await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'outage',
+      (s) => s.phase === 'Progressing' && metricOf(s)?.verdict === 'Pass',
+      { what: 'a passing check', timeoutMs: 90_000 },
+    );
+    proxy.setUp(false);
+    const unmeasured = (count: number) => (s: CanaryStatus) =>
+      (s.noDataChecks?.[metricName] ?? 0) >= count || inPhase('Succeeded', 'Failed')(s);
+    let first: { status: CanaryStatus; path: string[] };
+    let halted: { status: CanaryStatus; path: string[] };
+    try {
+      first = await waitForCanary(kubeconfigPath, namespace, 'outage', unmeasured(1), {
+        what: 'a tick without Prometheus',
+        timeoutMs: 60_000,
+      });
+      halted = await waitForCanary(kubeconfigPath, namespace, 'outage', unmeasured(3), {
+        what: 'three ticks without Prometheus',
+        timeoutMs: 60_000,
+      });
+    } finally {
+      proxy.setUp(true);
+    }
+    expect(first.status.phase).toBe('Progressing');
+    expect(halted.status.phase).toBe('Progressing');
+    expect(halted.status.failedChecks).toBe(0);
+    expect(metricOf(halted.status)).toMatchObject({ verdict: 'Error' });
+    expect(metricOf(halted.status)?.message).toMatch(/^connection: /);
+    // A check without a value has no gauge series, rather than a stale number.
+    expect(await gaugeLines('outage')).toEqual([]);
+    // Halted where the outage found it: no step while the check had no value.
+    expect(halted.status.canaryWeight).toBe(first.status.canaryWeight);
+    expect(halted.path.every((step) => step === `Progressing:${first.status.canaryWeight}`)).toBe(true);
+    const events = await canaryEvents(kubeconfigPath, namespace, 'outage');
+    expect(events.filter((e) => e.reason === 'AnalysisHalted').map((e) => e.note)).toEqual(
+      expect.arrayContaining([expect.stringContaining(`metric ${metricName} could not be measured`)]),
+    );
+    expect(events.some((e) => e.reason === 'CheckFailed')).toBe(false);
+
+    const { status } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'outage',
+      inPhase('Succeeded', 'Failed'),
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    expect(status.phase).toBe('Succeeded');
+    expect(metricOf(status)).toMatchObject({ verdict: 'Pass', value: 99.5 });
+  }, 300_000);
+
+  it('treats an empty result as no data: no promotion, verdict NoData, no failed check', async () => {
+    await startRollout('nodata', 'absent', 1);
+    const { status, path } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'nodata',
+      (s) => (s.noDataChecks?.[metricName] ?? 0) >= 3 || inPhase('Succeeded', 'Failed')(s),
+      { what: 'three ticks without data', timeoutMs: 120_000 },
+    );
+    expect(status.phase).toBe('Progressing');
+    expect(status.failedChecks).toBe(0);
+    expect(metricOf(status)).toMatchObject({ verdict: 'NoData' });
+    expect(metricOf(status)?.value).toBeUndefined();
+    expect(metricOf(status)?.message).toMatch(/^no data: /);
+    // Halted at the first analysed step: it never moved on.
+    expect(path.some((step) => step.endsWith(':50'))).toBe(false);
+    const events = await canaryEvents(kubeconfigPath, namespace, 'nodata');
+    expect(events.some((e) => e.reason === 'CheckFailed')).toBe(false);
+    expect(events.some((e) => e.reason === 'AnalysisHalted' && e.note.includes('had no data'))).toBe(true);
+    // Still holding a tick later.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    const later = await canaryStatus(kubeconfigPath, namespace, 'nodata');
+    expect(later.phase).toBe('Progressing');
+    expect(later.canaryWeight).toBe(status.canaryWeight);
+    expect(later.failedChecks).toBe(0);
+  }, 240_000);
+});
