@@ -44,7 +44,8 @@ export interface EffectsDeps {
   defaultProvider: string;
   metrics: FledgeMetrics;
   /** Read-only caches of the referenced kinds. */
-  alertProviders: { get(namespace: string, name: string): Readonly<AlertProvider> | undefined };
+  /** AlertProviders by namespace and name: the informer cache, or a read outside the watched namespace. */
+  alertProviders: { get(namespace: string, name: string): Promise<Readonly<AlertProvider> | undefined> };
 }
 
 /** Carries out the engine's actions against the cluster. */
@@ -201,7 +202,7 @@ export class Effects {
     const subscriptions: AlertSubscription[] = [];
     for (const alert of spec.analysis.alerts) {
       const ref = { namespace: alert.providerRef.namespace, name: alert.providerRef.name };
-      const provider = this.#deps.alertProviders.get(ref.namespace, ref.name);
+      const provider = await this.#deps.alertProviders.get(ref.namespace, ref.name);
       if (!provider) {
         this.warn(
           canary,

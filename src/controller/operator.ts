@@ -1,6 +1,7 @@
 import type { KubernetesListObject, KubernetesObject, V1PodSpec } from '@kubernetes/client-node';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import {
+  API_VERSION,
   CANARY_PLURAL,
   GROUP,
   VERSION,
@@ -134,10 +135,15 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     alerts,
     defaultAlerts: defaultAlertTargetsFromEnv(process.env, options.alertFlags),
     eventWebhook: options.eventWebhook,
-    measureDeps: measureDeps(kube, informers.metricTemplates, providers, options),
+    measureDeps: measureDeps(
+      kube,
+      cachedOrRead(kube, informers.metricTemplates, 'MetricTemplate', options.namespace),
+      providers,
+      options,
+    ),
     defaultProvider: options.meshProvider,
     metrics,
-    alertProviders: informers.alertProviders,
+    alertProviders: { get: cachedOrRead(kube, informers.alertProviders, 'AlertProvider', options.namespace) },
   });
   const reconcile = createReconciler({
     log,
@@ -372,14 +378,35 @@ function routerSet(kube: KubeClients): RouterSet {
   };
 }
 
+/**
+ * Reads a referenced object from the informer cache, or, outside the one namespace
+ * the operator watches, from the apiserver (RBAC decides whether it may).
+ */
+function cachedOrRead<T extends KubernetesObject>(
+  kube: KubeClients,
+  informer: SupervisedInformer<T>,
+  kind: 'MetricTemplate' | 'AlertProvider',
+  watched: string | undefined,
+): (namespace: string, name: string) => Promise<T | undefined> {
+  return async (namespace, name) => {
+    if (watched === undefined || namespace === watched) return informer.get(namespace, name) as T | undefined;
+    try {
+      return await kube.objects.get<T>({ apiVersion: API_VERSION, kind, namespace, name });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+}
+
 function measureDeps(
   kube: KubeClients,
-  templates: SupervisedInformer<MetricTemplate & KubernetesObject>,
+  templates: (namespace: string, name: string) => Promise<(MetricTemplate & KubernetesObject) | undefined>,
   providers: ProviderCache,
   options: OperatorOptions,
 ): MeasureDeps {
   return {
-    getMetricTemplate: async (ref) => templates.get(ref.namespace, ref.name) as MetricTemplate | undefined,
+    getMetricTemplate: async (ref) => templates(ref.namespace, ref.name),
     getSecretData: async (ref) => {
       try {
         const secret = await kube.core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
