@@ -35,5 +35,6 @@ export const watchedNamespacePermissions: readonly Permission[] = [
 
 /** Rules in the operator's own namespace when leader election is on. */
 export const leaderElectionPermissions: readonly Permission[] = [
-  { apiGroup: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'update'] },
+  // Renewals are merge patches guarded by resourceVersion (src/kube/leases.ts), never PUTs.
+  { apiGroup: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'patch'] },
 ];
