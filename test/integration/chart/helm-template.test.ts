@@ -10,17 +10,9 @@ import {
   type Permission,
 } from '../../../src/controller/permissions.ts';
 import { RouterProviders } from '../../../src/api/index.ts';
-import { repoRoot } from '../../harness/processes.ts';
+import { chartPath as chart, helmBinary } from './helm.ts';
 
 const run = promisify(execFile);
-const chart = join(repoRoot, 'charts/fledge');
-
-async function helmBinary(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack/build-tools.sh'), 'paths']);
-  const dir = /^HELM_BIN=(.*)$/m.exec(stdout)?.[1];
-  if (!dir) throw new Error('build-tools.sh paths printed no HELM_BIN');
-  return join(dir, 'helm');
-}
 
 interface Manifest {
   kind: string;
