@@ -54,7 +54,7 @@ test: setup lint typecheck generated-check unit integration ## every check and t
 build: deps ## compile to dist/
 	tsc -p tsconfig.build.json
 
-demo: setup ## run Fledge on the local sandbox (Ctrl-C stops everything)
+demo: setup ## Fledge on the local sandbox, walking a sample canary to promotion (Ctrl-C stops)
 	node hack/demo.ts
 
 sandbox-up: setup ## start the sandbox in the background and print its KUBECONFIG

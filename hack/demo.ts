@@ -1,33 +1,159 @@
-// `make demo`: the local sandbox plus the Fledge operator running against it.
-// Ctrl-C stops the operator, then the sandbox; nothing is left running.
-import { spawn } from 'node:child_process';
+// `make demo`: a sample canary walked through a weighted rollout to promotion on
+// the local sandbox. It starts the sandbox and the operator, applies
+// docs/examples/ (podinfo and its Canary), waits for the Canary to initialise,
+// releases a new image and prints every phase and weight change. It then keeps
+// running, still reporting changes, until Ctrl-C, SIGINT or SIGTERM stops the
+// operator and the sandbox, leaving nothing running.
 import { join } from 'node:path';
+import type { CanaryStatus, Phase } from '../src/api/index.ts';
+import { canaryStatus } from '../test/harness/canary.ts';
+import { kubectl } from '../test/harness/control-plane.ts';
+import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator.ts';
 import { repoRoot } from '../test/harness/processes.ts';
-import { startSandbox } from '../test/harness/sandbox.ts';
+import { startSandbox, type Sandbox } from '../test/harness/sandbox.ts';
+import { startFakeGatewayController, type FakeGatewayController } from '../test/harness/third-party.ts';
+
+const namespace = 'demo';
+const name = 'podinfo';
+const examples = join(repoRoot, 'docs/examples');
+// docs/examples/podinfo.yaml ships 6.7.0; the demo releases the next patch.
+const nextImage = 'ghcr.io/stefanprodan/podinfo:6.7.1';
 
 const say = (message: string) => process.stderr.write(`[demo] ${message}\n`);
+const clock = () => new Date().toTimeString().slice(0, 8);
 
-const sandbox = await startSandbox(say);
-say(`sandbox ready; in another shell: export KUBECONFIG=${sandbox.controlPlane.kubeconfigPath}`);
-const operator = spawn(
-  process.execPath,
-  [join(repoRoot, 'src/cli/main.ts'), 'run', `--kubeconfig=${sandbox.controlPlane.kubeconfigPath}`],
-  { stdio: 'inherit' },
-);
-
-let stopping = false;
-const stop = async (reason: string) => {
-  if (stopping) return;
-  stopping = true;
-  say(`stopping (${reason})`);
-  if (operator.exitCode === null) {
-    operator.kill('SIGTERM');
-    await new Promise((done) => operator.once('exit', done));
-  }
-  await sandbox.stop();
-  say('stopped; nothing left running');
-  process.exit(0);
+/** One line per phase, so a new phase cannot go unexplained. */
+const phaseLine: Record<Phase, (status: CanaryStatus) => string> = {
+  Initializing: () => 'initialising: creating podinfo-primary, the Services and the HTTPRoute',
+  Initialized: () => 'initialised: podinfo-primary serves 100% of the traffic; waiting for a new revision',
+  Waiting: () => 'waiting: a confirm-rollout webhook holds the release',
+  Progressing: (s) =>
+    s.canaryWeight
+      ? `progressing: canary ${s.canaryWeight}%, primary ${100 - s.canaryWeight}%`
+      : 'progressing: the new revision is up; no traffic on it yet',
+  WaitingPromotion: () => 'waiting: a confirm-promotion webhook holds the promotion',
+  Promoting: () => "promoting: copying the canary's pod template to podinfo-primary",
+  Finalising: () => 'finalising: traffic back on the updated primary; scaling the canary down',
+  Succeeded: () => 'succeeded: the new revision is promoted',
+  Failed: (s) =>
+    `failed: rolled back to the primary (${s.conditions?.find((c) => c.type === 'Promoted')?.message ?? 'see events'})`,
+  Terminating: () => 'terminating: the Canary is being deleted',
+  Terminated: () => 'terminated',
 };
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
-operator.once('exit', (code) => void stop(`operator exited with ${code}`));
+
+let sandbox: Sandbox | undefined;
+let operator: OperatorProcess | undefined;
+let gateway: FakeGatewayController | undefined;
+/** Set by the first signal or fatal error; every loop and start-up step checks it. */
+let stopRequested: string | undefined;
+let stopped = false;
+/** The start-up step in progress: a half-started sandbox cannot be stopped, so a stop waits for it. */
+let inFlight: Promise<unknown> = Promise.resolve();
+
+async function stop(reason: string, exitCode: number): Promise<never> {
+  stopRequested ??= reason;
+  if (!stopped) {
+    stopped = true;
+    say(`stopping (${reason})`);
+    await gateway?.stop();
+    await operator?.stop();
+    await sandbox?.stop();
+    say('stopped; nothing left running');
+  }
+  process.exit(exitCode);
+}
+
+const onSignal = (signal: string) => {
+  if (stopRequested) return;
+  stopRequested = signal;
+  void inFlight.then(() => stop(signal, 0));
+};
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+/** Runs a start-up step, or nothing once a stop is under way (the stop then exits the process). */
+function step<T>(run: () => Promise<T>): Promise<T> {
+  if (stopRequested) return new Promise<never>(() => undefined);
+  const promise = run();
+  inFlight = promise.catch(() => undefined);
+  return promise;
+}
+
+let lastSeen: string | undefined;
+
+/** Prints a line whenever the Canary's phase or weight changes; resolves once `until` holds. */
+async function follow(kubeconfigPath: string, until: (status: CanaryStatus) => boolean): Promise<void> {
+  while (!stopRequested) {
+    if (operator?.exited()) {
+      // Ctrl-C in a terminal signals the operator too; give our own handler the chance to run first.
+      await new Promise((done) => setTimeout(done, 500));
+      if (!stopRequested) await stop('the operator exited unexpectedly', 1);
+      return;
+    }
+    const status = await canaryStatus(kubeconfigPath, namespace, name).catch(() => undefined);
+    const seen = status?.phase && `${status.phase}:${status.canaryWeight ?? 0}`;
+    if (status?.phase && seen !== lastSeen) {
+      lastSeen = seen;
+      say(`${clock()}  ${phaseLine[status.phase](status)}`);
+    }
+    if (status && until(status)) return;
+    await new Promise((done) => setTimeout(done, 1_000));
+  }
+}
+
+async function main(): Promise<void> {
+  sandbox = await step(() => startSandbox(say));
+  const { kubeconfigPath } = sandbox.controlPlane;
+  const prometheusUrl = sandbox.prometheus.url;
+  await step(() => kubectl(kubeconfigPath, ['create', 'namespace', namespace]));
+  operator = await step(() =>
+    startOperatorProcess({
+      kubeconfigPath,
+      namespace,
+      args: [`--metrics-server=${prometheusUrl}`],
+      name: 'fledge',
+    }),
+  );
+  say(`Fledge is running (metrics and health: ${operator.url}/metrics, /healthz, /readyz)`);
+  // The sandbox has no data plane, so no real Gateway controller: a stand-in marks every
+  // HTTPRoute in the namespace Accepted, as a real one would once it programs the route.
+  gateway = startFakeGatewayController(kubeconfigPath, namespace, 500);
+  say('no real gateway here: a fake Gateway controller marks the HTTPRoute Accepted (no traffic flows)');
+
+  await step(() => kubectl(kubeconfigPath, ['apply', '-n', namespace, '-f', examples]));
+  say(`applied docs/examples/ to namespace ${namespace}: Deployment ${name} and its Canary`);
+  say('watch it from another shell, in this repository:');
+  say(`  export KUBECONFIG=${kubeconfigPath} PATH=$PWD/node_modules/.bin:$PATH`);
+  say(`  node src/cli/main.ts status ${name} -n ${namespace} --watch`);
+  say(`  kubectl -n ${namespace} get canaries,deployments,httproutes --watch`);
+  await follow(kubeconfigPath, (s) => s.phase === 'Initialized');
+
+  await step(() =>
+    kubectl(kubeconfigPath, ['-n', namespace, 'set', 'image', `deployment/${name}`, `podinfo=${nextImage}`]),
+  );
+  say(`${clock()}  new revision: ${name} now runs ${nextImage}`);
+  await follow(kubeconfigPath, (s) => s.phase === 'Succeeded' || s.phase === 'Failed');
+  const primaryImage = await step(() =>
+    kubectl(kubeconfigPath, [
+      '-n',
+      namespace,
+      'get',
+      'deployment',
+      `${name}-primary`,
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    ]),
+  );
+  say(`${name}-primary now runs ${primaryImage}`);
+  say(`try another release: kubectl -n ${namespace} set image deployment/${name} podinfo=<image>`);
+  say('still running; Ctrl-C stops the operator and the sandbox');
+  // Keep reporting, so a release started from another shell shows up here too.
+  await follow(kubeconfigPath, () => false);
+}
+
+main().catch((err: unknown) => {
+  // Commands cut short by a stop fail; that is not worth reporting.
+  if (stopRequested) return;
+  say(err instanceof Error ? err.message : String(err));
+  void stop('error', 1);
+});
