@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,16 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { KubeObjectClient, createKubeClients, loadKubeConfig } from '../../../src/kube/client.ts';
 import { normalizeKubeError } from '../../../src/kube/errors.ts';
 
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function kubeconfigFile(server: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fledge-kc-'));
+  const dir = tempDir('fledge-kc-');
   const path = join(dir, 'config');
   writeFileSync(
     path,
@@ -49,7 +57,7 @@ describe('loadKubeConfig', () => {
 
   it('refuses to fall back to localhost when no credentials exist', () => {
     const saved = { home: process.env.HOME, kubeconfig: process.env.KUBECONFIG };
-    process.env.HOME = mkdtempSync(join(tmpdir(), 'fledge-home-'));
+    process.env.HOME = tempDir('fledge-home-');
     delete process.env.KUBECONFIG;
     try {
       expect(() => loadKubeConfig()).toThrow(/no Kubernetes credentials found/);
