@@ -149,6 +149,27 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
   beforeAll(async () => {
     workdir = await mkdtemp(join(tmpdir(), 'fledge-helm-install-'));
   });
+  /**
+   * Installs the chart into a fresh namespace (values from `set`, given the apps
+   * namespace) and starts the operator out of cluster under its ServiceAccount.
+   */
+  async function installAndRun(prefix: string, set: (apps: string) => string[]) {
+    const [releaseNamespace, apps] = await Promise.all([
+      createTestNamespace(`${prefix}-sys`),
+      createTestNamespace(`${prefix}-apps`),
+    ]);
+    const release = await installChart(releaseNamespace, set(apps));
+    const podName = `${release.release}-out-of-cluster`;
+    operator = await startOperatorProcess({
+      kubeconfigPath: await serviceAccountKubeconfig(workdir, releaseNamespace, release.serviceAccount),
+      namespace: apps,
+      args: operatorArgs(release.args),
+      env: { POD_NAME: podName },
+      name: prefix,
+    });
+    return { release, releaseNamespace, apps, podName, running: operator };
+  }
+
   afterAll(async () => {
     await gateway?.stop();
     await operator?.stop();
@@ -182,24 +203,13 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
   }, 60_000);
 
   it('watchNamespace (Role mode): a gatewayapi canary steps to maxWeight and promotes', async () => {
-    const [releaseNamespace, apps] = await Promise.all([
-      createTestNamespace('chart-sys'),
-      createTestNamespace('chart-apps'),
+    const { release, releaseNamespace, apps, podName, running } = await installAndRun('chart', (apps) => [
+      `watchNamespace=${apps}`,
     ]);
-    const release = await installChart(releaseNamespace, [`watchNamespace=${apps}`]);
     const roles = await kubectl(kubeconfigPath, ['get', 'role,rolebinding', '-n', apps, '-o', 'name']);
     expect(roles).toContain(`role.rbac.authorization.k8s.io/${release.release}`);
-
-    const podName = `${release.release}-out-of-cluster`;
-    operator = await startOperatorProcess({
-      kubeconfigPath: await serviceAccountKubeconfig(workdir, releaseNamespace, release.serviceAccount),
-      namespace: apps,
-      args: operatorArgs(release.args),
-      env: { POD_NAME: podName },
-      name: 'namespaced',
-    });
     gateway = startFakeGatewayController(kubeconfigPath, apps);
-    await explainingRefusals(operator, async () => {
+    await explainingRefusals(running, async () => {
       await apply(
         kubeconfigPath,
         deployment(apps, 'podinfo', 'example/podinfo:1'),
@@ -227,20 +237,16 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
       // Leader election ran in the release namespace, under the chart's Lease Role.
       expect(await leaseHolder(releaseNamespace, release.release)).toMatch(new RegExp(`^${podName}-`));
     });
-    expect(await refusals(operator)).toEqual([]);
+    expect(await refusals(running)).toEqual([]);
 
     await gateway.stop();
     gateway = undefined;
-    await operator.stop();
+    await running.stop();
     operator = undefined;
   }, 300_000);
 
   it('cluster-wide (ClusterRole mode): a blue/green canary promotes', async () => {
-    const [releaseNamespace, apps] = await Promise.all([
-      createTestNamespace('chart-cw-sys'),
-      createTestNamespace('chart-cw-apps'),
-    ]);
-    const release = await installChart(releaseNamespace, []);
+    const { release, releaseNamespace, apps, podName, running } = await installAndRun('chart-cw', () => []);
     expect(release.args.some((arg) => arg.startsWith('--namespace='))).toBe(false);
     const binding = JSON.parse(
       await kubectl(kubeconfigPath, ['get', 'clusterrolebinding', release.release, '-o', 'json']),
@@ -249,16 +255,7 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
     expect(binding.subjects).toEqual([
       expect.objectContaining({ name: release.serviceAccount, namespace: releaseNamespace }),
     ]);
-
-    const podName = `${release.release}-out-of-cluster`;
-    operator = await startOperatorProcess({
-      kubeconfigPath: await serviceAccountKubeconfig(workdir, releaseNamespace, release.serviceAccount),
-      namespace: apps,
-      args: operatorArgs(release.args),
-      env: { POD_NAME: podName },
-      name: 'cluster-wide',
-    });
-    await explainingRefusals(operator, async () => {
+    await explainingRefusals(running, async () => {
       await apply(
         kubeconfigPath,
         deployment(apps, 'web', 'example/web:1'),
@@ -279,9 +276,9 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
       expect(await imageOf(kubeconfigPath, apps, 'web-primary')).toBe('example/web:2');
       expect(await leaseHolder(releaseNamespace, release.release)).toMatch(new RegExp(`^${podName}-`));
     });
-    expect(await refusals(operator)).toEqual([]);
+    expect(await refusals(running)).toEqual([]);
 
-    await operator.stop();
+    await running.stop();
     operator = undefined;
   }, 300_000);
 });
