@@ -38,6 +38,7 @@ import { collectConfigRefs } from '../workloads/configs.ts';
 import { createWorkloadRegistry, PRIMARY_SUFFIX } from '../workloads/index.ts';
 import { Effects } from './effects.ts';
 import { Observer, type RouterSet } from './observer.ts';
+import { referenceResolver, type ReferencedKind } from './references.ts';
 import type { OperatorOptions } from './options.ts';
 import { createReconciler } from './reconciler.ts';
 import { CanaryTelemetry } from './telemetry.ts';
@@ -137,13 +138,13 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     eventWebhook: options.eventWebhook,
     measureDeps: measureDeps(
       kube,
-      cachedOrRead(kube, informers.metricTemplates, 'MetricTemplate', options.namespace),
+      resolverFor(kube, informers.metricTemplates, 'MetricTemplate', options.namespace),
       providers,
       options,
     ),
     defaultProvider: options.meshProvider,
     metrics,
-    alertProviders: { get: cachedOrRead(kube, informers.alertProviders, 'AlertProvider', options.namespace) },
+    alertProviders: { get: resolverFor(kube, informers.alertProviders, 'AlertProvider', options.namespace) },
   });
   const reconcile = createReconciler({
     log,
@@ -378,27 +379,6 @@ function routerSet(kube: KubeClients): RouterSet {
   };
 }
 
-/**
- * Reads a referenced object from the informer cache, or, outside the one namespace
- * the operator watches, from the apiserver (RBAC decides whether it may).
- */
-function cachedOrRead<T extends KubernetesObject>(
-  kube: KubeClients,
-  informer: SupervisedInformer<T>,
-  kind: 'MetricTemplate' | 'AlertProvider',
-  watched: string | undefined,
-): (namespace: string, name: string) => Promise<T | undefined> {
-  return async (namespace, name) => {
-    if (watched === undefined || namespace === watched) return informer.get(namespace, name) as T | undefined;
-    try {
-      return await kube.objects.get<T>({ apiVersion: API_VERSION, kind, namespace, name });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  };
-}
-
 function measureDeps(
   kube: KubeClients,
   templates: (namespace: string, name: string) => Promise<(MetricTemplate & KubernetesObject) | undefined>,
@@ -456,4 +436,17 @@ function createExecutorMetrics(metrics: FledgeMetrics): TaskExecutorMetrics {
       registers,
     }),
   };
+}
+
+function resolverFor<T extends KubernetesObject>(
+  kube: KubeClients,
+  informer: SupervisedInformer<T>,
+  kind: ReferencedKind,
+  watched: string | undefined,
+) {
+  return referenceResolver<T>(kind, watched, {
+    cached: (namespace, name) => informer.get(namespace, name) as T | undefined,
+    read: (readKind, namespace, name) =>
+      kube.objects.get<T>({ apiVersion: API_VERSION, kind: readKind, namespace, name }),
+  });
 }
