@@ -11,7 +11,7 @@ import { analysisContextFor, measure, recordMeasurement, type MeasureDeps } from
 import type { Action, RouteSpec } from '../engine/index.ts';
 import { eventWebhooksFor, webhookChecksum, type WebhookClient } from '../hooks/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
-import { describeKubeError, isNotFound } from '../kube/errors.ts';
+import { describeKubeError, isNotFound, normalizeKubeError } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import {
   recipientsFor,
@@ -202,24 +202,34 @@ export class Effects {
     const subscriptions: AlertSubscription[] = [];
     for (const alert of spec.analysis.alerts) {
       const ref = { namespace: alert.providerRef.namespace, name: alert.providerRef.name };
-      const provider = await this.#deps.alertProviders.get(ref.namespace, ref.name);
-      if (!provider) {
-        this.warn(
-          canary,
-          'AlertProviderMissing',
-          `AlertProvider ${ref.namespace}/${ref.name} (alert ${alert.name}) not found`,
-        );
-        continue;
-      }
+      const where = `AlertProvider ${ref.namespace}/${ref.name} (alert ${alert.name})`;
+      // A broken alert is reported and skipped: the other alerts and the rollout go on.
       try {
+        const provider = await this.#deps.alertProviders.get(ref.namespace, ref.name);
+        if (!provider) {
+          this.warn(canary, 'AlertProviderMissing', `${where} not found; create it or fix providerRef`);
+          continue;
+        }
         const secretName = provider.spec.secretRef?.name;
         const secret = secretName ? await this.#secretData(ref.namespace, secretName) : undefined;
+        if (secretName && !secret) {
+          this.warn(
+            canary,
+            'AlertProviderInvalid',
+            `${where}: Secret ${ref.namespace}/${secretName} named by spec.secretRef not found; ` +
+              'create it or fix spec.secretRef',
+          );
+          continue;
+        }
         subscriptions.push({
           severity: alert.severity,
           provider: resolveProviderConfig(ref, provider.spec, secret),
         });
       } catch (err) {
-        this.warn(canary, 'AlertProviderInvalid', `alert ${alert.name}: ${describeKubeError(err)}`);
+        const { reason, message } = normalizeKubeError(err);
+        // Fledge's own errors (bad provider settings, a refused cross-namespace read) already say what to fix.
+        const detail = reason === 'Unknown' ? message : describeKubeError(err);
+        this.warn(canary, 'AlertProviderInvalid', `alert ${alert.name}: ${detail}`);
       }
     }
     return subscriptions;

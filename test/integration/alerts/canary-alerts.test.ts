@@ -9,6 +9,7 @@ import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { LiveSeries } from '../analysis/live-series.ts';
 import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
+import { canaryEvents } from '../controller/history.ts';
 
 // Alerts of real rollouts, delivered by the operator to loopback receivers
 // standing in for Slack and a generic webhook. The AlertProviders find the
@@ -115,6 +116,7 @@ describe('alerts of real rollouts', () => {
       provider('slack', 'slack', { channel: '#releases' }),
       provider('audit', 'webhook'),
       provider('oncall', 'webhook'),
+      provider('no-secret', 'webhook'), // its Secret no-secret-address is never created
       {
         apiVersion: 'fledge.dev/v1beta1',
         kind: 'MetricTemplate',
@@ -356,5 +358,44 @@ describe('alerts of real rollouts', () => {
     expect(slackSection(slack[3] as Received, 'Failing check')).toContain('smoke-test');
 
     expect(webhookAlerts('/oncall', 'hooked').map((a) => a.kind)).toEqual(['RolledBack']);
+  }, 240_000);
+
+  it('reports an AlertProvider without its Secret and a missing one, and still alerts the rest', async () => {
+    await series.set(successRate, { namespace, canary: 'orphans' }, 99.9);
+    await release('orphans', {
+      alerts: [
+        { name: 'audit log', severity: 'info', providerRef: { name: 'audit' } },
+        { name: 'pager', severity: 'info', providerRef: { name: 'no-secret' } },
+        { name: 'ghost', severity: 'info', providerRef: { name: 'ghost' } },
+      ],
+    });
+    await waitFor('the promotion alert of orphans', async () =>
+      webhookAlerts('/audit', 'orphans').some((a) => a.kind === 'Promoted'),
+    );
+    expect(webhookAlerts('/audit', 'orphans').map((a) => a.kind)).toEqual([
+      'Started',
+      'StepAdvanced',
+      'StepAdvanced',
+      'Promoted',
+    ]);
+
+    const warnings = (await canaryEvents(kubeconfigPath, namespace, 'orphans')).filter((e) =>
+      e.reason.startsWith('AlertProvider'),
+    );
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          reason: 'AlertProviderInvalid',
+          note:
+            `AlertProvider ${namespace}/no-secret (alert pager): Secret ${namespace}/no-secret-address ` +
+            'named by spec.secretRef not found; create it or fix spec.secretRef',
+        }),
+        expect.objectContaining({
+          reason: 'AlertProviderMissing',
+          note: `AlertProvider ${namespace}/ghost (alert ghost) not found; create it or fix providerRef`,
+        }),
+      ]),
+    );
+    expect(operator.exited()).toBe(false);
   }, 240_000);
 });
