@@ -117,6 +117,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     sink: new KubeEventSink(kube.objects),
     reportingInstance: options.leaderElection?.identity ?? 'fledge',
     log,
+    onDropped: (reason) => metrics.eventsDropped.inc({ reason }),
   });
   const alerts = new AlertDispatcher({
     logger: log,

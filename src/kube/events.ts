@@ -90,6 +90,8 @@ export interface EventRecorderOptions {
   refillIntervalMs?: number;
   /** Series remembered at most; the least recently seen are forgotten first. Default 4096. */
   maxSeries?: number;
+  /** Called for each event the rate limit drops (e.g. to count it in a metric). */
+  onDropped?: (reason: string) => void;
 }
 
 const maxNoteBytes = 1024;
@@ -132,10 +134,10 @@ export class EventRecorder {
   readonly #burst: number;
   readonly #refillIntervalMs: number;
   readonly #maxSeries: number;
+  readonly #onDropped: ((reason: string) => void) | undefined;
   readonly #series = new Map<string, Series>();
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Set<Promise<void>>();
-  #dropped = 0;
 
   constructor(options: EventRecorderOptions) {
     if (!options.reportingInstance || options.reportingInstance.length > maxFieldLength) {
@@ -150,11 +152,7 @@ export class EventRecorder {
     this.#burst = options.burst ?? 25;
     this.#refillIntervalMs = options.refillIntervalMs ?? 10_000;
     this.#maxSeries = options.maxSeries ?? 4096;
-  }
-
-  /** Events not written because their object exceeded its rate limit. */
-  get dropped(): number {
-    return this.#dropped;
+    this.#onDropped = options.onDropped;
   }
 
   /** Records one occurrence. Throws only for malformed input (a programming error). */
@@ -171,7 +169,7 @@ export class EventRecorder {
       return;
     }
     if (!this.#takeToken(objectKey(input.regarding), now)) {
-      this.#dropped++;
+      this.#onDropped?.(input.reason);
       this.#log?.debug({ reason: input.reason, object: input.regarding.name }, 'event dropped by rate limit');
       return;
     }

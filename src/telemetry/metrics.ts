@@ -31,6 +31,8 @@ export interface FledgeMetrics {
   readonly workQueue: WorkQueueMetrics;
   readonly informer: InformerMetrics;
   readonly leaderElection: LeaderElectionMetrics;
+  /** Kubernetes Events the per-object rate limit kept from the apiserver, by event reason. */
+  readonly eventsDropped: Counter<'reason'>;
 }
 
 export interface MetricsOptions {
@@ -217,7 +219,14 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     }),
   };
 
-  return { registry, info, canary, reconcile, workQueue, informer, leaderElection };
+  const eventsDropped = new Counter({
+    name: `${prefix}events_dropped_total`,
+    help: 'Kubernetes Events not written because their object exceeded the per-object rate limit',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
+  return { registry, info, canary, reconcile, workQueue, informer, leaderElection, eventsDropped };
 }
 
 /**

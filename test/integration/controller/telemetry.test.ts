@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
-import { waitFor } from '../../harness/processes.ts';
+import { repoRoot, waitFor } from '../../harness/processes.ts';
 import { version } from '../../../src/version.ts';
 import { apply, canary, deployment, setImage } from './fixtures.ts';
 import { startHookServer, type HookServer } from './hook-server.ts';
@@ -123,6 +125,13 @@ describe('operator telemetry: /metrics, health, logs', () => {
     expect(sample(after, 'fledge_reconcile_total', { result: 'requeue_after' })).toBeGreaterThan(
       sample(during, 'fledge_reconcile_total', { result: 'requeue_after' }) as number,
     );
+
+    // docs/metrics.md lists exactly the fledge_* families the operator exports.
+    const exported = [...after.matchAll(/^# HELP (fledge_\w+)/gm)].map((m) => m[1]).sort();
+    const reference = await readFile(join(repoRoot, 'docs/metrics.md'), 'utf8');
+    const documented = [...reference.matchAll(/^\| `(fledge_\w+)`/gm)].map((m) => m[1]).sort();
+    expect(exported.length).toBeGreaterThan(20);
+    expect(exported).toEqual(documented);
 
     // The failing hook and event webhook really were called with the token (so the
     // operator had it in hand) and the rollout hook's failure was counted.
