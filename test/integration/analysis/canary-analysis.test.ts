@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CanaryStatus, MetricStatus } from '../../../src/api/index.ts';
 import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
-import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
 import { apply, canary, deployment, imageOf, setImage } from '../controller/fixtures.ts';
+import { canaryEvents } from '../controller/history.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { LiveSeries } from './live-series.ts';
 
@@ -75,28 +75,6 @@ async function startSwitchableProxy(target: string, token: string): Promise<Swit
       }),
   };
   return proxy;
-}
-
-interface CanaryEvent {
-  type: string;
-  reason: string;
-  note: string;
-}
-
-async function canaryEvents(kubeconfigPath: string, namespace: string, name: string): Promise<CanaryEvent[]> {
-  const out = await kubectl(kubeconfigPath, ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']);
-  const items = (
-    JSON.parse(out) as {
-      items: (CanaryEvent & {
-        regarding?: { kind?: string; name?: string };
-        metadata: { creationTimestamp: string };
-      })[];
-    }
-  ).items;
-  return items
-    .filter((e) => e.regarding?.kind === 'Canary' && e.regarding.name === name)
-    .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
-    .map(({ type, reason, note }) => ({ type, reason, note }));
 }
 
 const metricOf = (status: CanaryStatus, name = metricName): MetricStatus | undefined =>

@@ -174,6 +174,7 @@ export function phasePath(history: StatusVersion[]): string[] {
 }
 
 export interface RecordedEvent {
+  type: string;
   reason: string;
   note: string;
   reportingInstance: string;
@@ -191,6 +192,7 @@ export async function canaryEvents(
   const items = (
     JSON.parse(out) as {
       items: {
+        type: string;
         reason: string;
         note?: string;
         reportingInstance?: string;
@@ -202,6 +204,7 @@ export async function canaryEvents(
   return items
     .filter((e) => e.regarding?.kind === 'Canary' && e.regarding.name === name)
     .map((e) => ({
+      type: e.type,
       reason: e.reason,
       note: e.note ?? '',
       reportingInstance: e.reportingInstance ?? '',
