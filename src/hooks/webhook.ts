@@ -11,7 +11,12 @@ import {
   type Phase,
   type WebhookType,
 } from '../api/index.ts';
-import { exponentialDelay, assertBackoffPolicy, type BackoffPolicy } from '../runtime/backoff.ts';
+import {
+  exponentialDelay,
+  assertBackoffPolicy,
+  parseRetryAfter,
+  type BackoffPolicy,
+} from '../runtime/backoff.ts';
 import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { version } from '../version.ts';
@@ -19,7 +24,7 @@ import { redactWebhookUrl } from './redact.ts';
 
 // Calls one canary webhook the way Flagger does: a JSON POST, success when the
 // status is at most 202, a timeout that bounds the whole call (retries included),
-// and retries for connection errors and 5xx answers. It never throws: whatever
+// and retries for connection errors, 429 and 5xx answers. It never throws: whatever
 // happens becomes a WebhookResult whose message is safe to show in an event.
 
 /**
@@ -117,7 +122,7 @@ const transientNetworkCodes = new Set([
 ]);
 
 type Attempt =
-  | { kind: 'response'; status: number; body: string }
+  | { kind: 'response'; status: number; body: string; retryAfterMs?: number }
   | { kind: 'network'; code: string | undefined; message: string };
 
 /**
@@ -298,7 +303,9 @@ export class WebhookClient {
       attempts++;
       last = await this.#attempt(url, webhook.disableTLS, body, combined);
       if (combined.aborted || attempts > webhook.retries || !isRetryable(last)) break;
-      const delayMs = exponentialDelay(attempts, this.#backoff);
+      // A 429's Retry-After is a floor: the endpoint said when it will take the call again.
+      const retryAfterMs = last.kind === 'response' ? (last.retryAfterMs ?? 0) : 0;
+      const delayMs = Math.max(exponentialDelay(attempts, this.#backoff), retryAfterMs);
       // A pause that would outlive the timeout only turns the real cause into "timed out".
       if (this.#clock.now() + delayMs >= deadlineAt) break;
       this.#logger.debug(
@@ -339,10 +346,14 @@ export class WebhookClient {
         responseType: 'stream',
         validateStatus: () => true,
       });
+      const retryAfter: unknown = response.headers['retry-after'];
+      const retryAfterMs =
+        typeof retryAfter === 'string' ? parseRetryAfter(retryAfter, this.#clock.now()) : undefined;
       return {
         kind: 'response',
         status: response.status,
         body: await readPrefix(response.data, maxBodyBytes),
+        ...(retryAfterMs !== undefined && { retryAfterMs }),
       };
     } catch (error) {
       // Keep only code and message: axios errors carry the request config, URL included.
@@ -403,7 +414,9 @@ function parseHookUrl(webhook: NormalizedWebhook): URL {
 }
 
 function isRetryable(attempt: Attempt): boolean {
-  if (attempt.kind === 'response') return attempt.status >= 500 && attempt.status !== 501;
+  if (attempt.kind === 'response') {
+    return attempt.status === 429 || (attempt.status >= 500 && attempt.status !== 501);
+  }
   return attempt.code !== undefined && transientNetworkCodes.has(attempt.code);
 }
 

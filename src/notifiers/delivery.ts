@@ -6,6 +6,7 @@ import type { AlertProviderDriver } from './driver.ts';
 import { truncate } from './format.ts';
 import { compareSeverity, type AlertMessage } from './message.ts';
 import type { AlertMetrics, FailureReason } from './metrics.ts';
+import { parseRetryAfter } from '../runtime/backoff.ts';
 import { driverFor } from './providers.ts';
 import {
   createHttpTransport,
@@ -86,21 +87,6 @@ type Outcome =
   | { result: 'sent' }
   | { result: 'failed'; reason: FailureReason; detail: string }
   | { result: 'retry'; detail: string; retryAfterMs?: number };
-
-/**
- * Milliseconds a Retry-After header asks for: delta-seconds or an HTTP date (RFC 9110 10.2.3).
- * undefined when absent or unparseable, so the caller falls back to its own back-off.
- */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  // Some services (Discord) send fractional seconds.
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
-  // Every HTTP-date form starts with a day name; without this check Date.parse reads "-5" as a year.
-  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
-}
 
 /** Exponential back-off with "equal jitter": half fixed, half random, so retries spread out. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: number): number {

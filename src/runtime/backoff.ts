@@ -1,4 +1,4 @@
-/** Exponential back-off shared by the work queue (per key) and the informer supervisor. */
+/** Exponential back-off shared by the work queue (per key), the informer supervisor and HTTP retries. */
 export interface BackoffPolicy {
   /** Delay after the first failure. */
   readonly baseMs: number;
@@ -57,4 +57,19 @@ export class KeyedBackoff {
   forget(key: string): void {
     this.#failures.delete(key);
   }
+}
+
+/**
+ * Milliseconds a Retry-After header asks for: delta-seconds or an HTTP date (RFC 9110 10.2.3).
+ * undefined when absent or unparseable, so the caller falls back to its own back-off.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  // Some services (Discord) send fractional seconds.
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  // Every HTTP-date form starts with a day name; without this check Date.parse reads "-5" as a year.
+  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }

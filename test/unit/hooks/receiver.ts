@@ -22,7 +22,7 @@ export interface Received {
 }
 
 /** What the receiver does with a request: answer it, or never answer (to exercise timeouts). */
-export type Reply = { status: number; body?: string } | 'hang';
+export type Reply = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
 
 export interface Receiver {
   /** Base URL, e.g. http://127.0.0.1:40123 */
@@ -64,7 +64,7 @@ export async function startReceiver(
       for (const waiter of waiters.filter((w) => received.length >= w.count)) waiter.resolve();
       const answer = reply(request, received.length - 1);
       if (answer === 'hang') return;
-      res.writeHead(answer.status);
+      res.writeHead(answer.status, answer.headers);
       res.end(answer.body ?? '');
     });
   };

@@ -329,6 +329,24 @@ describe('retries', () => {
     expect(endpoint.received).toHaveLength(3);
   });
 
+  it('retries a 429, waiting at least as long as its Retry-After asks', async () => {
+    const endpoint = await receiver((_request, index) =>
+      index === 0 ? { status: 429, body: 'slow down', headers: { 'retry-after': '3' } } : { status: 200 },
+    );
+    const { webhooks, clock } = client();
+    const result = await webhooks.call(call(hook(endpoint.url, { timeout: '10s', retries: 2 })));
+    expect(result).toMatchObject({ ok: true, status: 200, attempts: 2 });
+    expect(clock.pauses).toEqual([3_000]);
+  });
+
+  it('fails at once when a Retry-After would outlive the timeout', async () => {
+    const endpoint = await receiver(() => ({ status: 429, body: 'later', headers: { 'retry-after': '60' } }));
+    const { webhooks, clock } = client();
+    const result = await webhooks.call(call(hook(endpoint.url, { timeout: '5s', retries: 2 })));
+    expect(result).toMatchObject({ ok: false, status: 429, attempts: 1, message: 'later' });
+    expect(clock.pauses).toEqual([]);
+  });
+
   it('does not retry a 4xx answer', async () => {
     const endpoint = await receiver(() => ({ status: 403, body: 'halted' }));
     const { webhooks, clock } = client();

@@ -5,7 +5,6 @@ import type { ResolvedProvider } from '../../../src/notifiers/config.ts';
 import {
   AlertDispatcher,
   backoffDelay,
-  parseRetryAfter,
   type AlertDispatcherOptions,
   type DeliveryFailure,
 } from '../../../src/notifiers/delivery.ts';
@@ -76,22 +75,6 @@ function dispatcher(overrides: Partial<AlertDispatcherOptions> & Pick<AlertDispa
   });
   return { dispatcher: instance, time, failures, logs: output };
 }
-
-describe('parseRetryAfter', () => {
-  const now = Date.UTC(2025, 0, 2, 3, 4, 5);
-  it('reads delta-seconds, fractional seconds and HTTP dates', () => {
-    expect(parseRetryAfter('7', now)).toBe(7000);
-    expect(parseRetryAfter(' 0.25 ', now)).toBe(250);
-    expect(parseRetryAfter(new Date(now + 30_000).toUTCString(), now)).toBe(30_000);
-    expect(parseRetryAfter(new Date(now - 30_000).toUTCString(), now)).toBe(0);
-  });
-
-  it('returns undefined for absent or garbled values', () => {
-    expect(parseRetryAfter(undefined, now)).toBeUndefined();
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
-    expect(parseRetryAfter('-5', now)).toBeUndefined();
-  });
-});
 
 describe('backoffDelay', () => {
   it('doubles per attempt, caps at the maximum and keeps jitter within [half, full]', () => {

@@ -3,6 +3,7 @@ import {
   KeyedBackoff,
   controllerBackoff,
   exponentialDelay,
+  parseRetryAfter,
   withJitter,
 } from '../../../src/runtime/backoff.ts';
 import { keyOf, objectKey, parseObjectKey } from '../../../src/runtime/keys.ts';
@@ -50,5 +51,21 @@ describe('object keys', () => {
     for (const bad of ['', 'a/b/c', '/b', 'a/'])
       expect(() => parseObjectKey(bad)).toThrow(/is not a work-queue key/);
     expect(() => keyOf({ metadata: {} })).toThrow(/no metadata.name/);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.UTC(2025, 0, 2, 3, 4, 5);
+  it('reads delta-seconds, fractional seconds and HTTP dates', () => {
+    expect(parseRetryAfter('7', now)).toBe(7000);
+    expect(parseRetryAfter(' 0.25 ', now)).toBe(250);
+    expect(parseRetryAfter(new Date(now + 30_000).toUTCString(), now)).toBe(30_000);
+    expect(parseRetryAfter(new Date(now - 30_000).toUTCString(), now)).toBe(0);
+  });
+
+  it('returns undefined for absent or garbled values', () => {
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter('-5', now)).toBeUndefined();
   });
 });
