@@ -594,6 +594,15 @@ export const CanaryMetricSchema = Type.Object(
     templateVariables: Type.Optional(
       StringMap('Values for {{ variables.<key> }} in the template query.', 64),
     ),
+    noDataLimit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description:
+          'Fledge extension. Ticks of one run on which this metric may give no verdict (no data, or its provider ' +
+          'failed) before the run rolls back; default ceil(progressDeadlineSeconds / analysis.interval).',
+      }),
+    ),
   },
   celRules(
     {

@@ -311,12 +311,11 @@ const countFailedCheck: Effect = (ctx) => {
 const haltOnNoData: Effect = (ctx) => {
   const judged = currentEvaluation(ctx);
   recordResults(ctx, judged);
-  const limit = noDataLimit(ctx);
   const counts = ctx.status.noDataChecks;
   const detail = judged.unjudged
     .map(
       (m) =>
-        `metric ${m.name} ${m.outcome === 'error' ? 'could not be measured' : 'had no data'} (${counts[m.name]}/${limit}): ${m.message}`,
+        `metric ${m.name} ${m.outcome === 'error' ? 'could not be measured' : 'had no data'} (${counts[m.name]}/${noDataLimit(ctx, m.name)}): ${m.message}`,
     )
     .join('; ');
   warn(ctx, 'AnalysisHalted', `advancement halted at ${describePosition(ctx)}: ${detail}`);
@@ -485,9 +484,11 @@ const rollbackOnChecks: Effect = (ctx) => {
 const rollbackOnNoData: Effect = (ctx) => {
   const judged = currentEvaluation(ctx);
   recordResults(ctx, judged);
-  const limit = noDataLimit(ctx);
   const counts = ctx.status.noDataChecks;
-  const exhausted = judged.unjudged.find((m) => (counts[m.name] as number) >= limit) as Measurement;
+  const exhausted = judged.unjudged.find(
+    (m) => (counts[m.name] as number) >= noDataLimit(ctx, m.name),
+  ) as Measurement;
+  const limit = noDataLimit(ctx, exhausted.name);
   failRun(
     ctx,
     {

@@ -7,7 +7,6 @@ export { TRANSITIONS, type Target, type Transition } from './transitions.ts';
 export { guards, type GuardName } from './guards.ts';
 export { effects, type EffectName } from './effects.ts';
 export { planFor, canaryWeights, stampOf, type Plan, type Stage } from './strategy.ts';
-export { noDataLimit } from './requests.ts';
 export { phasesAccepting } from './facts.ts';
 export {
   EventReasons,

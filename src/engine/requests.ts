@@ -167,15 +167,17 @@ function judgeHook(ctx: Ctx, request: Extract<Request, { kind: 'hook' }>, into: 
 
 /**
  * Ticks without a verdict a metric may accumulate in one run before the run is rolled
- * back: as many analysis intervals as fit in progressDeadlineSeconds, so waiting for data
- * is bounded by the same budget as waiting for readiness.
+ * back: its own noDataLimit, else as many analysis intervals as fit in
+ * progressDeadlineSeconds, so waiting for data is bounded by the same budget as
+ * waiting for readiness.
  */
-export function noDataLimit(ctx: Ctx): number {
-  return Math.max(1, Math.ceil(ctx.deadlineMs / ctx.intervalMs));
+export function noDataLimit(ctx: Ctx, metricName: string): number {
+  const own = ctx.analysis.metrics.find((m) => m.name === metricName)?.noDataLimit;
+  return own ?? Math.max(1, Math.ceil(ctx.deadlineMs / ctx.intervalMs));
 }
 
 /** The first metric whose no-verdict count reaches its limit with this evaluation. */
 export function exhaustedMetric(ctx: Ctx, judged: Evaluation): Measurement | undefined {
   const counts = ctx.status.noDataChecks;
-  return judged.unjudged.find((m) => (counts[m.name] ?? 0) + 1 >= noDataLimit(ctx));
+  return judged.unjudged.find((m) => (counts[m.name] ?? 0) + 1 >= noDataLimit(ctx, m.name));
 }

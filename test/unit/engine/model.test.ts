@@ -25,6 +25,8 @@ interface Config {
   stepWeightPromotion: number | undefined;
   hooks: WebhookType[];
   metrics: number;
+  /** Each metric's own noDataLimit, or the deadline-derived default. */
+  noDataLimit: number | undefined;
 }
 
 const configArb: fc.Arbitrary<Config> = fc
@@ -47,6 +49,7 @@ const configArb: fc.Arbitrary<Config> = fc
       'event',
     ]),
     metrics: fc.integer({ min: 1, max: 2 }),
+    noDataLimit: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
   })
   .map(({ extra, weights, ...rest }) => ({
     ...rest,
@@ -57,7 +60,11 @@ const configArb: fc.Arbitrary<Config> = fc
 function analysisOf(config: Config): CanaryAnalysis {
   const common: CanaryAnalysis = {
     threshold: config.threshold,
-    metrics: METRICS.slice(0, config.metrics).map((name) => ({ name, thresholdRange: { min: 1 } })),
+    metrics: METRICS.slice(0, config.metrics).map((name) => ({
+      name,
+      thresholdRange: { min: 1 },
+      ...(config.noDataLimit === undefined ? {} : { noDataLimit: config.noDataLimit }),
+    })),
     webhooks: config.hooks.map((type) => ({ name: `${type}-hook`, type, url: `http://hooks.test/${type}` })),
   };
   const promotion =
@@ -250,6 +257,14 @@ function checkWeights(config: Config, decision: Decision): void {
   }
 }
 
+/** A metric never goes without a verdict more often than its own limit allows: the run rolls back first. */
+function checkNoDataLimit(config: Config, decision: Decision): void {
+  if (config.noDataLimit === undefined) return;
+  for (const count of Object.values(decision.status.noDataChecks ?? {})) {
+    expect(count ?? 0).toBeLessThanOrEqual(config.noDataLimit);
+  }
+}
+
 /** Promotion (and the blue/green switch guarded by confirm-promotion) only after a clean tick with open gates. */
 function checkPromotionGuard(world: World, config: Config, input: DecisionInput, decision: Decision): void {
   if (!decision.transitions.some((t) => t === 'active.promote' || t === 'active.advance')) return;
@@ -307,6 +322,7 @@ describe('model-based: random runs', () => {
             if (decision === undefined) continue;
             const input = world.inputs[before] as DecisionInput;
             checkWeights(config, decision);
+            checkNoDataLimit(config, decision);
             checkPromotionGuard(world, config, input, decision);
             checkIdempotent(input, decision);
           }

@@ -278,6 +278,25 @@ describe('failures', () => {
     expect(eventLog(made).filter((r) => r === 'CheckFailed')).toHaveLength(0);
   });
 
+  it("a metric's own noDataLimit replaces the deadline-derived limit, for that metric only", () => {
+    const strict = { ...METRIC, noDataLimit: 2 };
+    const w = world({ stepWeight: 50, maxWeight: 100, metrics: [strict] }, { metrics: () => 'noData' });
+    const made = release(w);
+    expect(w.status).toMatchObject({ phase: 'Failed', noDataChecks: { 'request-success-rate': 2 } });
+    expect(eventLog(made).filter((r) => r === 'AnalysisHalted')).toHaveLength(1);
+    expect(w.status.conditions?.find((c) => c.type === 'Promoted')?.message).toContain('on 2 ticks');
+
+    // A patient metric rides out a gap longer than the default limit (10 ticks here).
+    const patient = { ...METRIC, noDataLimit: 20 };
+    const v = world(
+      { stepWeight: 50, maxWeight: 100, metrics: [patient] },
+      { metrics: (k) => (k.tick <= 12 ? 'noData' : 'pass') },
+    );
+    release(v);
+    expect(v.status.phase).toBe('Succeeded');
+    expect(v.status.noDataChecks?.['request-success-rate']).toBeGreaterThan(10);
+  });
+
   it('progressDeadlineSeconds fails a canary that never becomes ready', () => {
     const w = world({ stepWeight: 50, maxWeight: 100 });
     w.target.broken = true;
