@@ -170,6 +170,33 @@ export function renderServices(inputs: ServiceInputs, apexTarget: ApexTarget = '
 interface OriginalService {
   selector?: Record<string, string>;
   ports?: ServicePort[];
+  /** The owner's values of the labels and annotations Fledge sets (null: the key was absent). */
+  labels?: Record<string, string | null>;
+  annotations?: Record<string, string | null>;
+}
+
+/** The live values of the keys `desired` sets, null where absent; undefined when it sets none. */
+function valuesBefore(
+  live: Record<string, string> | undefined,
+  desired: Record<string, string> | undefined,
+): Record<string, string | null> | undefined {
+  const keys = Object.keys(desired ?? {});
+  if (keys.length === 0) return undefined;
+  return Object.fromEntries(keys.map((key) => [key, live?.[key] ?? null]));
+}
+
+/** Puts back the owner's values of the keys Fledge set, removing the ones it added. */
+function restoreEntryOps(
+  meta: ObjectMeta,
+  field: 'labels' | 'annotations',
+  saved: Record<string, string | null> | undefined,
+): JsonPatchOperation[] {
+  const current = meta[field] ?? {};
+  return Object.entries(saved ?? {}).flatMap(([key, value]): JsonPatchOperation[] => {
+    const path = `/metadata/${field}/${pointer(key)}`;
+    if (value !== null) return current[key] === value ? [] : [{ op: 'add', path, value }];
+    return key in current ? [{ op: 'remove', path }] : [];
+  });
 }
 
 function serviceRef(namespace: string, name: string): ObjectRef {
@@ -241,6 +268,10 @@ async function updateAdoptedApex(
     const original: OriginalService = {};
     if (live.spec.selector !== undefined) original.selector = live.spec.selector;
     if (live.spec.ports !== undefined) original.ports = live.spec.ports;
+    const labels = valuesBefore(live.metadata.labels, desired.metadata.labels);
+    if (labels !== undefined) original.labels = labels;
+    const annotations = valuesBefore(live.metadata.annotations, desired.metadata.annotations);
+    if (annotations !== undefined) original.annotations = annotations;
     operations.push(...saveOriginalOps(live.metadata, original));
   }
   if (!sameStringMap(live.spec.selector, desired.spec.selector)) {
@@ -293,7 +324,7 @@ function samePorts(live: readonly ServicePort[], desired: readonly ServicePort[]
 
 /**
  * On Canary deletion with revertOnDeletion: an adopted apex gets its original
- * selector and ports back; an apex Fledge created is pointed at the target's pods
+ * selector, ports and the values of the labels and annotations Fledge set back; an apex Fledge created is pointed at the target's pods
  * and released from the Canary, so it outlives it. The primary and canary
  * Services are left to garbage collection.
  */
@@ -314,6 +345,8 @@ export async function finalizeServices(
     else operations.push({ op: 'add', path: '/spec/selector', value: original.selector });
     if (original.ports !== undefined)
       operations.push({ op: 'add', path: '/spec/ports', value: original.ports });
+    operations.push(...restoreEntryOps(live.metadata, 'labels', original.labels));
+    operations.push(...restoreEntryOps(live.metadata, 'annotations', original.annotations));
     operations.push(removeOriginalOp());
   } else if (ownershipOf(live.metadata, canary, description) === 'owned') {
     operations.push({ op: 'add', path: '/spec/selector', value: targetSelector });

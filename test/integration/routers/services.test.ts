@@ -127,7 +127,14 @@ describe('Services', () => {
     const canary = await createCanary(namespace, 'shop', {
       provider: 'kubernetes',
       targetRef: targetRef('shop'),
-      service: { port: 80, targetPort: 8080, apex: { labels: { managed: 'fledge' } } },
+      service: {
+        port: 80,
+        targetPort: 8080,
+        apex: {
+          labels: { managed: 'fledge', team: 'payments' },
+          annotations: { 'example.com/owner': 'fledge' },
+        },
+      },
       analysis: blueGreen,
     });
 
@@ -144,10 +151,13 @@ describe('Services', () => {
       }),
     ]);
     expect(adopted.metadata.ownerReferences).toBeUndefined();
-    expect(adopted.metadata.labels).toEqual({ team: 'shop', managed: 'fledge' });
+    expect(adopted.metadata.labels).toEqual({ team: 'payments', managed: 'fledge' });
+    expect(adopted.metadata.annotations?.['example.com/owner']).toBe('fledge');
     expect(JSON.parse(adopted.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION] ?? '{}')).toEqual({
       selector: { app: 'shop' },
       ports: before.spec.ports,
+      labels: { managed: null, team: 'shop' },
+      annotations: { 'example.com/owner': null },
     });
 
     // Once adopted, re-applying leaves it alone (the target's selector is now a real switch, not the original).
@@ -159,6 +169,9 @@ describe('Services', () => {
     expect(restored.spec.selector).toEqual({ app: 'shop' });
     expect(restored.spec.ports).toEqual(before.spec.ports);
     expect(restored.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION]).toBeUndefined();
+    // Labels and annotations as the owner had them: changed ones restored, added ones removed.
+    expect(restored.metadata.labels).toEqual({ team: 'shop' });
+    expect(restored.metadata.annotations ?? {}).toEqual({});
   });
 
   it('points an apex it created at the target pods and releases it on finalize', async () => {
