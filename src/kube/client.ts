@@ -197,8 +197,18 @@ export class KubeObjectClient {
     return this.request<T>('PATCH', path, body, contentType, options);
   }
 
-  async delete(ref: ObjectRef, options: RequestOptions = {}): Promise<void> {
-    await this.request('DELETE', await this.objectPath(ref), undefined, undefined, options);
+  /** Deletes one object; with `uid`, only that incarnation of it (a recreated namesake is left alone). */
+  async delete(ref: ObjectRef, options: RequestOptions & { uid?: string } = {}): Promise<void> {
+    const { uid, ...request } = options;
+    const body =
+      uid === undefined ? undefined : { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } };
+    await this.request(
+      'DELETE',
+      await this.objectPath(ref),
+      body,
+      body === undefined ? undefined : 'application/json',
+      request,
+    );
   }
 
   /** REST path of one object, or of its subresource. */

@@ -1,6 +1,6 @@
 import type { CustomMetadata, NormalizedService } from '../api/index.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { isNotFound, normalizeKubeError } from '../kube/errors.ts';
 import { applyGuardedJsonPatch, applyObject, type JsonPatchOperation } from '../kube/patch.ts';
 import {
   canaryOwnerReference,
@@ -13,7 +13,7 @@ import {
   unchangedSince,
   type ObjectMeta,
 } from './objects.ts';
-import { requireService, serviceNames, type RoutableCanary } from './router.ts';
+import { RouterConfigError, requireService, serviceNames, type RoutableCanary } from './router.ts';
 
 // The three ClusterIP Services every Deployment/DaemonSet canary gets: the apex
 // `<name>` (what clients call; selects the primary pods), `<name>-primary` and
@@ -242,10 +242,44 @@ export async function applyServices(
     adopted
       ? updateAdoptedApex(client, live, rendered.apex, description)
       : applyObject(client, rendered.apex),
-    applyObject(client, rendered.primary),
-    applyObject(client, rendered.canary),
+    applyOwnedService(client, rendered.primary, canary),
+    applyOwnedService(client, rendered.canary, canary),
   ]);
   return { apex, primary, canary: canaryService };
+}
+
+/**
+ * Applies a primary or canary Service. clusterIP cannot change once set: when
+ * spec.service.headless is switched on, the apiserver refuses the apply; when
+ * switched off, it keeps "None". Either way a Service this Canary owns is deleted
+ * (only that very object: uid precondition) and created again with the new setting.
+ */
+async function applyOwnedService(
+  client: KubeObjectClient,
+  desired: ServiceObject,
+  canary: RoutableCanary,
+): Promise<ServiceObject> {
+  const ref = serviceRef(desired.metadata.namespace ?? '', desired.metadata.name ?? '');
+  const wantHeadless = desired.spec.clusterIP === 'None';
+  let live: ServiceObject | undefined;
+  try {
+    live = await applyObject(client, desired);
+    if ((live.spec.clusterIP === 'None') === wantHeadless) return live;
+  } catch (error) {
+    const { reason, message } = normalizeKubeError(error);
+    if (reason !== 'Invalid' || !message.includes('clusterIP')) throw error;
+    live = await getService(client, ref.namespace ?? '', ref.name ?? '');
+    if (live === undefined || (live.spec.clusterIP === 'None') === wantHeadless) throw error;
+  }
+  const description = `Service ${ref.namespace}/${ref.name}`;
+  if (ownershipOf(live.metadata, canary, description) !== 'owned') {
+    throw new RouterConfigError(
+      `${description} must be recreated to switch spec.service.headless, and Canary "${canary.metadata.name}" ` +
+        'does not own it: delete it and Fledge creates it again',
+    );
+  }
+  await client.delete(ref, live.metadata.uid === undefined ? {} : { uid: live.metadata.uid });
+  return applyObject(client, desired);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from '../../../src/routers/index.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import type { RoutableCanary } from '../../../src/routers/router.ts';
 import { createCanary, getJson, objectClient, targetRef } from './helpers.ts';
 
 // Services against the real apiserver: what it stores is what Fledge meant,
@@ -105,6 +106,41 @@ describe('Services', () => {
     expect((await service('hl-primary')).spec.clusterIP).toBe('None');
     expect((await service('hl-canary')).spec.clusterIP).toBe('None');
     expect((await service('hl')).spec.clusterIP).not.toBe('None');
+  });
+
+  it('recreates its primary and canary Services when headless is switched, both ways', async () => {
+    const clusterIPs = async () =>
+      Promise.all(
+        ['sw', 'sw-primary', 'sw-canary'].map(async (name) => (await service(name)).spec.clusterIP),
+      );
+    const uidOf = async (name: string) => (await service(name)).metadata.uid;
+
+    const canary = await createCanary(namespace, 'sw', {
+      provider: 'kubernetes',
+      targetRef: targetRef('sw'),
+      service: { port: 80 },
+      analysis: blueGreen,
+    });
+    await applyServices(client, { canary, selectors: selectorsFor('sw') });
+    const [apexIP] = await clusterIPs();
+    const firstPrimary = await uidOf('sw-primary');
+
+    const headless = {
+      ...canary,
+      spec: { ...canary.spec, service: { ...canary.spec.service, headless: true } },
+    } as RoutableCanary;
+    await applyServices(client, { canary: headless, selectors: selectorsFor('sw') });
+    expect(await clusterIPs()).toEqual([apexIP, 'None', 'None']);
+    expect(await uidOf('sw-primary')).not.toBe(firstPrimary);
+
+    await applyServices(client, { canary, selectors: selectorsFor('sw') });
+    const [apexAfter, primaryIP, canaryIP] = await clusterIPs();
+    expect(apexAfter).toBe(apexIP);
+    expect(primaryIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(canaryIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect((await service('sw-primary')).metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Canary', uid: canary.metadata.uid, controller: true }),
+    ]);
   });
 
   it('adopts an existing apex Service and restores it on finalize', async () => {
