@@ -255,3 +255,36 @@ export async function copyConfigs(
     ),
   );
 }
+
+/**
+ * Deletes the `-primary` copies this Canary owns that neither `inUse` pod spec
+ * references: copies releases before the previous one stopped using (with
+ * kustomize's hashed ConfigMap names, one per change). The live primary's spec
+ * belongs in `inUse`, since its old pods may still restart on its copies.
+ */
+export async function deleteUnusedCopies(
+  client: KubeObjectClient,
+  owner: CanaryIdentity,
+  inUse: readonly V1PodSpec[],
+): Promise<void> {
+  const used = new Set(inUse.flatMap((spec) => collectConfigRefs(spec).map(configKey)));
+  for (const kind of ['configmap', 'secret'] as const) {
+    const ref = { apiVersion: 'v1', kind: kindName[kind], namespace: owner.namespace };
+    const { items } = await client.list<ConfigMapObject | SecretObject>(ref);
+    const unused = items.filter(
+      ({ metadata }) =>
+        metadata.name !== undefined &&
+        metadata.name.endsWith('-primary') &&
+        metadata.ownerReferences?.some((o) => o.controller === true && o.uid === owner.uid) === true &&
+        !used.has(configKey({ kind, name: metadata.name })),
+    );
+    for (const { metadata } of unused) {
+      const name = metadata.name as string;
+      await client
+        .delete({ ...ref, name }, metadata.uid === undefined ? {} : { uid: metadata.uid })
+        .catch((error: unknown) => {
+          if (!isNotFound(error)) throw error;
+        });
+    }
+  }
+}

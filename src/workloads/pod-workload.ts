@@ -4,7 +4,14 @@ import type { KubeObjectClient } from '../kube/client.ts';
 import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
 import { applyPrimaryScaler } from './autoscalers.ts';
 import { canonicalJson } from './canonical.ts';
-import { checksumsOf, copyConfigs, describeMissing, readConfigs, type ConfigSnapshot } from './configs.ts';
+import {
+  checksumsOf,
+  copyConfigs,
+  deleteUnusedCopies,
+  describeMissing,
+  readConfigs,
+  type ConfigSnapshot,
+} from './configs.ts';
 import { canaryContext, getOptional, getRequired, workloadRef, type CanaryContext } from './context.ts';
 import { adoptPatch, controlOf } from './metadata.ts';
 import type { PodWorkloadObject } from './objects.ts';
@@ -245,9 +252,15 @@ export function createPodWorkload<T extends PodWorkloadObject>(
       controlOf(live.metadata, context, describe(context, primaryName(context.targetName)));
       assertSameSelector(live, input.pods, behaviour.kind);
       await copyConfigs(client, snapshot, context, options.includeLabelPrefixes);
-      await applyObject(client, behaviour.renderPrimary(target, input, live, context));
+      const promoted = behaviour.renderPrimary(target, input, live, context);
+      await applyObject(client, promoted);
       const scaler = scalerInput(context);
       if (scaler) await applyPrimaryScaler(client, scaler, false);
+      // Kept: what the outgoing primary pods and the promoted ones use; the rest is from older releases.
+      await deleteUnusedCopies(client, context, [
+        live.spec.template.spec ?? { containers: [] },
+        promoted.spec.template.spec ?? { containers: [] },
+      ]);
     },
 
     async scaleCanary(canary, direction) {

@@ -228,6 +228,66 @@ describe('Deployment target', () => {
     });
   }, 90_000);
 
+  it('deletes the config copies only releases before the previous one used', async () => {
+    const configMap = (name: string, ownedByCanary = false) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        ...(ownedByCanary && {
+          ownerReferences: [
+            {
+              apiVersion: 'fledge.dev/v1beta1',
+              kind: 'Canary',
+              name: 'web',
+              uid: canary.metadata?.uid,
+              controller: true,
+            },
+          ],
+        }),
+      },
+      data: { 'app.yaml': name },
+    });
+    // A namesake nobody owns, and one owned by the Canary that nothing uses, as an older release would leave.
+    await env.apply(configMap('web-config-v2'), configMap('web-config-v3'), configMap('unrelated-primary'));
+    await env.apply(configMap('web-config-v0-primary', true));
+    const release = async (config: string) => {
+      await env.kubectl([
+        'patch',
+        'deployment/web',
+        '--type=json',
+        `-p=[{"op":"replace","path":"/spec/template/spec/volumes/0/configMap/name","value":"${config}"}]`,
+      ]);
+      const target = await observeTarget();
+      await web.promote(canary, { revision: target.revision, configs: target.configs });
+    };
+    const configMaps = async () =>
+      JSON.parse(await env.kubectl(['get', 'configmaps', '-o', 'json'])).items.map(
+        (item: ConfigMapObject) => item.metadata.name,
+      ) as string[];
+
+    await release('web-config-v2');
+    let names = await configMaps();
+    // The outgoing primary still uses web-config-primary; the v0 copy was used by nothing.
+    expect(names).toEqual(
+      expect.arrayContaining(['web-config-primary', 'web-config-v2-primary', 'unrelated-primary']),
+    );
+    expect(names).not.toContain('web-config-v0-primary');
+
+    await release('web-config-v3');
+    names = await configMaps();
+    expect(names).toEqual(
+      expect.arrayContaining(['web-config-v2-primary', 'web-config-v3-primary', 'unrelated-primary']),
+    );
+    expect(names).not.toContain('web-config-primary');
+    // The Secret copy is still in use by both.
+    expect((await env.get<SecretObject>('v1', 'Secret', 'web-secret-primary')).metadata.name).toBe(
+      'web-secret-primary',
+    );
+
+    await release('web-config');
+  }, 90_000);
+
   it('reverts a scaled-down target to the primary size and reports when it is ready', async () => {
     await env.kubectl(['scale', 'deployment/web-primary', '--replicas=3']);
     await web.scaleCanary(canary, 'zero');
