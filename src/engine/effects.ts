@@ -15,6 +15,7 @@ import {
 import { alert, describeCheck, describePosition, recordEvent, warn } from './messages.ts';
 import { atStart, hookId, noDataLimit, runPrefix, type Evaluation } from './requests.ts';
 import { affinityCookies, stageIndex } from './strategy.ts';
+import type { RouteSpec } from './types.ts';
 
 // What a transition does besides changing the phase: status bookkeeping and the
 // one-shot actions (events, alerts, post-rollout hooks). Level-triggered actions
@@ -539,6 +540,14 @@ const announceTerminatedLate: Effect = (ctx) => {
 };
 
 /** Every effect by name; the transition table refers to these names. */
+/** Status shows where a failed run's traffic settled (see settledWeightDiffers). */
+const reflectSettledRoutes: Effect = (ctx) => {
+  // The guard established that routes are desired and converged.
+  const desired = desiredRoutes(ctx) as RouteSpec;
+  ctx.status.canaryWeight = desired.canaryWeight;
+  if (desired.canaryWeight === 0) ctx.status.trafficMode = 'None';
+};
+
 export const effects = {
   startRun,
   restartRun,
@@ -565,6 +574,7 @@ export const effects = {
   rollbackOnHook,
   rollbackOnChecks,
   rollbackOnNoData,
+  reflectSettledRoutes,
   rollbackOnReadiness,
   rollbackOnDeadline,
   failPromotionOnReadiness,

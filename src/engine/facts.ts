@@ -144,6 +144,15 @@ export function routesConverged(ctx: Ctx): boolean {
   return desired === undefined || routesMatch(ctx.observed.routes, desired);
 }
 
+/**
+ * The routes of a finished run have settled somewhere status does not show: the
+ * canary kept all traffic while the primary could not serve, or gave it back.
+ */
+export function settledWeightDiffers(ctx: Ctx): boolean {
+  const desired = desiredRoutes(ctx);
+  return desired !== undefined && routesConverged(ctx) && ctx.status.canaryWeight !== desired.canaryWeight;
+}
+
 /** No traffic reaches the canary and the primary serves: the canary may be scaled to zero. */
 export function canaryDrained(ctx: Ctx): boolean {
   const routes = ctx.observed.routes;

@@ -9,6 +9,7 @@ import {
   primaryReady,
   primaryRolledOut,
   routesConverged,
+  settledWeightDiffers,
   targetChange,
   targetReadiness,
   targetReady,
@@ -81,6 +82,7 @@ export const guards = {
     primaryRolledOut(ctx) && (!gradualPromotion(ctx) || (lastStepOfPromotion(ctx) && promotionStepTime(ctx))),
   promotionShiftDue: (ctx) => primaryRolledOut(ctx) && gradualPromotion(ctx) && promotionStepTime(ctx),
   primaryServesAll: (ctx) => primaryReady(ctx) && routesConverged(ctx),
+  settledWeightDiffers,
   targetReadyOrGone: (ctx) => !ctx.observed.target.exists || targetReady(ctx),
 } satisfies Record<string, Guard>;
 

@@ -140,6 +140,15 @@ export const TRANSITIONS: readonly Transition[] = [
     summary: 'New target revision or config: start a run.',
   },
   {
+    id: 'failed.trafficSettled',
+    from: ['Failed'],
+    when: 'settledWeightDiffers',
+    to: 'same',
+    effects: ['reflectSettledRoutes'],
+    summary:
+      'The routes settled on the canary (broken primary) or back on the primary: status.canaryWeight follows.',
+  },
+  {
     id: 'idle.wait',
     from: IDLE,
     when: 'always',

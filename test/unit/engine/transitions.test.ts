@@ -183,6 +183,26 @@ const cases: Record<string, Case> = {
       expect(scales(d)).toEqual(['up']);
     },
   },
+  'failed.trafficSettled': {
+    // The run failed at 30% while the primary could not serve: the canary took all traffic.
+    input: inputFor('Failed', {
+      status: { lastAppliedSpec: 'rev-2', canaryWeight: 30 },
+      primary: { ready: notReady },
+      routes: { primaryWeight: 0, canaryWeight: 100, mirrored: false },
+    }),
+    check: (d) => {
+      expect(d.status.canaryWeight).toBe(100);
+      expect(d.transitions).toEqual(['failed.trafficSettled', 'idle.wait']);
+      // Once the primary serves again and traffic is back on it, status says 0.
+      const back = decide(
+        inputFor('Failed', {
+          status: { ...d.status },
+          routes: { primaryWeight: 100, canaryWeight: 0, mirrored: false },
+        }),
+      );
+      expect(back.status).toMatchObject({ canaryWeight: 0, trafficMode: 'None' });
+    },
+  },
   'idle.wait': {
     input: inputFor('Succeeded'),
     check: (d) => {
