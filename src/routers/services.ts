@@ -358,9 +358,10 @@ function samePorts(live: readonly ServicePort[], desired: readonly ServicePort[]
 
 /**
  * On Canary deletion with revertOnDeletion: an adopted apex gets its original
- * selector, ports and the values of the labels and annotations Fledge set back; an apex Fledge created is pointed at the target's pods
- * and released from the Canary, so it outlives it. The primary and canary
- * Services are left to garbage collection.
+ * selector and ports back, and the owner's values of the labels and annotations
+ * Fledge set; an apex Fledge created is pointed at the target's pods and released
+ * from the Canary, so it outlives it. The primary and canary Services are left to
+ * garbage collection.
  */
 export async function finalizeServices(
   client: KubeObjectClient,
