@@ -539,7 +539,6 @@ const announceTerminatedLate: Effect = (ctx) => {
   setPromotedCondition(ctx, 'DeadlineExceeded', 'reverted to the original workload before it was ready');
 };
 
-/** Every effect by name; the transition table refers to these names. */
 /** Status shows where a failed run's traffic settled (see settledWeightDiffers). */
 const reflectSettledRoutes: Effect = (ctx) => {
   // The guard established that routes are desired and converged.
@@ -548,6 +547,7 @@ const reflectSettledRoutes: Effect = (ctx) => {
   if (desired.canaryWeight === 0) ctx.status.trafficMode = 'None';
 };
 
+/** Every effect by name; the transition table refers to these names. */
 export const effects = {
   startRun,
   restartRun,

@@ -191,7 +191,14 @@ function restoreEntryOps(
   field: 'labels' | 'annotations',
   saved: Record<string, string | null> | undefined,
 ): JsonPatchOperation[] {
-  const current = meta[field] ?? {};
+  const current = meta[field];
+  if (current === undefined) {
+    // Someone removed the whole map since adoption: a per-key add would have no parent.
+    const kept = Object.entries(saved ?? {}).filter(([, value]) => value !== null);
+    return kept.length === 0
+      ? []
+      : [{ op: 'add', path: `/metadata/${field}`, value: Object.fromEntries(kept) }];
+  }
   return Object.entries(saved ?? {}).flatMap(([key, value]): JsonPatchOperation[] => {
     const path = `/metadata/${field}/${pointer(key)}`;
     if (value !== null) return current[key] === value ? [] : [{ op: 'add', path, value }];
@@ -259,7 +266,7 @@ async function applyOwnedService(
   desired: ServiceObject,
   canary: RoutableCanary,
 ): Promise<ServiceObject> {
-  const ref = serviceRef(desired.metadata.namespace ?? '', desired.metadata.name ?? '');
+  const { namespace = '', name = '' } = desired.metadata;
   const wantHeadless = desired.spec.clusterIP === 'None';
   let live: ServiceObject | undefined;
   try {
@@ -268,17 +275,20 @@ async function applyOwnedService(
   } catch (error) {
     const { reason, message } = normalizeKubeError(error);
     if (reason !== 'Invalid' || !message.includes('clusterIP')) throw error;
-    live = await getService(client, ref.namespace ?? '', ref.name ?? '');
+    live = await getService(client, namespace, name);
     if (live === undefined || (live.spec.clusterIP === 'None') === wantHeadless) throw error;
   }
-  const description = `Service ${ref.namespace}/${ref.name}`;
+  const description = `Service ${namespace}/${name}`;
   if (ownershipOf(live.metadata, canary, description) !== 'owned') {
     throw new RouterConfigError(
       `${description} must be recreated to switch spec.service.headless, and Canary "${canary.metadata.name}" ` +
         'does not own it: delete it and Fledge creates it again',
     );
   }
-  await client.delete(ref, live.metadata.uid === undefined ? {} : { uid: live.metadata.uid });
+  await client.delete(
+    serviceRef(namespace, name),
+    live.metadata.uid === undefined ? {} : { uid: live.metadata.uid },
+  );
   return applyObject(client, desired);
 }
 

@@ -210,6 +210,40 @@ describe('Services', () => {
     expect(restored.metadata.annotations ?? {}).toEqual({});
   });
 
+  it('restores the owner labels on finalize even when all labels were removed since adoption', async () => {
+    const { kubeconfigPath } = integrationEnv();
+    const original = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bare', namespace, labels: { team: 'bare' } },
+      spec: { selector: { app: 'bare' }, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    };
+    await kubectl(kubeconfigPath, ['create', '-f', '-'], JSON.stringify(original));
+    const canary = await createCanary(namespace, 'bare', {
+      provider: 'kubernetes',
+      targetRef: targetRef('bare'),
+      service: { port: 80, apex: { labels: { team: 'payments' } } },
+      analysis: blueGreen,
+    });
+    await applyServices(client, { canary, selectors: selectorsFor('bare') });
+    expect((await service('bare')).metadata.labels).toEqual({ team: 'payments' });
+    await kubectl(kubeconfigPath, [
+      'patch',
+      'service',
+      'bare',
+      '-n',
+      namespace,
+      '--type=json',
+      '-p',
+      '[{"op":"remove","path":"/metadata/labels"}]',
+    ]);
+
+    await finalizeServices(client, canary, { app: 'bare' });
+    const restored = await service('bare');
+    expect(restored.metadata.labels).toEqual({ team: 'bare' });
+    expect(restored.spec.selector).toEqual({ app: 'bare' });
+  });
+
   it('points an apex it created at the target pods and releases it on finalize', async () => {
     const canary = await createCanary(namespace, 'rel', {
       provider: 'kubernetes',
