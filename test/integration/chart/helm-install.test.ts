@@ -129,6 +129,35 @@ async function explainingRefusals(operator: OperatorProcess, scenario: () => Pro
   }
 }
 
+/**
+ * Applies a Deployment and its Canary, releases a second image once initialised,
+ * and expects it promoted to the primary. Returns the phase:weight path.
+ */
+async function promotesNewImage(namespace: string, name: string, spec: Record<string, unknown>) {
+  await apply(
+    kubeconfigPath,
+    deployment(namespace, name, `example/${name}:1`),
+    canary(namespace, name, spec),
+  );
+  await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
+    what: 'initialisation',
+    timeoutMs: 90_000,
+  });
+  await setImage(kubeconfigPath, namespace, name, `example/${name}:2`);
+  const { status, path } = await waitForCanary(
+    kubeconfigPath,
+    namespace,
+    name,
+    inPhase('Succeeded', 'Failed'),
+    {
+      timeoutMs: 150_000,
+    },
+  );
+  expect(status.phase).toBe('Succeeded');
+  expect(await imageOf(kubeconfigPath, namespace, `${name}-primary`)).toBe(`example/${name}:2`);
+  return path;
+}
+
 async function leaseHolder(namespace: string, name: string): Promise<string> {
   return kubectl(kubeconfigPath, [
     'get',
@@ -210,30 +239,12 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
     expect(roles).toContain(`role.rbac.authorization.k8s.io/${release.release}`);
     gateway = startFakeGatewayController(kubeconfigPath, apps);
     await explainingRefusals(running, async () => {
-      await apply(
-        kubeconfigPath,
-        deployment(apps, 'podinfo', 'example/podinfo:1'),
-        canary(apps, 'podinfo', {
-          provider: 'gatewayapi:v1',
-          service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
-          analysis: { interval: '10s', threshold: 1, maxWeight: 50, stepWeight: 25 },
-        }),
-      );
-      await waitForCanary(kubeconfigPath, apps, 'podinfo', inPhase('Initialized'), {
-        what: 'initialisation',
-        timeoutMs: 90_000,
+      const path = await promotesNewImage(apps, 'podinfo', {
+        provider: 'gatewayapi:v1',
+        service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
+        analysis: { interval: '10s', threshold: 1, maxWeight: 50, stepWeight: 25 },
       });
-      await setImage(kubeconfigPath, apps, 'podinfo', 'example/podinfo:2');
-      const { status, path } = await waitForCanary(
-        kubeconfigPath,
-        apps,
-        'podinfo',
-        inPhase('Succeeded', 'Failed'),
-        { timeoutMs: 150_000 },
-      );
-      expect(status.phase).toBe('Succeeded');
       expect(path).toEqual(expect.arrayContaining(['Progressing:25', 'Progressing:50']));
-      expect(await imageOf(kubeconfigPath, apps, 'podinfo-primary')).toBe('example/podinfo:2');
       // Leader election ran in the release namespace, under the chart's Lease Role.
       expect(await leaseHolder(releaseNamespace, release.release)).toMatch(new RegExp(`^${podName}-`));
     });
@@ -256,24 +267,10 @@ describe('helm install, then the operator under the chart ServiceAccount', () =>
       expect.objectContaining({ name: release.serviceAccount, namespace: releaseNamespace }),
     ]);
     await explainingRefusals(running, async () => {
-      await apply(
-        kubeconfigPath,
-        deployment(apps, 'web', 'example/web:1'),
-        canary(apps, 'web', {
-          provider: 'kubernetes',
-          analysis: { interval: '10s', threshold: 1, iterations: 2 },
-        }),
-      );
-      await waitForCanary(kubeconfigPath, apps, 'web', inPhase('Initialized'), {
-        what: 'initialisation',
-        timeoutMs: 90_000,
+      await promotesNewImage(apps, 'web', {
+        provider: 'kubernetes',
+        analysis: { interval: '10s', threshold: 1, iterations: 2 },
       });
-      await setImage(kubeconfigPath, apps, 'web', 'example/web:2');
-      const { status } = await waitForCanary(kubeconfigPath, apps, 'web', inPhase('Succeeded', 'Failed'), {
-        timeoutMs: 150_000,
-      });
-      expect(status.phase).toBe('Succeeded');
-      expect(await imageOf(kubeconfigPath, apps, 'web-primary')).toBe('example/web:2');
       expect(await leaseHolder(releaseNamespace, release.release)).toMatch(new RegExp(`^${podName}-`));
     });
     expect(await refusals(running)).toEqual([]);
