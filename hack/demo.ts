@@ -6,7 +6,7 @@
 // operator and the sandbox, leaving nothing running.
 import { join } from 'node:path';
 import type { CanaryStatus, Phase } from '../src/api/index.ts';
-import { canaryStatus } from '../test/harness/canary.ts';
+import { canaryStatus, imageOf } from '../test/harness/canary.ts';
 import { kubectl } from '../test/harness/control-plane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator.ts';
 import { repoRoot } from '../test/harness/processes.ts';
@@ -133,17 +133,7 @@ async function main(): Promise<void> {
   );
   say(`${clock()}  new revision: ${name} now runs ${nextImage}`);
   await follow(kubeconfigPath, (s) => s.phase === 'Succeeded' || s.phase === 'Failed');
-  const primaryImage = await step(() =>
-    kubectl(kubeconfigPath, [
-      '-n',
-      namespace,
-      'get',
-      'deployment',
-      `${name}-primary`,
-      '-o',
-      'jsonpath={.spec.template.spec.containers[0].image}',
-    ]),
-  );
+  const primaryImage = await step(() => imageOf(kubeconfigPath, namespace, `${name}-primary`));
   say(`${name}-primary now runs ${primaryImage}`);
   say(`try another release: kubectl -n ${namespace} set image deployment/${name} podinfo=<image>`);
   say('still running; Ctrl-C stops the operator and the sandbox');

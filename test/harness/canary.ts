@@ -46,3 +46,16 @@ export const inPhase =
   (...phases: string[]) =>
   (status: CanaryStatus): boolean =>
     status.phase !== undefined && phases.includes(status.phase);
+
+/** The image the first container of a Deployment's pod template runs. */
+export async function imageOf(kubeconfigPath: string, namespace: string, name: string): Promise<string> {
+  return kubectl(kubeconfigPath, [
+    '-n',
+    namespace,
+    'get',
+    'deployment',
+    name,
+    '-o',
+    'jsonpath={.spec.template.spec.containers[0].image}',
+  ]);
+}

@@ -3,13 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
-import { apply, canary, deployment, imageOf, setImage } from '../controller/fixtures.ts';
+import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
 import { chartPath, helm } from './helm.ts';
 
 // The chart installed with Helm into the real control plane, then the operator

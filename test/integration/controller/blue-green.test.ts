@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
-import { apply, canary, deployment, imageOf, setImage } from './fixtures.ts';
+import { apply, canary, deployment, setImage } from './fixtures.ts';
 
 describe('blue/green on the kubernetes router', () => {
   const { kubeconfigPath } = integrationEnv();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
-import { apply, canary, deployment, imageOf } from './fixtures.ts';
+import { apply, canary, deployment } from './fixtures.ts';
 import { field } from './sampling.ts';
 
 function configMap(namespace: string, name: string, data: Record<string, string>): object {

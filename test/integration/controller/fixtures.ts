@@ -47,15 +47,3 @@ export async function setImage(
 ): Promise<void> {
   await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'image', `deployment/${name}`, `app=${image}`]);
 }
-
-export async function imageOf(kubeconfigPath: string, namespace: string, name: string): Promise<string> {
-  return kubectl(kubeconfigPath, [
-    '-n',
-    namespace,
-    'get',
-    'deployment',
-    name,
-    '-o',
-    'jsonpath={.spec.template.spec.containers[0].image}',
-  ]);
-}

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
-import { apply, canary, deployment, imageOf, setImage } from './fixtures.ts';
+import { apply, canary, deployment, setImage } from './fixtures.ts';
 import { phasePath, recordStatusHistory, weightedRunViolations, type StatusHistory } from './history.ts';
 import { startHookServer, type HookServer } from './hook-server.ts';
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
-import { apply, canary, deployment, imageOf, setImage } from './fixtures.ts';
+import { apply, canary, deployment, setImage } from './fixtures.ts';
 import { phasePath, recordStatusHistory } from './history.ts';
 import { routeWeights, sampleDistinct } from './sampling.ts';
 
