@@ -14,8 +14,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(DEPS): package.json package-lock.json
-	@# npm ci rejects this lock over platform-only optional packages (npm 11 bug); install honours the lock.
-	npm install --no-audit --no-fund
+	@# ci installs exactly what the lock says and fails rather than rewrite it, so a fresh clone stays
+	@# clean; the lock must therefore list every platform's optional packages, as npm install writes it.
+	npm ci --no-audit --no-fund
 	@node -e 'if (process.versions.node.split(".")[0] !== "24") { console.error("expected Node 24 from node_modules/.bin, got " + process.version); process.exit(1) }'
 	@touch $@
 
