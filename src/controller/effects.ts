@@ -146,7 +146,7 @@ export class Effects {
     }
     this.#deps.observer.requestHook(key, action.id, async (signal) => {
       const result = await this.#deps.webhooks.call(
-        { canary: ref, webhook: action.webhook, phase: action.phase, checksum },
+        { id: action.id, canary: ref, webhook: action.webhook, phase: action.phase, checksum },
         signal,
       );
       this.#deps.log.info(

@@ -75,6 +75,11 @@ export interface CanaryRef {
 
 /** One hook call as the engine asks for it (`runHook { id, webhook, phase }`) plus the Canary it is for. */
 export interface HookCall {
+  /**
+   * The engine's request id (canary uid, run, tick, hook): sent as the Idempotency-Key header, the
+   * same on every retry, so a receiver can tell a repeated call from a new one.
+   */
+  readonly id: string;
   readonly canary: CanaryRef;
   readonly webhook: NormalizedWebhook;
   readonly phase: Phase;
@@ -218,7 +223,7 @@ export class WebhookClient {
 
   /** Runs a lifecycle hook; `signal` cancels it (the result then says so). Never throws. */
   call(hook: HookCall, signal?: AbortSignal): Promise<WebhookResult> {
-    return this.#post(hook.webhook, hookPayload(hook), hook.canary, signal);
+    return this.#post(hook.webhook, hookPayload(hook), hook.canary, signal, hook.id);
   }
 
   /**
@@ -265,6 +270,7 @@ export class WebhookClient {
     payload: WebhookPayload,
     canary: CanaryRef,
     signal: AbortSignal | undefined,
+    idempotencyKey?: string,
   ): Promise<WebhookResult> {
     const startedAt = this.#clock.now();
     const finish = (ok: boolean, message: string, attempts: number, status?: number): WebhookResult => ({
@@ -301,7 +307,7 @@ export class WebhookClient {
     let last: Attempt;
     for (;;) {
       attempts++;
-      last = await this.#attempt(url, webhook.disableTLS, body, combined);
+      last = await this.#attempt(url, webhook.disableTLS, body, combined, idempotencyKey);
       if (combined.aborted || attempts > webhook.retries || !isRetryable(last)) break;
       // A 429's Retry-After is a floor: the endpoint said when it will take the call again.
       const retryAfterMs = last.kind === 'response' ? (last.retryAfterMs ?? 0) : 0;
@@ -331,14 +337,24 @@ export class WebhookClient {
     return finish(false, `request failed: ${cause}${attemptsNote(attempts)}`, attempts);
   }
 
-  async #attempt(url: URL, disableTLS: boolean, body: string, signal: AbortSignal): Promise<Attempt> {
+  async #attempt(
+    url: URL,
+    disableTLS: boolean,
+    body: string,
+    signal: AbortSignal,
+    idempotencyKey: string | undefined,
+  ): Promise<Attempt> {
     const agent = this.#agentFor(url, disableTLS);
     try {
       const response = await axios.request<Readable>({
         method: 'POST',
         url: url.href,
         data: body,
-        headers: { 'Content-Type': 'application/json', 'User-Agent': `fledge/${version}` },
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': `fledge/${version}`,
+          ...(idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey }),
+        },
         signal,
         ...(url.protocol === 'https:' ? { httpsAgent: agent } : { httpAgent: agent }),
         // A 3xx is reported, not followed: Flagger's receivers answer directly.

@@ -13,7 +13,7 @@ export type JsonPatchOperation =
 
 export interface StatusPatchOptions extends RequestOptions {
   /** When given, the apiserver rejects the patch with Conflict if the object changed since this version. */
-  resourceVersion?: string;
+  resourceVersion?: string | undefined;
 }
 
 /**

@@ -33,8 +33,10 @@ function hook(url: string, overrides: Partial<NormalizedWebhook> = {}): Normaliz
   };
 }
 
+const requestId = 'uid-1/r2/t3/hook/rollout/0-load-test';
+
 function call(webhook: NormalizedWebhook): HookCall {
-  return { canary, webhook, phase: 'Progressing', checksum };
+  return { id: requestId, canary, webhook, phase: 'Progressing', checksum };
 }
 
 // Every test closes what it opened, so no socket outlives it.
@@ -68,6 +70,7 @@ describe('payload', () => {
       const endpoint = await receiver(() => ({ status: 200 }));
       const { webhooks } = client();
       const result = await webhooks.call({
+        id: requestId,
         canary,
         webhook: hook(`${endpoint.url}/hook`, { type, metadata: { cmd: 'hey -z 1m http://podinfo-canary' } }),
         phase: 'WaitingPromotion',
@@ -78,6 +81,7 @@ describe('payload', () => {
       const [request] = endpoint.received;
       expect(request?.method).toBe('POST');
       expect(request?.headers['content-type']).toBe('application/json');
+      expect(request?.headers['idempotency-key']).toBe(requestId);
       expect(request?.body).toEqual({
         name: 'podinfo',
         namespace: 'apps',
@@ -314,6 +318,12 @@ describe('retries', () => {
     expect(result).toMatchObject({ ok: true, status: 200, attempts: 3 });
     expect(endpoint.received).toHaveLength(3);
     expect(clock.pauses).toEqual([100, 200]);
+    // A retry is the same call: the receiver sees one key for all three.
+    expect(endpoint.received.map((request) => request.headers['idempotency-key'])).toEqual([
+      requestId,
+      requestId,
+      requestId,
+    ]);
   });
 
   it('reports the last answer once the retries are used up', async () => {
