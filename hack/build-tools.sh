@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test control plane and Helm from the Go module proxy and caches them under
-# ~/.cache/fledge/<component>-<version>/bin. A cache entry counts only once its
-# stamp file exists and every binary in it still answers --version, so a
-# half-written or damaged entry is rebuilt rather than trusted.
+# ~/.cache/fledge/<component>-<version>/bin (or $FLEDGE_CACHE). Runs may overlap (a
+# sandbox and a test run, two checkouts): see ensure_entry for how they share the cache.
 set -euo pipefail
 
 KUBE_VERSION="${FLEDGE_KUBE_VERSION:-v1.37.2}"
@@ -15,36 +14,58 @@ export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 
-# cache_ok DIR BIN... : true when DIR holds a stamp and working binaries.
-cache_ok() {
-  local dir="$1"; shift
-  [ -f "$dir/.complete" ] || return 1
-  local b
-  for b in "$@"; do
-    [ -x "$dir/bin/$b" ] || return 1
-    "$dir/bin/$b" --version >/dev/null 2>&1 || return 1
-  done
+# ensure_entry DEST CHECK BUILD : makes DEST a cache entry that passes `CHECK DEST`, running
+# `BUILD DIR` into a fresh directory when it does not. Only one run builds an entry at a time
+# (flock on DEST.lock); a run that waited checks again and uses what the other built. A build
+# goes to its own DEST.partial.* and is renamed into place only once CHECK passes, so a failed
+# or killed build never leaves a half-built DEST.
+ensure_entry() {
+  local dest="$1" check="$2" build="$3" name lock tmp
+  name="$(basename "$dest")"
+  "$check" "$dest" && return
+  mkdir -p "$(dirname "$dest")"
+  exec {lock}>"$dest.lock"
+  if ! flock -n "$lock"; then
+    log "waiting for another run to finish $name"
+    flock "$lock"
+  fi
+  if ! "$check" "$dest"; then
+    # Holding the lock, any partial build left here is from a run that died.
+    rm -rf "$dest".partial*
+    log "building $name"
+    tmp="$(mktemp -d "$dest.partial.XXXXXX")"
+    ("$build" "$tmp")
+    "$check" "$tmp" || { log "$name failed its check after building"; exit 1; }
+    # rename(2) cannot replace a non-empty directory, so a damaged entry goes first; a run
+    # that finds DEST missing meanwhile waits on the lock.
+    rm -rf "$dest"
+    mv -T "$tmp" "$dest"
+  fi
+  exec {lock}>&-
 }
 
-# wrapper_module DIR NAME GO : a scratch module; no sources, it only pins versions.
+# wrapper_module DIR NAME : a scratch Go module to build in; it has no sources and only pins versions.
 wrapper_module() {
-  rm -rf "$1"; mkdir -p "$1"
-  printf 'module local/%s\n\ngo %s\n' "$2" "$3" > "$1/go.mod"
+  mkdir -p "$1/src" "$1/bin"
+  printf 'module local/%s\n\ngo 1.26.0\n' "$2" > "$1/src/go.mod"
+  cd "$1/src"
 }
 
-# finish TMP DEST : promote a verified build into place atomically.
-finish() {
-  touch "$1/.complete"
-  rm -rf "$2"; mv "$1" "$2"
+# runs DIR ARG BIN... : every BIN in DIR/bin runs and exits 0 with ARG (how that binary prints its version).
+runs() {
+  local dir="$1" arg="$2" b
+  shift 2
+  for b in "$@"; do "$dir/bin/$b" "$arg" >/dev/null 2>&1 || return 1; done
 }
+
+check_kubernetes() { runs "$1" --version kube-apiserver kube-controller-manager kube-scheduler; }
+check_etcd() { runs "$1" --version etcd; }
+check_kwok() { runs "$1" --version kwok && [ -d "$1/stages" ]; }
+check_helm() { runs "$1" version helm; }
 
 build_kubernetes() {
-  local dest="$CACHE/kubernetes-$KUBE_VERSION"
-  if cache_ok "$dest" kube-apiserver kube-controller-manager kube-scheduler; then return; fi
-  log "building Kubernetes $KUBE_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler)"
-  local tmp="$dest.partial" staging_version="v0.${KUBE_VERSION#v1.}"
-  wrapper_module "$tmp/src" k8s-binaries 1.26.0
-  cd "$tmp/src"
+  local out="$1" staging_version="v0.${KUBE_VERSION#v1.}"
+  wrapper_module "$out" k8s-binaries
   local upstream_mod
   upstream_mod="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\([^"]*\)".*/\1/p')"
   # k8s.io/kubernetes replaces its staging modules with local folders the proxy
@@ -54,80 +75,60 @@ build_kubernetes() {
   [ -n "$staging" ] || { log "no staging replaces found in $upstream_mod"; exit 1; }
   local m
   for m in $staging; do go mod edit -replace="$m=$m@$staging_version"; done
-  local cmds=(kube-apiserver kube-controller-manager kube-scheduler)
   local pkgs=() c
-  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   go get "${pkgs[@]/%/@$KUBE_VERSION}"
   local minor ldflags="-s -w" p
   minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  mkdir -p "$tmp/bin"
-  go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}"
-  "$tmp/bin/kube-apiserver" --version
-  cd /; finish "$tmp" "$dest"
+  go build -trimpath -ldflags "$ldflags" -o "$out/bin/" "${pkgs[@]}"
 }
 
 build_etcd() {
-  local dest="$CACHE/etcd-$ETCD_VERSION"
-  if cache_ok "$dest" etcd; then return; fi
-  log "building etcd $ETCD_VERSION"
-  local tmp="$dest.partial"
-  wrapper_module "$tmp/src" etcd 1.26.0
-  cd "$tmp/src"
+  wrapper_module "$1" etcd
   go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-  mkdir -p "$tmp/bin"
-  go build -trimpath -ldflags "-s -w" -o "$tmp/bin/etcd" go.etcd.io/etcd/server/v3
-  "$tmp/bin/etcd" --version
-  cd /; finish "$tmp" "$dest"
+  go build -trimpath -ldflags "-s -w" -o "$1/bin/etcd" go.etcd.io/etcd/server/v3
 }
 
 build_kwok() {
-  local dest="$CACHE/kwok-$KWOK_VERSION"
-  if cache_ok "$dest" kwok && [ -d "$dest/stages" ]; then return; fi
-  log "building kwok $KWOK_VERSION"
-  local tmp="$dest.partial"
-  wrapper_module "$tmp/src" kwok 1.26.0
-  cd "$tmp/src"
+  wrapper_module "$1" kwok
   go get "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  mkdir -p "$tmp/bin"
-  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$tmp/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
-  "$tmp/bin/kwok" --version
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$1/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
   # The standalone controller has no built-in stages; keep the module's own copies.
   local mod
   mod="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-  cp -r "$mod/kustomize/stage" "$tmp/stages"
-  chmod -R u+w "$tmp/stages"
-  cd /; finish "$tmp" "$dest"
+  cp -r "$mod/kustomize/stage" "$1/stages"
+  chmod -R u+w "$1/stages"
 }
 
 build_helm() {
-  local dest="$CACHE/helm-$HELM_VERSION"
-  if cache_ok "$dest" helm; then return; fi
-  log "building helm $HELM_VERSION"
-  local tmp="$dest.partial"
-  wrapper_module "$tmp/src" helm 1.26.0
-  cd "$tmp/src"
+  wrapper_module "$1" helm
   go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  mkdir -p "$tmp/bin"
   # Helm's default Kubernetes version (for `helm template`) comes from the client-go it builds with.
   local client_minor
   client_minor="$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)"
   local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$client_minor"
-  go build -trimpath -ldflags "$ldflags" -o "$tmp/bin/helm" helm.sh/helm/v3/cmd/helm
-  "$tmp/bin/helm" version
-  cd /; finish "$tmp" "$dest"
+  go build -trimpath -ldflags "$ldflags" -o "$1/bin/helm" helm.sh/helm/v3/cmd/helm
 }
+
+# tool NAME VERSION : the cache entry for one component.
+tool() { ensure_entry "$CACHE/$1-$2" "check_$1" "build_$1"; }
+
+# Sourced, this file only defines the functions (test/unit/toolchain.test.ts drives ensure_entry).
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 what="${1:-all}"
 case "$what" in
-  kubernetes) build_kubernetes ;;
-  etcd) build_etcd ;;
-  kwok) build_kwok ;;
-  helm) build_helm ;;
-  all) build_etcd; build_kwok; build_kubernetes; build_helm ;;
+  kubernetes) tool kubernetes "$KUBE_VERSION" ;;
+  etcd) tool etcd "$ETCD_VERSION" ;;
+  kwok) tool kwok "$KWOK_VERSION" ;;
+  helm) tool helm "$HELM_VERSION" ;;
+  # One at a time: each go build already keeps both cores busy, so overlapping them would
+  # not finish sooner, only add memory pressure and interleave their logs.
+  all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION" ;;
   paths)
     printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \

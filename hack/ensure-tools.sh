@@ -4,9 +4,9 @@
 # module proxy (all cached).
 set -euo pipefail
 missing=()
-for tool in go kubectl openssl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in go kubectl openssl flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl and openssl must be on PATH)" >&2
+  echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl, openssl and flock (util-linux) must be on PATH)" >&2
   exit 1
 fi
 if ! command -v prometheus >/dev/null; then
