@@ -580,7 +580,7 @@ export const CanaryMetricSchema = Type.Object(
     threshold: Type.Optional(
       Type.Number({
         description:
-          'Deprecated: use thresholdRange. Minimum for request-success-rate, maximum for request-duration and inline queries.',
+          'Deprecated: use thresholdRange. Minimum for request-success-rate; maximum for request-duration, inline queries and template metrics.',
       }),
     ),
     query: Type.Optional(
@@ -592,7 +592,7 @@ export const CanaryMetricSchema = Type.Object(
     ),
     templateRef: Type.Optional(LocalReferenceSchema),
     templateVariables: Type.Optional(
-      StringMap('Values for {{ variables.<key> }} in the template query.', 64),
+      StringMap('Values for {{ variables.<key> }} in the template query (or the inline query).', 64),
     ),
     noDataLimit: Type.Optional(
       Type.Integer({
@@ -618,26 +618,23 @@ export const CanaryMetricSchema = Type.Object(
       fieldPath: '.query',
     },
     {
+      // Flagger judged by thresholdRange and ignored threshold; one bound per metric keeps that visible.
       rule: '!(has(self.threshold) && has(self.thresholdRange))',
-      message: 'metric threshold is the deprecated form of thresholdRange: keep only thresholdRange',
-      fieldPath: '.threshold',
-    },
-    {
-      rule: '!(has(self.threshold) && has(self.templateRef))',
-      message: 'metric threshold (deprecated) does not apply to template metrics: use thresholdRange',
+      message:
+        'metric threshold is ignored when thresholdRange is set (Flagger ignored it too): remove threshold',
       fieldPath: '.threshold',
     },
     {
       rule: 'has(self.threshold) || has(self.thresholdRange)',
       message:
-        'a metric without thresholdRange can never fail: set thresholdRange.min, thresholdRange.max or both',
+        'a metric needs a bound: set thresholdRange.min, thresholdRange.max or both (Flagger compared a metric without one against 0)',
       fieldPath: '.thresholdRange',
       reason: 'FieldValueRequired',
     },
     {
-      rule: '!has(self.templateVariables) || has(self.templateRef)',
+      rule: '!has(self.templateVariables) || has(self.templateRef) || has(self.query)',
       message:
-        'metric templateVariables needs templateRef: variables are only substituted into MetricTemplate queries',
+        'metric templateVariables needs templateRef or query: variables are only substituted into queries',
       fieldPath: '.templateVariables',
     },
   ),
@@ -651,9 +648,14 @@ export const CanaryWebhookSchema = Type.Object({
     StringEnum(['', ...WebhookTypes], { description: 'When the hook runs; default (or empty): rollout.' }),
   ),
   url: HttpUrl('webhook url', 'Endpoint that receives the POST.'),
-  timeout: Type.Optional(Duration('webhook timeout', { description: 'Request timeout; default 10s.' })),
+  timeout: Type.Optional(
+    Duration('webhook timeout', { description: 'Time allowed for the call, retries included; default 10s.' }),
+  ),
   retries: Type.Optional(
-    Type.Integer({ minimum: 0, maximum: 10, description: 'Retries of a failed request; default 0.' }),
+    Type.Integer({
+      minimum: 0,
+      description: 'Retries of a failed request while the timeout lasts; default 0.',
+    }),
   ),
   disableTLS: Type.Optional(Type.Boolean({ description: 'Skip TLS certificate verification.' })),
   muteAlert: Type.Optional(Type.Boolean({ description: 'Send no alert when this hook fails.' })),
@@ -848,7 +850,7 @@ export const CanarySpecSchema = Type.Object(
   {
     provider: Type.Optional(
       StringEnum(RouterProviders, {
-        description: "Traffic router; default: the controller's --provider flag.",
+        description: "Traffic router; default: the controller's --mesh-provider flag.",
       }),
     ),
     metricsServer: Type.Optional(

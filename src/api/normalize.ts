@@ -260,13 +260,18 @@ function normalizeAnalysis(
   return result;
 }
 
-/** How Flagger read the deprecated scalar `threshold` for each kind of metric. */
+/**
+ * How Flagger read the deprecated scalar `threshold`: a floor for the builtin
+ * request-success-rate, a ceiling for everything else (request-duration, inline
+ * queries, template metrics, whatever their name).
+ */
 export function thresholdRangeFromDeprecated(
-  metric: Pick<CanaryMetric, 'name' | 'query'>,
+  metric: Pick<CanaryMetric, 'name' | 'query' | 'templateRef'>,
   threshold: number,
 ) {
-  const bound: 'min' | 'max' =
-    metric.query === undefined && metric.name === 'request-success-rate' ? 'min' : 'max';
+  const builtinSuccessRate =
+    metric.query === undefined && metric.templateRef === undefined && metric.name === 'request-success-rate';
+  const bound: 'min' | 'max' = builtinSuccessRate ? 'min' : 'max';
   return { bound, range: { [bound]: threshold } as CanaryThresholdRange };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { formatValue, judge } from '../../../src/analysis/judge.ts';
 import { noData } from '../../../src/analysis/provider.ts';
+import { normalizeCanary, type CanaryMetric } from '../../../src/api/index.ts';
 
 describe('judge', () => {
   it('passes a value inside [min, max], bounds included', () => {
@@ -70,4 +71,41 @@ describe('formatValue', () => {
     expect(formatValue(0.000123456789)).toBe('0.000123457');
     expect(formatValue(250)).toBe('250');
   });
+});
+
+describe('judge on a deprecated scalar threshold', () => {
+  // Flagger's own comparisons: the builtin success rate failed when threshold > value,
+  // every other metric (request-duration, inline query, template) when value > threshold.
+  const metrics: { metric: CanaryMetric; flaggerFails: (value: number) => boolean }[] = [
+    { metric: { name: 'request-success-rate', threshold: 99 }, flaggerFails: (v) => 99 > v },
+    { metric: { name: 'request-duration', threshold: 500 }, flaggerFails: (v) => v > 500 },
+    { metric: { name: 'errors', query: 'sum(up)', threshold: 2 }, flaggerFails: (v) => v > 2 },
+    {
+      metric: { name: 'latency', templateRef: { name: 'p99' }, threshold: 250 },
+      flaggerFails: (v) => v > 250,
+    },
+    {
+      metric: { name: 'request-success-rate', templateRef: { name: 'rate' }, threshold: 1 },
+      flaggerFails: (v) => v > 1,
+    },
+  ];
+  const normalized = normalizeCanary({
+    metadata: { name: 'app', namespace: 'apps' },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'app' },
+      service: { port: 80 },
+      analysis: { stepWeight: 10, metrics: metrics.map((m) => m.metric) },
+    },
+  }).spec.analysis.metrics;
+
+  it.each(metrics.map(({ metric, flaggerFails }, i) => ({ metric, flaggerFails, i })))(
+    '$metric.name (threshold $metric.threshold) fails exactly where Flagger failed it',
+    ({ metric, flaggerFails, i }) => {
+      const threshold = metric.threshold as number;
+      for (const value of [threshold - 1, threshold - 0.001, threshold, threshold + 0.001, threshold + 1]) {
+        const { outcome } = judge(value, normalized[i]?.thresholdRange);
+        expect([value, outcome]).toEqual([value, flaggerFails(value) ? 'fail' : 'pass']);
+      }
+    },
+  );
 });

@@ -112,6 +112,9 @@ describe('normalizeCanary', () => {
             { name: 'request-success-rate', threshold: 99 },
             { name: 'request-duration', threshold: 500 },
             { name: 'errors', query: 'sum(up)', threshold: 2 },
+            { name: 'error-count', templateRef: { name: 'errors' }, threshold: 5 },
+            // Named like the builtin, but measured by its template: Flagger's template check was a ceiling.
+            { name: 'request-success-rate', templateRef: { name: 'rate' }, threshold: 1 },
           ],
         },
       }),
@@ -120,6 +123,8 @@ describe('normalizeCanary', () => {
       { min: 99 },
       { max: 500 },
       { max: 2 },
+      { max: 5 },
+      { max: 1 },
     ]);
     expect(spec.analysis.metrics.every((m) => !('threshold' in m))).toBe(true);
     expect(spec.analysis.metrics[2]?.query).toBe('sum(up)');
@@ -129,6 +134,8 @@ describe('normalizeCanary', () => {
       'spec.analysis.metrics[1].threshold',
       'spec.analysis.metrics[2].threshold',
       'spec.analysis.metrics[2].query',
+      'spec.analysis.metrics[3].threshold',
+      'spec.analysis.metrics[4].threshold',
     ]);
     expect(thresholdRangeFromDeprecated({ name: 'request-success-rate', query: 'x' }, 1).bound).toBe('max');
   });
