@@ -1,31 +1,47 @@
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isScalar, parseAllDocuments, type Document, type Scalar } from 'yaml';
+import { isMap, isScalar, parseAllDocuments, type Document } from 'yaml';
 import {
   ALERT_PROVIDER_KIND,
   API_VERSION,
+  AlertProviderSchema,
+  BuiltinMetrics,
   CANARY_KIND,
+  CanarySchema,
   FLAGGER_ANNOTATION_RENAMES,
   FLAGGER_API_VERSION,
   FLAGGER_GROUP,
   METRIC_TEMPLATE_KIND,
+  MetricTemplateSchema,
   normalizeCanary,
-  parseGoDuration,
   type Canary,
   type CanaryAnalysis,
 } from '../api/index.ts';
+import { fixCanary } from './migrate-canary.ts';
+import {
+  DocumentEditor,
+  applyEdits,
+  formatPath,
+  replaceWithin,
+  type Edit,
+  type Path,
+} from './migrate-edits.ts';
 
 // `fledge migrate`: rewrites Flagger manifests for Fledge by editing the
 // source text in place (only the characters that change), so comments, quoting,
-// indentation and key order survive byte for byte. Each field whose meaning
-// differs in Fledge is reported as a note rather than silently rewritten.
+// indentation and key order survive byte for byte. Besides the API group it
+// rewrites what Flagger accepted but Fledge's admission rejects into the form
+// that means what Flagger did (migrate-canary.ts), and reports as a note each
+// change and each field whose meaning differs.
 
 export type MigrationNoteKind =
-  /** Text was changed (apiVersion, annotation key). */
+  /** Text was changed, keeping what Flagger did (apiVersion, annotation key, a field Fledge spells differently). */
   | 'rewritten'
   /** A deprecated Flagger form Fledge still accepts; the note says what to write instead. */
   | 'deprecated'
-  /** Accepted, but Fledge behaves differently from Flagger. */
+  /** Fledge behaves differently from Flagger here; the note says how, and what was changed if anything. */
   | 'semantics'
   /** Fledge will reject this manifest at admission until it is changed. */
   | 'rejected';
@@ -46,15 +62,24 @@ export interface MigrationResult {
   notes: MigrationNote[];
 }
 
-const FLEDGE_KINDS = new Set([CANARY_KIND, METRIC_TEMPLATE_KIND, ALERT_PROVIDER_KIND]);
-
-interface Edit {
-  start: number;
-  end: number;
-  text: string;
-}
+const SCHEMAS: Readonly<Record<string, TSchema>> = {
+  [CANARY_KIND]: CanarySchema,
+  [METRIC_TEMPLATE_KIND]: MetricTemplateSchema,
+  [ALERT_PROVIDER_KIND]: AlertProviderSchema,
+};
 
 type NoteSink = (field: string, kind: MigrationNoteKind, message: string) => void;
+
+/** One Flagger document's rewrites of its spec, kept apart so they can be withdrawn. */
+interface SpecRewrite {
+  index: number;
+  /** Undefined when the layout (an alias, say) leaves no place for them. */
+  edits: Edit[] | undefined;
+  /** The spec the edited text must parse to. */
+  spec: unknown;
+  /** Notes of the rewrites, to turn into manual instructions if the edit fails. */
+  notes: MigrationNote[];
+}
 
 /**
  * Convert every Flagger document in a (multi-document) YAML text. Documents
@@ -64,6 +89,7 @@ type NoteSink = (field: string, kind: MigrationNoteKind, message: string) => voi
 export function migrateDocuments(text: string, source: string): MigrationResult {
   const notes: MigrationNote[] = [];
   const edits: Edit[] = [];
+  const rewrites: SpecRewrite[] = [];
   parseAllDocuments(text).forEach((doc, index) => {
     const position = index + 1;
     const [error] = doc.errors;
@@ -72,22 +98,26 @@ export function migrateDocuments(text: string, source: string): MigrationResult 
     const kind = stringAt(doc, ['kind']);
     const name = stringAt(doc, ['metadata', 'name']);
     const object = kind !== undefined && name !== undefined ? `${kind}/${name}` : kind;
-    const note: NoteSink = (field, noteKind, message) =>
-      notes.push({
-        source,
-        document: position,
-        ...(object === undefined ? {} : { object }),
-        field,
-        kind: noteKind,
-        message,
-      });
+    const noteFor =
+      (into: MigrationNote[]): NoteSink =>
+      (field, noteKind, message) =>
+        into.push({
+          source,
+          document: position,
+          ...(object === undefined ? {} : { object }),
+          field,
+          kind: noteKind,
+          message,
+        });
+    const note = noteFor(notes);
 
     renameAnnotations(text, doc, edits, note);
     const apiVersionNode = doc.get('apiVersion', true);
     if (!isScalar(apiVersionNode) || typeof apiVersionNode.value !== 'string') return;
     const apiVersion = apiVersionNode.value;
     if (!apiVersion.startsWith(`${FLAGGER_GROUP}/`)) return;
-    if (apiVersion !== FLAGGER_API_VERSION || kind === undefined || !FLEDGE_KINDS.has(kind)) {
+    const schema = kind === undefined ? undefined : SCHEMAS[kind];
+    if (apiVersion !== FLAGGER_API_VERSION || schema === undefined) {
       note(
         'apiVersion',
         'rejected',
@@ -97,24 +127,86 @@ export function migrateDocuments(text: string, source: string): MigrationResult 
     }
     edits.push(replaceWithin(text, apiVersionNode, FLAGGER_API_VERSION, API_VERSION));
     note('apiVersion', 'rewritten', `${FLAGGER_API_VERSION} -> ${API_VERSION}`);
-    if (kind === CANARY_KIND) reviewCanary(doc.toJS() as Canary, note);
+    const editor = new DocumentEditor(text, doc);
+    if (kind === CANARY_KIND) {
+      const fixNotes: MigrationNote[] = [];
+      const fixNote = noteFor(fixNotes);
+      const analysis = fixCanary(editor, (path, noteKind, message) =>
+        fixNote(formatPath(path), noteKind, message),
+      );
+      notes.push(...fixNotes);
+      rewrites.push({
+        index,
+        edits: editsOf(editor),
+        spec: (editor.result() as Canary).spec,
+        notes: fixNotes,
+      });
+      reviewCanary(editor.result() as Canary, analysis, note);
+    }
+    // Status is the controller's: a manifest exported from a cluster carries Flagger's, which is never applied.
+    const { status: _status, ...fields } = editor.result() as Record<string, unknown>;
+    for (const problem of schemaProblems(schema, { ...fields, apiVersion: API_VERSION })) {
+      note(problem.field, 'rejected', problem.message);
+    }
   });
-  return { output: applyEdits(text, edits), notes };
+  return { output: applyRewrites(text, edits, rewrites), notes };
+}
+
+/**
+ * The text with every edit applied. A document whose spec does not parse back
+ * to what its rewrites meant (a YAML layout the in-place edits cannot handle)
+ * keeps its original spec, and its rewrite notes become instructions.
+ */
+function applyRewrites(text: string, edits: Edit[], rewrites: SpecRewrite[]): string {
+  const render = (kept: SpecRewrite[]) => {
+    try {
+      return applyEdits(text, [...edits, ...kept.flatMap((r) => r.edits ?? [])]);
+    } catch {
+      return undefined;
+    }
+  };
+  const output = render(rewrites);
+  const parsed = output === undefined ? [] : parseAllDocuments(output).map((d) => d.toJS() as Canary | null);
+  const failed = rewrites.filter(
+    (r) => r.edits === undefined || (r.edits.length > 0 && !Value.Equal(parsed[r.index]?.spec, r.spec)),
+  );
+  if (output !== undefined && failed.length === 0) return output;
+  for (const rewrite of failed) {
+    for (const n of rewrite.notes) {
+      if (n.kind === 'rejected') continue;
+      n.kind = 'rejected';
+      n.message = `not rewritten (an in-place edit cannot handle this YAML layout), change it by hand: ${n.message}`;
+    }
+  }
+  return render(rewrites.filter((r) => !failed.includes(r))) ?? applyEdits(text, edits);
+}
+
+function editsOf(editor: DocumentEditor): Edit[] | undefined {
+  try {
+    return editor.edits();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The schema's complaints about an object, one per field (types, enums, ranges; CEL rules are the apiserver's). */
+function schemaProblems(schema: TSchema, object: unknown): { field: string; message: string }[] {
+  const byField = new Map<string, string>();
+  for (const error of Value.Errors(schema, object)) {
+    const field = formatPath(
+      error.path
+        .split('/')
+        .slice(1)
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replaceAll('~1', '/').replaceAll('~0', '~'))),
+    );
+    if (!byField.has(field)) byField.set(field, error.message);
+  }
+  return [...byField].map(([field, message]) => ({ field, message }));
 }
 
 function stringAt(doc: Document, path: string[]): string | undefined {
   const value: unknown = doc.getIn(path);
   return typeof value === 'string' ? value : undefined;
-}
-
-/** An edit replacing `from` with `to` inside the source text of a scalar, keeping its quoting. */
-function replaceWithin(text: string, node: Scalar, from: string, to: string): Edit {
-  const [start, end] = node.range ?? [];
-  if (start === undefined || end === undefined) throw new Error(`no source position for "${from}"`);
-  const original = text.slice(start, end);
-  const at = original.indexOf(from);
-  if (at < 0) throw new Error(`cannot rewrite "${original}": it spells "${from}" with escapes`);
-  return { start: start + at, end: start + at + from.length, text: to };
 }
 
 function renameAnnotations(text: string, doc: Document, edits: Edit[], note: NoteSink): void {
@@ -137,39 +229,32 @@ function renameAnnotations(text: string, doc: Document, edits: Edit[], note: Not
   }
 }
 
-function applyEdits(text: string, edits: Edit[]): string {
-  let out = text;
-  for (const edit of [...edits].sort((a, b) => b.start - a.start)) {
-    out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
-  }
-  return out;
-}
-
-/** Weights Flagger visits with a fixed step: it adds a step while below the maximum, so it can overshoot. */
+/** Weights Flagger visits with a fixed step: it adds a step while below the maximum, so it can overshoot (capped at 100). */
 function flaggerWeights(step: number, max: number): number[] {
   const weights: number[] = [];
   for (let w = step; ; w += step) {
-    weights.push(w);
+    weights.push(Math.min(w, 100));
     if (w >= max) return weights;
   }
 }
 
-function reviewCanary(canary: Canary, sink: NoteSink): void {
+/** Notes on the rewritten Canary: behaviour that differs, deprecated forms, what is still missing. */
+function reviewCanary(canary: Canary, analysisPath: Path | undefined, sink: NoteSink): void {
   let rejected = false;
   const note: NoteSink = (field, kind, message) => {
     rejected ||= kind === 'rejected';
     sink(field, kind, message);
   };
   const spec = canary.spec;
-  const analysisField = spec.analysis !== undefined ? 'spec.analysis' : 'spec.canaryAnalysis';
-  const analysis: CanaryAnalysis | undefined = spec.analysis ?? spec.canaryAnalysis;
   if (spec.provider === undefined) {
     note(
       'spec.provider',
       'semantics',
-      "not set: Fledge uses its own --provider default and rejects unknown names (Flagger's flag fell back to istio)",
+      "not set: the controller's --mesh-provider applies (Fledge's default is kubernetes, Flagger's was istio), and the admission checks that depend on the provider are skipped",
     );
   }
+  const analysisField = analysisPath === undefined ? 'spec.analysis' : formatPath(analysisPath);
+  const analysis: CanaryAnalysis | undefined = spec.analysis ?? spec.canaryAnalysis;
   if (analysis === undefined) {
     note(
       analysisField,
@@ -178,8 +263,36 @@ function reviewCanary(canary: Canary, sink: NoteSink): void {
     );
     return;
   }
-  reviewSchedule(analysis, analysisField, spec.provider, note);
-  reviewMetrics(analysis, analysisField, note);
+  if (analysis.stepWeight !== undefined && analysis.iterations === undefined) {
+    const max = analysis.maxWeight ?? 100;
+    const flagger = flaggerWeights(analysis.stepWeight, max);
+    const last = flagger.at(-1);
+    if (last !== undefined && last > max) {
+      const fledge = [...flagger.slice(0, -1), max];
+      note(
+        `${analysisField}.maxWeight`,
+        'semantics',
+        `the weight never exceeds maxWeight: Fledge steps ${fledge.join(', ')} where Flagger stepped ${flagger.join(', ')}`,
+      );
+    }
+  }
+  const metrics = analysis.metrics ?? [];
+  if (metrics.length > 0) {
+    note(
+      `${analysisField}.metrics`,
+      'semantics',
+      'a query returning no data (empty or NaN) halts advancement instead of counting as a failed check',
+    );
+  }
+  metrics.forEach((metric, i) => {
+    if (metric.templateRef !== undefined && (BuiltinMetrics as readonly string[]).includes(metric.name)) {
+      note(
+        `${analysisField}.metrics[${i}].templateRef`,
+        'semantics',
+        `Flagger ran its builtin ${metric.name} check on this metric as well as the template; Fledge runs only the template`,
+      );
+    }
+  });
   // Alias notes come from the same normalisation the controller applies; it
   // needs an admissible spec, so skip it once something is already rejected.
   if (rejected) return;
@@ -191,93 +304,6 @@ function reviewCanary(canary: Canary, sink: NoteSink): void {
   } catch (err) {
     note(analysisField, 'rejected', (err as Error).message);
   }
-}
-
-function reviewSchedule(
-  analysis: CanaryAnalysis,
-  field: string,
-  provider: string | undefined,
-  note: NoteSink,
-): void {
-  if (analysis.interval !== undefined) {
-    try {
-      if (parseGoDuration(analysis.interval, `${field}.interval`) < 10_000) {
-        note(
-          `${field}.interval`,
-          'rejected',
-          `${analysis.interval} is below 10s: Flagger silently used 10s; write 10s or more`,
-        );
-      }
-    } catch (err) {
-      note(`${field}.interval`, 'rejected', (err as Error).message);
-    }
-  }
-  if (provider === 'kubernetes' && analysis.iterations === undefined) {
-    note(
-      `${field}.iterations`,
-      'rejected',
-      'provider kubernetes supports only blue/green: Flagger silently ran 10 iterations; write iterations: 10 and remove stepWeight/stepWeights',
-    );
-  }
-  if (analysis.iterations === undefined && analysis.match !== undefined) {
-    note(
-      `${field}.match`,
-      'rejected',
-      'Flagger ignored match without iterations; add iterations for A/B testing or remove match',
-    );
-  }
-  if (analysis.iterations !== undefined) {
-    for (const key of ['maxWeight', 'stepWeightPromotion'] as const) {
-      if (analysis[key] !== undefined) {
-        note(
-          `${field}.${key}`,
-          'rejected',
-          `Flagger ignored ${key} with iterations (blue/green, A/B); remove it`,
-        );
-      }
-    }
-  }
-  if (analysis.stepWeight !== undefined) {
-    const max = analysis.maxWeight ?? 100;
-    const flagger = flaggerWeights(analysis.stepWeight, max);
-    const last = flagger.at(-1);
-    if (last !== undefined && last > max) {
-      const fledge = [...flagger.slice(0, -1), max];
-      note(
-        `${field}.maxWeight`,
-        'semantics',
-        `the weight never exceeds maxWeight: Fledge steps ${fledge.join(', ')} where Flagger stepped ${flagger.join(', ')}`,
-      );
-    }
-  }
-}
-
-function reviewMetrics(analysis: CanaryAnalysis, field: string, note: NoteSink): void {
-  const metrics = analysis.metrics ?? [];
-  if (metrics.length > 0) {
-    note(
-      `${field}.metrics`,
-      'semantics',
-      'a query returning no data (empty or NaN) halts advancement instead of counting as a failed check',
-    );
-  }
-  metrics.forEach((metric, i) => {
-    const path = `${field}.metrics[${i}]`;
-    if (metric.threshold === undefined && metric.thresholdRange === undefined) {
-      note(
-        `${path}.thresholdRange`,
-        'rejected',
-        `metric "${metric.name}" has no threshold: Flagger passed it unconditionally; add thresholdRange or remove the metric`,
-      );
-    }
-    if (metric.threshold !== undefined && metric.templateRef !== undefined) {
-      note(
-        `${path}.threshold`,
-        'rejected',
-        'Flagger ignored threshold on template metrics; write thresholdRange instead',
-      );
-    }
-  });
 }
 
 // ------------------------------------------------------------------ CLI entry
@@ -301,9 +327,11 @@ const processIO: MigrateIO = {
 export const MIGRATE_USAGE = `Usage: fledge migrate [--write] <file|directory|->...
 
 Converts Flagger (flagger.app/v1beta1) Canary, MetricTemplate and AlertProvider
-manifests to fledge.dev/v1beta1, keeping comments and formatting, and reports
-every field whose meaning differs in Fledge. Directories are searched
-recursively for *.yaml and *.yml; "-" reads standard input.
+manifests to fledge.dev/v1beta1, keeping comments and formatting. Settings
+Flagger accepted but Fledge rejects are rewritten into what Flagger did with
+them; every change, and every field whose meaning differs, is reported as a
+note on stderr. Directories are searched recursively for *.yaml and *.yml;
+"-" reads standard input.
 
   -w, --write   rewrite files in place (default: print the result to stdout)
   -h, --help    show this help

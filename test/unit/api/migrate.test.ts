@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { AlertProviderSchema, CanarySchema, MetricTemplateSchema } from '../../../src/api/index.ts';
+import {
+  AlertProviderSchema,
+  CanarySchema,
+  MetricTemplateSchema,
+  normalizeCanary,
+  type Canary,
+} from '../../../src/api/index.ts';
 import {
   migrateDocuments,
   runMigrate,
@@ -14,6 +20,7 @@ import {
 } from '../../../src/cli/migrate.ts';
 
 const flaggerDir = fileURLToPath(new URL('../../fixtures/api/flagger/', import.meta.url));
+const rewrittenDir = fileURLToPath(new URL('../../fixtures/api/flagger-rewritten/', import.meta.url));
 
 function yamlFilesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
@@ -25,6 +32,9 @@ const fixtures = yamlFilesUnder(flaggerDir).map((file) => ({
   file,
   text: readFileSync(join(flaggerDir, file), 'utf8'),
 }));
+// The one Flagger fixture whose deprecated forms migrate also rewrites (see its own test).
+const LEGACY = 'legacy-aliases.yaml';
+const current = fixtures.filter((f) => f.file !== LEGACY);
 const schemas = {
   Canary: CanarySchema,
   MetricTemplate: MetricTemplateSchema,
@@ -57,7 +67,7 @@ describe('migrateDocuments round trip over the Flagger fixture directory', () =>
     expect(fixtures.some((f) => f.file.includes('/'))).toBe(true);
   });
 
-  it.each(fixtures)(
+  it.each(current)(
     '$file changes only apiVersion and annotation-key lines, byte for byte elsewhere',
     ({ file, text }) => {
       const { output } = migrateDocuments(text, file);
@@ -73,7 +83,7 @@ describe('migrateDocuments round trip over the Flagger fixture directory', () =>
     },
   );
 
-  it.each(fixtures)('$file parses to the same objects apart from the rewritten names', ({ file, text }) => {
+  it.each(current)('$file parses to the same objects apart from the rewritten names', ({ file, text }) => {
     const { output } = migrateDocuments(text, file);
     expect(toObjects(output)).toEqual(toObjects(text).map(expectedAfterMigration));
   });
@@ -102,29 +112,125 @@ describe('migrateDocuments round trip over the Flagger fixture directory', () =>
     );
   });
 
-  it('reports every deprecated alias in the legacy manifest with its replacement', () => {
-    const legacy = fixtures.find((f) => f.file === 'legacy-aliases.yaml');
-    const notes = migrateDocuments(legacy?.text ?? '', 'legacy-aliases.yaml').notes;
-    expect(fields(notes, 'deprecated')).toEqual([
-      'spec.canaryAnalysis',
+  it('rewrites the deprecated forms of the legacy manifest in place and names the one it cannot', () => {
+    const legacy = fixtures.find((f) => f.file === LEGACY)?.text ?? '';
+    const { output, notes } = migrateDocuments(legacy, LEGACY);
+    const expected = legacy
+      .replace('"apiVersion": "flagger.app/v1beta1"', '"apiVersion": "fledge.dev/v1beta1"')
+      .replace('  canaryAnalysis:', '  analysis:')
+      .replace('      threshold: 99\n', '      thresholdRange:\n        min: 99\n')
+      .replace('      threshold: 500\n', '      thresholdRange:\n        max: 500\n')
+      .replace('      threshold: 5\n', '      thresholdRange:\n        max: 5\n')
+      .replace('type: ""', 'type: rollout')
+      .replace('severity: ""', 'severity: info');
+    expect(output).toBe(expected);
+    expect(fields(notes, 'rewritten')).toEqual([
+      'apiVersion',
       'spec.canaryAnalysis.metrics[0].threshold',
       'spec.canaryAnalysis.metrics[1].threshold',
       'spec.canaryAnalysis.metrics[2].threshold',
-      'spec.canaryAnalysis.metrics[2].query',
       'spec.canaryAnalysis.webhooks[0].type',
       'spec.canaryAnalysis.alerts[0].severity',
+      'spec.canaryAnalysis',
     ]);
     expect(notes.find((n) => n.field === 'spec.canaryAnalysis.metrics[0].threshold')?.message).toContain(
-      'thresholdRange.min: 99',
+      'below 99; written as thresholdRange.min: 99',
     );
-    expect(notes.find((n) => n.field === 'spec.canaryAnalysis.metrics[1].threshold')?.message).toContain(
-      'thresholdRange.max: 500',
+    // An inline query needs a MetricTemplate of the user's making.
+    expect(fields(notes, 'deprecated')).toEqual(['spec.analysis.metrics[2].query']);
+    expect(notes.every((n) => n.source === LEGACY && n.document === 1 && n.object === 'Canary/legacy')).toBe(
+      true,
     );
-    expect(
-      notes.every(
-        (n) => n.source === 'legacy-aliases.yaml' && n.document === 1 && n.object === 'Canary/legacy',
+  });
+});
+
+// Each file of flagger-rewritten/ is a Canary that Flagger v1.44 accepts and
+// Fledge's admission rejects as it is (the integration test checks both
+// against the real CRDs), with a header naming what migrate rewrites:
+//   # fix: <fields with a rewritten or semantics note>
+//   # as-is: rejected: <apiserver message> | accepted
+//   # then: <field> = <JSON value> | absent      (in the migrated manifest)
+const rewritten = readdirSync(rewrittenDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
+  .map((file) => {
+    const text = readFileSync(join(rewrittenDir, file), 'utf8');
+    const header = (key: string) =>
+      [...text.matchAll(new RegExp(`^# ${key}: ?(.*)$`, 'gm'))].map((m) => m[1] ?? '');
+    return {
+      file,
+      text,
+      fix: (header('fix')[0] ?? '').split(', ').filter(Boolean),
+      then: header('then').map((line) => {
+        const [path = '', value = ''] = line.split(' = ');
+        return { path, value: value === 'absent' ? undefined : (JSON.parse(value) as unknown) };
+      }),
+    };
+  });
+
+/** The value at a field path such as `spec.analysis.metrics[0].name`. */
+function at(object: unknown, path: string): unknown {
+  return path
+    .split(/\.|(?=\[)/)
+    .map((p) => (p.startsWith('[') ? Number(p.slice(1, -1)) : p))
+    .reduce<unknown>((value, key) => (value as Record<string | number, unknown> | undefined)?.[key], object);
+}
+
+describe('migrateDocuments on Flagger manifests that Fledge rejects as they are', () => {
+  it('has a corpus with a header for each file', () => {
+    expect(rewritten.length).toBeGreaterThanOrEqual(30);
+    for (const r of rewritten) expect([r.file, r.then.length > 0]).toEqual([r.file, true]);
+  });
+
+  it.each(rewritten)(
+    '$file: notes exactly the fields its header names, and nothing rejected',
+    ({ file, text, fix }) => {
+      const { notes } = migrateDocuments(text, file);
+      expect(fields(notes, 'rejected')).toEqual([]);
+      const changed = notes
+        .filter((n) => (n.kind === 'rewritten' || n.kind === 'semantics') && n.field !== 'apiVersion')
+        .map((n) => n.field)
+        .filter((field) => field !== 'spec.analysis.metrics');
+      expect(changed.sort()).toEqual([...fix].sort());
+    },
+  );
+
+  it.each(rewritten)('$file: the migrated Canary holds what its header says', ({ file, text, then }) => {
+    const [migrated] = toObjects(migrateDocuments(text, file).output);
+    for (const { path, value } of then) expect([path, at(migrated, path)]).toEqual([path, value]);
+  });
+
+  it.each(rewritten)('$file: the migrated Canary fits the schema and normalises', ({ file, text }) => {
+    const migrated = toObjects(migrateDocuments(text, file).output)[0] as Canary;
+    expect([...Value.Errors(CanarySchema, migrated)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
+    const { metadata, spec } = migrated;
+    expect(() => normalizeCanary({ metadata: { ...metadata, namespace: 'test' }, spec })).not.toThrow();
+  });
+
+  it.each(rewritten)(
+    '$file: migrating the result again as Flagger input changes only the apiVersion',
+    ({ file, text }) => {
+      const once = migrateDocuments(text, file).output.replace('fledge.dev/v1beta1', 'flagger.app/v1beta1');
+      const twice = migrateDocuments(once, file);
+      expect(twice.output).toBe(once.replace('flagger.app/v1beta1', 'fledge.dev/v1beta1'));
+      expect(twice.notes.filter((n) => n.kind === 'rewritten').map((n) => n.field)).toEqual(['apiVersion']);
+    },
+  );
+
+  it('drops a canaryAnalysis that Flagger pruned next to spec.analysis', () => {
+    const notes = notesOf(
+      canaryYaml('    stepWeight: 10\n').replace(
+        '  analysis:\n',
+        '  canaryAnalysis:\n    iterations: 3\n  analysis:\n',
       ),
-    ).toBe(true);
+    );
+    expect(notes).toContainEqual(
+      expect.objectContaining({
+        field: 'spec.canaryAnalysis',
+        kind: 'rewritten',
+        message: expect.stringContaining('pruned'),
+      }),
+    );
   });
 });
 
@@ -152,6 +258,10 @@ describe('migrateDocuments notes on meaning that differs', () => {
     expect(fields(notesOf(canaryYaml('    maxWeight: 60\n    stepWeight: 20\n')), 'semantics')).not.toContain(
       'spec.analysis.maxWeight',
     );
+    // Flagger capped the weight at 100 too: 30, 60, 90, 100 in both.
+    expect(fields(notesOf(canaryYaml('    stepWeight: 30\n')), 'semantics')).not.toContain(
+      'spec.analysis.maxWeight',
+    );
   });
 
   it('explains the no-data semantics once per canary with metrics', () => {
@@ -166,32 +276,53 @@ describe('migrateDocuments notes on meaning that differs', () => {
     );
   });
 
-  it('flags what Flagger silently reinterpreted and Fledge rejects, with the fix', () => {
-    const rejected = (analysis: string, extra = '') =>
-      notesOf(canaryYaml(analysis, extra)).filter((n) => n.kind === 'rejected');
-    expect(rejected('    interval: 5s\n    stepWeight: 20\n')[0]?.message).toContain(
-      'Flagger silently used 10s',
+  it('leaves what Fledge cannot express as it is, with a rejected note saying why', () => {
+    const rejected = (analysis: string, provider = 'istio') =>
+      notesOf(canaryYaml(analysis).replace('provider: istio', `provider: ${provider}`)).filter(
+        (n) => n.kind === 'rejected',
+      );
+    const match = '    match:\n      - headers:\n          x:\n            exact: "1"\n';
+    expect(rejected(`    stepWeight: 10\n${match}`)[0]).toMatchObject({
+      field: 'spec.analysis.match',
+      message: expect.stringContaining('limit it to matching requests'),
+    });
+    expect(rejected(`    iterations: 5\n${match}`, 'linkerd')[0]?.message).toContain(
+      'sent all traffic to the canary',
     );
-    expect(rejected('    iterations: 5\n    maxWeight: 50\n').map((n) => n.field)).toEqual([
-      'spec.analysis.maxWeight',
+    expect(rejected('    stepWeights: [10, 10, 20]\n').map((n) => n.message)).toEqual([
+      expect.stringContaining('stalled at weight 10'),
     ]);
-    expect(rejected('    stepWeight: 10\n    match:\n      - headers: {}\n').map((n) => n.field)).toEqual([
-      'spec.analysis.match',
-    ]);
-    const kube = notesOf(
-      canaryYaml('    stepWeight: 20\n').replace('provider: istio', 'provider: kubernetes'),
-    );
-    expect(kube.find((n) => n.kind === 'rejected')?.message).toContain('write iterations: 10');
-    expect(
-      rejected('    stepWeight: 20\n    metrics:\n      - name: request-duration\n').map((n) => n.field),
-    ).toEqual(['spec.analysis.metrics[0].thresholdRange']);
     expect(
       rejected(
-        '    stepWeight: 20\n    metrics:\n      - name: e\n        threshold: 1\n        templateRef:\n          name: e\n',
+        '    stepWeight: 10\n    metrics:\n      - name: e\n        query: up\n        templateRef:\n          name: e\n        thresholdRange:\n          max: 1\n',
       ).map((n) => n.field),
-    ).toEqual(['spec.analysis.metrics[0].threshold']);
-    expect(notesOf(canaryYaml('    stepWeight: 20\n').replace('  provider: istio\n', ''))).toContainEqual(
-      expect.objectContaining({ field: 'spec.provider', kind: 'semantics' }),
+    ).toEqual(['spec.analysis.metrics[0].query']);
+    expect(
+      rejected(
+        '    stepWeight: 10\n    metrics:\n      - name: request-duration\n        thresholdRange: {min: 5, max: 1}\n',
+      ).map((n) => n.field),
+    ).toEqual(['spec.analysis.metrics[0].thresholdRange']);
+    // Bounds the schema sets and Flagger did not: reported from the schema, not rewritten.
+    expect(rejected('    stepWeight: 10\n    maxWeight: 150\n').map((n) => n.field)).toEqual([
+      'spec.analysis.maxWeight',
+    ]);
+  });
+
+  it('says that an unset provider means the controller default, naming its real flag', () => {
+    const note = notesOf(canaryYaml('    stepWeight: 20\n').replace('  provider: istio\n', '')).find(
+      (n) => n.field === 'spec.provider',
+    );
+    expect(note).toMatchObject({ kind: 'semantics', message: expect.stringContaining('--mesh-provider') });
+  });
+
+  it('notes that a builtin-named template metric runs only its template', () => {
+    const notes = notesOf(
+      canaryYaml(
+        '    stepWeight: 10\n    metrics:\n      - name: request-success-rate\n        templateRef:\n          name: rate\n        thresholdRange:\n          min: 99\n',
+      ),
+    );
+    expect(notes).toContainEqual(
+      expect.objectContaining({ field: 'spec.analysis.metrics[0].templateRef', kind: 'semantics' }),
     );
   });
 
@@ -278,9 +409,9 @@ describe('runMigrate', () => {
   });
 
   it('exits 1 when a manifest needs manual changes', async () => {
-    const { io, err } = memoryIO(canaryYaml('    interval: 1s\n    stepWeight: 20\n'));
+    const { io, err } = memoryIO(canaryYaml('    stepWeight: 20\n    maxWeight: 150\n'));
     expect(await runMigrate(['-'], io)).toBe(1);
-    expect(err()).toContain('spec.analysis.interval: rejected:');
+    expect(err()).toContain('spec.analysis.maxWeight: rejected:');
   });
 
   it.each([
