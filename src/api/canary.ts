@@ -498,7 +498,8 @@ export const SessionAffinitySchema = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 128,
-        description: 'Cookie that pins a user to the primary once routed there.',
+        description:
+          'Cookie that pins a user to the primary once routed there, for one analysis interval (its Max-Age).',
         ...celRules({
           rule: "self.matches('^[A-Za-z0-9!#$%&*+.^_|~-]+$')",
           message: 'primaryCookieName must be a cookie token: letters, digits and !#$%&*+.^_|~-',
@@ -506,7 +507,7 @@ export const SessionAffinitySchema = Type.Object(
       }),
     ),
     maxAge: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Cookie lifetime in seconds; default 86400.' }),
+      Type.Integer({ minimum: 1, description: 'Canary cookie lifetime in seconds; default 86400.' }),
     ),
     domain: Type.Optional(Type.String({ maxLength: 253 })),
     path: Type.Optional(Type.String({ maxLength: 1024 })),

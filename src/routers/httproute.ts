@@ -313,6 +313,15 @@ export function setCookieValue(cookie: string, affinity: NormalizedSessionAffini
   return attributes.join('; ');
 }
 
+/**
+ * The primary cookie lives one analysis interval (as in Flagger): a user pinned to the
+ * primary is balanced again once it expires, so the canary's share of users grows with
+ * its weight instead of freezing at the first assignment.
+ */
+export function primaryCookieMaxAge(interval: string): number {
+  return Math.floor(parseGoDuration(interval, 'spec.analysis.interval') / 1000);
+}
+
 function setCookieFilter(value: string): HTTPRouteFilter {
   // add, not set: the application's own Set-Cookie headers must survive.
   return {
@@ -541,10 +550,11 @@ export function renderHTTPRoute(canary: RoutableCanary, state: RouteState, owned
   const base = serviceMatches(service.match);
   const { cookies } = state;
 
-  const backendCookie = (cookie: string | null) =>
-    affinity !== undefined && cookie !== null
-      ? [setCookieFilter(setCookieValue(cookie, affinity, affinity.maxAge))]
-      : [];
+  const backendCookie = (cookie: string | null, side: 'primary' | 'canary'): HTTPRouteFilter[] => {
+    if (affinity === undefined || cookie === null) return [];
+    const maxAge = side === 'primary' ? primaryCookieMaxAge(analysis.interval) : affinity.maxAge;
+    return [setCookieFilter(setCookieValue(cookie, affinity, maxAge))];
+  };
   const mirror: HTTPRouteFilter[] = state.mirror
     ? [
         {
@@ -564,13 +574,13 @@ export function renderHTTPRoute(canary: RoutableCanary, state: RouteState, owned
         names.primary,
         service.port,
         state.primaryWeight,
-        backendCookie(cookies.primarySessionAffinityCookie),
+        backendCookie(cookies.primarySessionAffinityCookie, 'primary'),
       ),
       serviceBackend(
         names.canary,
         service.port,
         state.canaryWeight,
-        backendCookie(cookies.sessionAffinityCookie),
+        backendCookie(cookies.sessionAffinityCookie, 'canary'),
       ),
     ],
     mirror,

@@ -8,6 +8,7 @@ import {
   gatewayDuration,
   mergeMatches,
   nextSessionCookies,
+  primaryCookieMaxAge,
   readRouteState,
   renderHTTPRoute,
   renderHandoffRoute,
@@ -308,9 +309,24 @@ describe('renderHTTPRoute', () => {
           },
         },
       ]);
+      // The primary cookie lives one analysis interval (1m), not maxAge.
       expect(weighted?.backendRefs?.[0]?.filters?.[0]?.responseHeaderModifier?.add?.[0]?.value).toBe(
-        'fledge-primary=def; Max-Age=600; Path=/',
+        'fledge-primary=def; Max-Age=60; Path=/',
       );
+    });
+
+    it('gives the primary cookie the analysis interval in whole seconds', () => {
+      const route = renderHTTPRoute(
+        canary({ analysis: { ...affinity, interval: '1m30.9s' } }),
+        state(20, { cookies }),
+        true,
+      );
+      const weighted = route.spec.rules?.at(-1);
+      const setCookie = (i: number) =>
+        weighted?.backendRefs?.[i]?.filters?.[0]?.responseHeaderModifier?.add?.[0]?.value;
+      expect(setCookie(0)).toBe('fledge-primary=def; Max-Age=90; Path=/');
+      expect(setCookie(1)).toBe('fledge-canary=abc; Max-Age=600; Path=/');
+      expect(primaryCookieMaxAge('10s')).toBe(10);
     });
 
     it('reads weights and all three cookies back', () => {
