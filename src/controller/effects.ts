@@ -100,16 +100,22 @@ export class Effects {
     }
   }
 
-  /** revertOnDeletion's last step: routes and Services back to the target. */
+  /**
+   * A deleted Canary's last step, once the target serves again and before the primary
+   * goes: the routing object, then the apex Service, back to the target. Only with
+   * revertOnDeletion do the objects Fledge created outlive the Canary; a target that
+   * no longer exists has nothing handed to it.
+   */
   async finalise(canary: Canary, spec: NormalizedCanarySpec): Promise<void> {
-    const target = canary.spec.targetRef;
     const world = await this.#deps.workloads.forCanary(canary).observe(canary);
     const selector = world.target.exists
       ? { [world.target.selector.label]: world.target.selector.value }
       : undefined;
-    await this.#deps.routers.forProvider(providerOf(spec)).finalize(routable(canary, spec));
-    if (selector) await finalizeServices(this.#deps.client, routable(canary, spec), selector);
-    else this.#deps.log.warn({ target: target.name }, 'target gone: Services left as they are');
+    if (!selector)
+      this.#deps.log.warn({ target: canary.spec.targetRef.name }, 'target gone: nothing to hand back');
+    const handBack = { release: spec.revertOnDeletion && selector !== undefined };
+    await this.#deps.routers.forProvider(providerOf(spec)).finalize(routable(canary, spec), handBack);
+    await finalizeServices(this.#deps.client, routable(canary, spec), selector, handBack);
   }
 
   /** Records a Warning event on the Canary outside the engine (a spec that cannot be acted on). */

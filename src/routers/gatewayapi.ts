@@ -15,12 +15,22 @@ import {
   type HTTPRoute,
   type RouteState,
 } from './httproute.ts';
-import { ownershipOf, removeOriginalOp, saveOriginalOps, savedOriginal, unchangedSince } from './objects.ts';
+import {
+  ownershipOf,
+  originalToSave,
+  removeOriginalOp,
+  restoreOwnerMetadataOps,
+  saveOriginalOps,
+  savedOriginal,
+  unchangedSince,
+  type OriginalMetadata,
+} from './objects.ts';
 import {
   requireService,
   serviceNames,
   validateWeights,
   type DesiredRoutes,
+  type HandBack,
   type RoutableCanary,
   type RouteReadback,
   type Router,
@@ -35,7 +45,7 @@ import {
 export const GATEWAY_API_PROVIDER = 'gatewayapi';
 
 /** What an adopted HTTPRoute looked like before Fledge took it over. */
-interface OriginalRoute {
+interface OriginalRoute extends OriginalMetadata {
   spec: HTTPRoute['spec'];
 }
 
@@ -94,7 +104,7 @@ export class GatewayApiRouter implements Router {
     return { applied: true, ...state.weights, cookies: state.cookies };
   }
 
-  async finalize(canary: RoutableCanary): Promise<void> {
+  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
     const live = await this.#live(canary);
     if (live === undefined) return;
     const description = `HTTPRoute ${this.#describe(canary)}`;
@@ -103,13 +113,14 @@ export class GatewayApiRouter implements Router {
       await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
         ...unchangedSince(live.metadata),
         { op: 'replace', path: '/spec', value: original.spec },
+        ...restoreOwnerMetadataOps(live.metadata, original),
         removeOriginalOp(),
       ]);
       return;
     }
     if (ownershipOf(live.metadata, canary, description) === 'owned') {
-      // Applying without the owner reference releases the route from the Canary, so it is not garbage collected.
-      await applyObject(this.#client, renderHandoffRoute(canary));
+      // Applied without the owner reference, the route is released and not garbage collected.
+      await applyObject(this.#client, renderHandoffRoute(canary, !handBack.release));
     }
   }
 
@@ -133,15 +144,24 @@ export class GatewayApiRouter implements Router {
     const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
     // Render first, so a spec error leaves an adopted route untouched.
     const route = renderHTTPRoute(canary, state, owned);
-    if (!owned && live !== undefined && savedOriginal(live.metadata, description) === undefined) {
-      // Replacing the spec in the same patch drops fields the owner set and Fledge does not (e.g. hostnames),
-      // which server-side apply would otherwise leave in place under the owner's field manager.
-      const original: OriginalRoute = { spec: live.spec };
-      await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
-        ...unchangedSince(live.metadata),
-        ...saveOriginalOps(live.metadata, original),
-        { op: 'replace', path: '/spec', value: route.spec },
-      ]);
+    if (!owned && live !== undefined) {
+      // The owner's labels and annotations are saved before the apply below overwrites them.
+      const adopting = savedOriginal(live.metadata, description) === undefined;
+      const original = originalToSave<OriginalRoute>(
+        live.metadata,
+        route.metadata,
+        () => ({ spec: live.spec }),
+        description,
+      );
+      if (original !== undefined) {
+        // Replacing the spec on adoption drops fields the owner set and Fledge does not (e.g. hostnames),
+        // which server-side apply would otherwise leave in place under the owner's field manager.
+        await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
+          ...unchangedSince(live.metadata),
+          ...saveOriginalOps(live.metadata, original),
+          ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: route.spec }] : []),
+        ]);
+      }
     }
     await applyObject(this.#client, route);
   }

@@ -6,7 +6,7 @@ import type {
   StringMatch,
 } from '../api/index.ts';
 import { parseGoDuration } from '../api/index.ts';
-import { canaryOwnerReference, type ObjectMeta } from './objects.ts';
+import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
   RouterConfigError,
@@ -508,10 +508,17 @@ function gatewayRefs(service: NormalizedService): ParentReference[] {
   return service.gatewayRefs.map((ref) => structuredClone(ref));
 }
 
-function routeMetadata(canary: RoutableCanary, service: NormalizedService, owned: boolean): ObjectMeta {
+/** The route's metadata: the apex's labels and annotations, plus Flux's opt-out marks while Fledge manages it. */
+function routeMetadata(
+  canary: RoutableCanary,
+  service: NormalizedService,
+  owned: boolean,
+  managed: boolean,
+): ObjectMeta {
   const metadata: ObjectMeta = { name: serviceNames(service).apex, namespace: canary.metadata.namespace };
   if (service.apex?.labels !== undefined) metadata.labels = { ...service.apex.labels };
-  if (service.apex?.annotations !== undefined) metadata.annotations = { ...service.apex.annotations };
+  const annotations = managed ? withFluxOptOut(service.apex?.annotations) : service.apex?.annotations;
+  if (annotations !== undefined) metadata.annotations = { ...annotations };
   if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
   return metadata;
 }
@@ -610,16 +617,17 @@ export function renderHTTPRoute(canary: RoutableCanary, state: RouteState, owned
   return {
     apiVersion: HTTPROUTE_API_VERSION,
     kind: HTTPROUTE_KIND,
-    metadata: routeMetadata(canary, service, owned),
+    metadata: routeMetadata(canary, service, owned, true),
     spec: routeSpec(service, rules),
   };
 }
 
 /**
- * The route left behind when a Canary with revertOnDeletion is deleted: everything
- * to the apex Service (which then selects the target's pods), no owner reference.
+ * The route a deleted Canary hands back: everything to the apex Service (which then
+ * selects the target's pods), without Flux's opt-out marks. `owned: false` releases it
+ * from the Canary (revertOnDeletion); an owned one goes with it.
  */
-export function renderHandoffRoute(canary: RoutableCanary): HTTPRoute {
+export function renderHandoffRoute(canary: RoutableCanary, owned: boolean): HTTPRoute {
   // No check for unsupported settings: the handoff writes none of them, and it must not block a deletion.
   const service = requireService(canary, 'gatewayapi');
   const { apex } = serviceNames(service);
@@ -627,7 +635,7 @@ export function renderHandoffRoute(canary: RoutableCanary): HTTPRoute {
   return {
     apiVersion: HTTPROUTE_API_VERSION,
     kind: HTTPROUTE_KIND,
-    metadata: routeMetadata(canary, service, false),
+    metadata: routeMetadata(canary, service, owned, false),
     spec: routeSpec(service, rules),
   };
 }

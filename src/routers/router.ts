@@ -100,10 +100,20 @@ export interface Router {
    */
   getRoutes(canary: RoutableCanary): Promise<RouteReadback>;
   /**
-   * Hands traffic back on Canary deletion (revertOnDeletion): restores an adopted
-   * object from its saved original, or routes everything to the apex Service.
+   * Hands traffic back on Canary deletion, once the target serves again: restores an
+   * adopted object from its saved original, or routes everything to the apex Service
+   * (which then selects the target's pods).
    */
-  finalize(canary: RoutableCanary): Promise<void>;
+  finalize(canary: RoutableCanary, handBack: HandBack): Promise<void>;
+}
+
+/** How a deleted Canary's objects are handed back. */
+export interface HandBack {
+  /**
+   * revertOnDeletion: the objects Fledge created lose the Canary's owner reference and
+   * outlive it; otherwise they go with it (garbage collection), once they point at the target.
+   */
+  release: boolean;
 }
 
 export interface RouterDeps {

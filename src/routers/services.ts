@@ -4,21 +4,33 @@ import { isNotFound, normalizeKubeError } from '../kube/errors.ts';
 import { applyGuardedJsonPatch, applyObject, type JsonPatchOperation } from '../kube/patch.ts';
 import {
   canaryOwnerReference,
+  dropFluxOptOutOps,
   ownershipOf,
   pointer,
+  originalToSave,
   removeOriginalOp,
+  restoreOwnerMetadataOps,
   sameStringMap,
   saveOriginalOps,
   savedOriginal,
   unchangedSince,
+  withFluxOptOut,
   type ObjectMeta,
+  type OriginalMetadata,
 } from './objects.ts';
-import { RouterConfigError, requireService, serviceNames, type RoutableCanary } from './router.ts';
+import {
+  RouterConfigError,
+  requireService,
+  serviceNames,
+  type HandBack,
+  type RoutableCanary,
+} from './router.ts';
 
 // The three ClusterIP Services every Deployment/DaemonSet canary gets: the apex
 // `<name>` (what clients call; selects the primary pods), `<name>-primary` and
 // `<name>-canary`. Rendering is pure; applying is server-side apply as "fledge",
-// so re-applying an unchanged Canary writes nothing.
+// so re-applying an unchanged Canary writes nothing. Each carries Flux's opt-out
+// marks (see FLUX_OPT_OUT_ANNOTATIONS).
 
 /** Mesh proxies injected into the pod template whose ports are never exposed. */
 export const SIDECAR_CONTAINERS: readonly string[] = ['istio-proxy', 'envoy'];
@@ -147,7 +159,7 @@ export function renderServices(inputs: ServiceInputs, apexTarget: ApexTarget = '
       ownerReferences: [canaryOwnerReference(canary)],
     };
     if (custom?.labels !== undefined) metadata.labels = { ...custom.labels };
-    if (custom?.annotations !== undefined) metadata.annotations = { ...custom.annotations };
+    metadata.annotations = withFluxOptOut(custom?.annotations);
     const spec: ServiceObject['spec'] = {
       type: 'ClusterIP',
       selector: { ...selector },
@@ -167,43 +179,9 @@ export function renderServices(inputs: ServiceInputs, apexTarget: ApexTarget = '
 }
 
 /** What an adopted apex Service looked like before Fledge took it over. */
-interface OriginalService {
+interface OriginalService extends OriginalMetadata {
   selector?: Record<string, string>;
   ports?: ServicePort[];
-  /** The owner's values of the labels and annotations Fledge sets (null: the key was absent). */
-  labels?: Record<string, string | null>;
-  annotations?: Record<string, string | null>;
-}
-
-/** The live values of the keys `desired` sets, null where absent; undefined when it sets none. */
-function valuesBefore(
-  live: Record<string, string> | undefined,
-  desired: Record<string, string> | undefined,
-): Record<string, string | null> | undefined {
-  const keys = Object.keys(desired ?? {});
-  if (keys.length === 0) return undefined;
-  return Object.fromEntries(keys.map((key) => [key, live?.[key] ?? null]));
-}
-
-/** Puts back the owner's values of the keys Fledge set, removing the ones it added. */
-function restoreEntryOps(
-  meta: ObjectMeta,
-  field: 'labels' | 'annotations',
-  saved: Record<string, string | null> | undefined,
-): JsonPatchOperation[] {
-  const current = meta[field];
-  if (current === undefined) {
-    // Someone removed the whole map since adoption: a per-key add would have no parent.
-    const kept = Object.entries(saved ?? {}).filter(([, value]) => value !== null);
-    return kept.length === 0
-      ? []
-      : [{ op: 'add', path: `/metadata/${field}`, value: Object.fromEntries(kept) }];
-  }
-  return Object.entries(saved ?? {}).flatMap(([key, value]): JsonPatchOperation[] => {
-    const path = `/metadata/${field}/${pointer(key)}`;
-    if (value !== null) return current[key] === value ? [] : [{ op: 'add', path, value }];
-    return key in current ? [{ op: 'remove', path }] : [];
-  });
 }
 
 function serviceRef(namespace: string, name: string): ObjectRef {
@@ -308,16 +286,8 @@ async function updateAdoptedApex(
     return nodePort === undefined ? port : { ...port, nodePort };
   });
   const operations: JsonPatchOperation[] = [];
-  if (savedOriginal(live.metadata, description) === undefined) {
-    const original: OriginalService = {};
-    if (live.spec.selector !== undefined) original.selector = live.spec.selector;
-    if (live.spec.ports !== undefined) original.ports = live.spec.ports;
-    const labels = valuesBefore(live.metadata.labels, desired.metadata.labels);
-    if (labels !== undefined) original.labels = labels;
-    const annotations = valuesBefore(live.metadata.annotations, desired.metadata.annotations);
-    if (annotations !== undefined) original.annotations = annotations;
-    operations.push(...saveOriginalOps(live.metadata, original));
-  }
+  const original = originalToSave(live.metadata, desired.metadata, () => originalSpec(live), description);
+  if (original !== undefined) operations.push(...saveOriginalOps(live.metadata, original));
   if (!sameStringMap(live.spec.selector, desired.spec.selector)) {
     operations.push({ op: 'add', path: '/spec/selector', value: desired.spec.selector });
   }
@@ -332,6 +302,13 @@ async function updateAdoptedApex(
     serviceRef(desired.metadata.namespace ?? '', desired.metadata.name ?? ''),
     [...unchangedSince(live.metadata), ...operations],
   );
+}
+
+function originalSpec(live: ServiceObject): OriginalService {
+  const original: OriginalService = {};
+  if (live.spec.selector !== undefined) original.selector = live.spec.selector;
+  if (live.spec.ports !== undefined) original.ports = live.spec.ports;
+  return original;
 }
 
 /** Sets `entries` in metadata.labels/annotations, creating the map when neither it nor an earlier op does. */
@@ -367,19 +344,22 @@ function samePorts(live: readonly ServicePort[], desired: readonly ServicePort[]
 }
 
 /**
- * On Canary deletion with revertOnDeletion: an adopted apex gets its original
+ * On Canary deletion, before the primary goes: an adopted apex gets its original
  * selector and ports back, and the owner's values of the labels and annotations
- * Fledge set; an apex Fledge created is pointed at the target's pods and released
- * from the Canary, so it outlives it. The primary and canary Services are left to
- * garbage collection.
+ * Fledge set; an apex Fledge created is pointed at the target's pods (`targetSelector`;
+ * undefined when the target is gone, and the apex is left as it is), loses Flux's
+ * opt-out marks and, with `release`, its owner reference, so it outlives the Canary.
+ * The primary and canary Services are left to garbage collection.
  */
 export async function finalizeServices(
   client: KubeObjectClient,
   canary: RoutableCanary,
-  targetSelector: Record<string, string>,
+  targetSelector: Record<string, string> | undefined,
+  handBack: HandBack,
 ): Promise<void> {
   const { namespace } = canary.metadata;
-  const { apex } = serviceNames(requireService(canary, 'every Deployment or DaemonSet target'));
+  const service = requireService(canary, 'every Deployment or DaemonSet target');
+  const { apex } = serviceNames(service);
   const live = await getService(client, namespace, apex);
   if (live === undefined) return;
   const description = `Service ${namespace}/${apex}`;
@@ -390,16 +370,17 @@ export async function finalizeServices(
     else operations.push({ op: 'add', path: '/spec/selector', value: original.selector });
     if (original.ports !== undefined)
       operations.push({ op: 'add', path: '/spec/ports', value: original.ports });
-    operations.push(...restoreEntryOps(live.metadata, 'labels', original.labels));
-    operations.push(...restoreEntryOps(live.metadata, 'annotations', original.annotations));
-    operations.push(removeOriginalOp());
-  } else if (ownershipOf(live.metadata, canary, description) === 'owned') {
+    operations.push(...restoreOwnerMetadataOps(live.metadata, original), removeOriginalOp());
+  } else if (targetSelector !== undefined && ownershipOf(live.metadata, canary, description) === 'owned') {
     operations.push({ op: 'add', path: '/spec/selector', value: targetSelector });
-    const index = live.metadata.ownerReferences?.findIndex((ref) => ref.uid === canary.metadata.uid) ?? -1;
-    operations.push(
-      { op: 'test', path: `/metadata/ownerReferences/${index}/uid`, value: canary.metadata.uid },
-      { op: 'remove', path: `/metadata/ownerReferences/${index}` },
-    );
+    operations.push(...dropFluxOptOutOps(live.metadata, service.apex?.annotations));
+    if (handBack.release) {
+      const index = live.metadata.ownerReferences?.findIndex((ref) => ref.uid === canary.metadata.uid) ?? -1;
+      operations.push(
+        { op: 'test', path: `/metadata/ownerReferences/${index}/uid`, value: canary.metadata.uid },
+        { op: 'remove', path: `/metadata/ownerReferences/${index}` },
+      );
+    }
   } else {
     return;
   }

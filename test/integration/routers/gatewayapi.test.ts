@@ -26,6 +26,9 @@ import { createCanary, getJson, objectClient, targetRef } from './helpers.ts';
 const HTTPROUTES = 'httproutes.gateway.networking.k8s.io';
 const gatewayRefs = [{ name: 'public', namespace: 'gateways' }];
 const progressive = { interval: '1m', stepWeight: 10, maxWeight: 50 };
+const RECONCILE = 'kustomize.toolkit.fluxcd.io/reconcile';
+const DRIFT = 'helm.toolkit.fluxcd.io/driftDetection';
+const FLUX_OPT_OUT = { [RECONCILE]: 'disabled', [DRIFT]: 'disabled' };
 
 function weights(route: HTTPRoute): string[][] {
   return (route.spec.rules ?? []).map((rule) => (rule.backendRefs ?? []).map((b) => `${b.name}:${b.weight}`));
@@ -81,6 +84,7 @@ describe('gatewayapi router', () => {
       expect(created.metadata.ownerReferences).toEqual([
         expect.objectContaining({ kind: 'Canary', uid: canary.metadata.uid, controller: true }),
       ]);
+      expect(created.metadata.annotations).toEqual(FLUX_OPT_OUT);
 
       expect(await router.getRoutes(canary)).toEqual({
         applied: false,
@@ -138,9 +142,10 @@ describe('gatewayapi router', () => {
     });
 
     it('hands the route to the apex Service on finalize and releases it from the Canary', async () => {
-      await router.finalize(canary);
+      await router.finalize(canary, { release: true });
       const handedOff = await route('web');
       expect(handedOff.metadata.ownerReferences ?? []).toEqual([]);
+      expect(handedOff.metadata.annotations ?? {}).toEqual({});
       expect(handedOff.spec.rules?.map((r) => r.backendRefs?.map((b) => b.name))).toEqual([['web']]);
       expect(handedOff.spec.hostnames).toEqual(['web.example.com']);
     });
@@ -314,11 +319,24 @@ describe('gatewayapi router', () => {
     expect(await router.getRoutes(canary)).toMatchObject({ applied: true, canaryWeight: 30, mirrored: true });
   });
 
+  it('hands a route it created to the apex Service on finalize and leaves it to the Canary when not releasing', async () => {
+    const canary = await canaryFor('gc');
+    await router.setRoutes(canary, { primaryWeight: 70, canaryWeight: 30, mirror: false });
+    await router.finalize(canary, { release: false });
+    const handedOff = await route('gc');
+    expect(handedOff.spec.rules?.map((r) => r.backendRefs?.map((b) => b.name))).toEqual([['gc']]);
+    expect(handedOff.metadata.annotations ?? {}).toEqual({});
+    expect(handedOff.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Canary', uid: canary.metadata.uid, controller: true }),
+    ]);
+  });
+
   it('adopts an existing HTTPRoute and restores it on finalize', async () => {
+    // The owner keeps helm-controller's drift detection off already.
     const original = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
-      metadata: { name: 'shop', namespace },
+      metadata: { name: 'shop', namespace, annotations: { [DRIFT]: 'disabled' } },
       spec: {
         parentRefs: [{ name: 'public', namespace: 'gateways' }],
         hostnames: ['shop.example.com'],
@@ -334,15 +352,17 @@ describe('gatewayapi router', () => {
     expect(adopted.metadata.ownerReferences).toBeUndefined();
     expect(JSON.parse(adopted.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION] ?? '{}')).toEqual({
       spec: before.spec,
+      annotations: { [RECONCILE]: null, [DRIFT]: 'disabled' },
     });
+    expect(adopted.metadata.annotations).toMatchObject(FLUX_OPT_OUT);
     expect(weights(adopted)).toEqual([['shop-primary:100', 'shop-canary:0']]);
     expect(adopted.spec.hostnames).toBeUndefined();
 
     await router.setRoutes(canary, { primaryWeight: 60, canaryWeight: 40, mirror: false });
-    await router.finalize(canary);
+    await router.finalize(canary, { release: true });
     const restored = await route('shop');
     expect(restored.spec).toEqual(before.spec);
-    expect(restored.metadata.annotations?.[ORIGINAL_CONFIGURATION_ANNOTATION]).toBeUndefined();
+    expect(restored.metadata.annotations).toEqual({ [DRIFT]: 'disabled' });
   });
 
   it('rejects a spec Gateway API cannot express without touching the route', async () => {

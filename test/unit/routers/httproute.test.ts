@@ -113,7 +113,11 @@ describe('renderHTTPRoute', () => {
       { path: { type: 'PathPrefix', value: '/api' }, method: 'GET' },
     ]);
     expect(route.metadata.labels).toEqual({ team: 'web' });
-    expect(route.metadata.annotations).toEqual({ note: 'x' });
+    expect(route.metadata.annotations).toEqual({
+      note: 'x',
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+      'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
+    });
   });
 
   it('adds header operations, URL rewrite, extra mirrors and timeouts to every rule', () => {
@@ -378,11 +382,22 @@ describe('renderHTTPRoute', () => {
 
 describe('renderHandoffRoute', () => {
   it('does not let a setting the route never carried block a deletion', () => {
-    const route = renderHandoffRoute(canary({ service: { retries: { attempts: 2 } } }));
+    const route = renderHandoffRoute(canary({ service: { retries: { attempts: 2 } } }), false);
     expect(route.spec.rules?.[0]?.backendRefs?.map((b) => b.name)).toEqual(['podinfo']);
-    expect(() => renderHandoffRoute(canary({ service: { gatewayRefs: [] } }))).toThrow(
+    expect(() => renderHandoffRoute(canary({ service: { gatewayRefs: [] } }), false)).toThrow(
       /needs spec.service.gatewayRefs/,
     );
+  });
+
+  it("keeps the owner reference of a route that goes with the Canary, and drops Flux's marks either way", () => {
+    const c = canary({ service: { apex: { annotations: { note: 'x' } } } });
+    const released = renderHandoffRoute(c, false);
+    const owned = renderHandoffRoute(c, true);
+    expect(owned.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Canary', uid: 'canary-uid', controller: true }),
+    ]);
+    for (const route of [released, owned]) expect(route.metadata.annotations).toEqual({ note: 'x' });
+    expect(renderHandoffRoute(canary(), false).metadata.annotations).toBeUndefined();
   });
 
   it('sends everything to the apex Service and carries no owner reference', () => {
@@ -391,6 +406,7 @@ describe('renderHandoffRoute', () => {
         service: { timeout: '5s' },
         analysis: { interval: '1m', iterations: 2, match: [{ headers: { a: { exact: 'b' } } }] },
       }),
+      false,
     );
     expect(route.metadata.ownerReferences).toBeUndefined();
     expect(route.spec.rules).toEqual([

@@ -9,6 +9,10 @@ import {
 } from '../../../src/routers/index.ts';
 import { canary } from './fixtures.ts';
 
+const FLUX_OPT_OUT = {
+  'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+  'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
+};
 const selectors = { primary: { app: 'podinfo-primary' }, canary: { app: 'podinfo' } };
 
 const template: PodTemplateShape = {
@@ -100,11 +104,20 @@ describe('renderServices', () => {
     });
     const services = renderServices({ canary: c, selectors });
     expect(services.apex.metadata.labels).toEqual({ tier: 'edge' });
-    expect(services.apex.metadata.annotations).toEqual({ 'a/b': 'apex' });
+    expect(services.apex.metadata.annotations).toEqual({ 'a/b': 'apex', ...FLUX_OPT_OUT });
     expect(services.primary.metadata.labels).toEqual({ role: 'primary' });
-    expect(services.primary.metadata.annotations).toBeUndefined();
-    expect(services.canary.metadata.annotations).toEqual({ note: 'canary' });
+    expect(services.primary.metadata.annotations).toEqual(FLUX_OPT_OUT);
+    expect(services.canary.metadata.annotations).toEqual({ note: 'canary', ...FLUX_OPT_OUT });
     expect(services.canary.metadata.labels).toBeUndefined();
+  });
+
+  it("keeps Flux off all three Services, over the spec's own value for its keys", () => {
+    const c = canary({
+      service: { apex: { annotations: { 'kustomize.toolkit.fluxcd.io/reconcile': 'enabled' } } },
+    });
+    for (const service of Object.values(renderServices({ canary: c, selectors }))) {
+      expect(service.metadata.annotations).toEqual(FLUX_OPT_OUT);
+    }
   });
 
   it('adds discovered ports when portDiscovery is on', () => {
