@@ -876,7 +876,10 @@ export const CanarySpecSchema = Type.Object(
     ),
     skipAnalysis: Type.Optional(Type.Boolean({ description: 'Promote new revisions without analysis.' })),
     revertOnDeletion: Type.Optional(
-      Type.Boolean({ description: 'On deletion, hand traffic and replicas back to the original workload.' }),
+      Type.Boolean({
+        description:
+          'Keep the apex Service and routing object Fledge created after the Canary is deleted (traffic goes back to the target either way).',
+      }),
     ),
     suspend: Type.Optional(
       Type.Boolean({ description: 'Pause: freeze the current run in place until set back to false.' }),

@@ -106,7 +106,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     const deleting = canary.metadata.deletionTimestamp !== undefined;
     const finalizers = canary.metadata.finalizers ?? [];
     if (deleting && !finalizers.includes(FINALIZER)) return {};
-    if (!deleting && spec.revertOnDeletion && !finalizers.includes(FINALIZER)) {
+    // Every Canary, whatever revertOnDeletion says: deletion hands traffic back before the primary goes.
+    if (!deleting && !finalizers.includes(FINALIZER)) {
       const added = await write(() => addFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal }));
       if (!added) return { requeueAfterMs: staleCacheRetryMs };
     }

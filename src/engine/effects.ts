@@ -509,14 +509,22 @@ const failPromotionOnDeadline: Effect = (ctx) => failRun(ctx, deadlineFailure(ct
 
 // ---------------------------------------------------------------- deletion
 
-const announceTerminating: Effect = (ctx) => {
-  recordEvent(
+function announceTerminating(ctx: Ctx, message: string): void {
+  recordEvent(ctx, 'Terminating', message);
+  setPromotedCondition(ctx, 'Terminating', 'handing traffic back to the target');
+}
+
+const announceRevert: Effect = (ctx) =>
+  announceTerminating(
     ctx,
-    'Terminating',
-    'revertOnDeletion: scaling the target back up before handing traffic to it',
+    'revertOnDeletion: scaling the target back up, then handing it the traffic; the apex Service and the routing object stay after the Canary',
   );
-  setPromotedCondition(ctx, 'Terminating', 'reverting to the original workload');
-};
+
+const announceHandBack: Effect = (ctx) =>
+  announceTerminating(
+    ctx,
+    'scaling the target back up, then handing it the traffic; the objects Fledge created go with the Canary',
+  );
 
 const announceTerminated: Effect = (ctx) => {
   const gone = !ctx.observed.target.exists;
@@ -527,7 +535,7 @@ const announceTerminated: Effect = (ctx) => {
       ? 'target no longer exists: removing the routing objects'
       : 'target ready: traffic handed back to it',
   );
-  setPromotedCondition(ctx, 'Terminated', 'reverted to the original workload');
+  setPromotedCondition(ctx, 'Terminated', 'traffic handed back to the target');
 };
 
 const announceTerminatedLate: Effect = (ctx) => {
@@ -536,7 +544,7 @@ const announceTerminatedLate: Effect = (ctx) => {
     'Terminated',
     `target not ready after ${ctx.spec.progressDeadlineSeconds}s (${targetReadiness(ctx).message}): finalising the deletion anyway`,
   );
-  setPromotedCondition(ctx, 'DeadlineExceeded', 'reverted to the original workload before it was ready');
+  setPromotedCondition(ctx, 'DeadlineExceeded', 'traffic handed back to the target before it was ready');
 };
 
 /** Status shows where a failed run's traffic settled (see settledWeightDiffers). */
@@ -579,7 +587,8 @@ export const effects = {
   rollbackOnDeadline,
   failPromotionOnReadiness,
   failPromotionOnDeadline,
-  announceTerminating,
+  announceRevert,
+  announceHandBack,
   announceTerminated,
   announceTerminatedLate,
 } satisfies Record<string, Effect>;

@@ -38,22 +38,25 @@ const ACTIVE: readonly Phase[] = ['Progressing', 'WaitingPromotion'];
 
 export const TRANSITIONS: readonly Transition[] = [
   // Any live phase
+  // Deletion never leaves a Service without ready pods: both rows scale the target up and hand
+  // traffic back to it before the finalizer lets the primary go; they differ in what outlives the Canary.
   {
     id: 'deleting.revert',
     from: LIVE,
     when: 'deletingWithRevert',
     to: 'Terminating',
-    effects: ['announceTerminating'],
-    summary: 'Canary deleted with revertOnDeletion: hand the workload back to the target.',
+    effects: ['announceRevert'],
+    summary:
+      'Deleted with revertOnDeletion: scale the target up, hand it the traffic; what Fledge made stays.',
   },
   {
-    id: 'deleting.orphan',
+    id: 'deleting.handBack',
     from: LIVE,
     when: 'deletingWithoutRevert',
-    to: 'same',
-    effects: [],
-    settles: true,
-    summary: 'Canary deleted without revertOnDeletion: nothing to revert; do nothing.',
+    to: 'Terminating',
+    effects: ['announceHandBack'],
+    summary:
+      'Deleted without revertOnDeletion: scale the target up, hand it the traffic; what Fledge made goes.',
   },
   {
     id: 'control.ignored',

@@ -141,9 +141,12 @@ export type Action =
   | { kind: 'alert'; message: AlertMessage }
   /** Record a Kubernetes Event on the Canary. */
   | { kind: 'event'; reason: EventReason; type: 'Normal' | 'Warning'; message: string }
-  /** revertOnDeletion, first step: scale the target back up to the primary's replicas. */
+  /** Canary deletion, first step: scale the target back up to the primary's replicas. */
   | { kind: 'revert' }
-  /** revertOnDeletion, last step: point the apex Service at the target, remove the routing objects, drop the finalizer. */
+  /**
+   * Canary deletion, last step: hand the routing object and the apex Service back to the target
+   * (with revertOnDeletion they outlive the Canary), then drop the finalizer so the primary goes.
+   */
   | { kind: 'finalise' };
 
 export type ActionKind = Action['kind'];

@@ -89,7 +89,7 @@ export interface Workload {
   /** Scales the target to zero or back up. Idempotent. */
   scaleCanary(canary: Canary, direction: ScaleDirection): Promise<void>;
   /**
-   * For revertOnDeletion: gives the target back at least the primary's capacity
+   * On Canary deletion: gives the target back at least the primary's capacity
    * and removes what Fledge changed on it. Idempotent and non-blocking: call it
    * until the returned readiness is ready (or not retriable).
    */

@@ -19,7 +19,15 @@ function canaryAt(resourceVersion: string, status?: Canary['status']): Canary {
   return {
     apiVersion: 'fledge.dev/v1beta1',
     kind: 'Canary',
-    metadata: { name: 'podinfo', namespace: 'team', uid: 'uid-1', generation: 1, resourceVersion },
+    // Finalized already: every Canary gets the finalizer on its first reconcile.
+    metadata: {
+      name: 'podinfo',
+      namespace: 'team',
+      uid: 'uid-1',
+      generation: 1,
+      resourceVersion,
+      finalizers: ['fledge.dev/finalizer'],
+    },
     spec: {
       targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
       service: { port: 9898 },

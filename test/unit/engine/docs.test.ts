@@ -39,6 +39,9 @@ describe('docs/state-machine.md', () => {
     expect(diagram).toContain(
       'note right of Terminating: deleting.revert: from any live phase to Terminating',
     );
+    expect(diagram).toContain(
+      'note right of Terminating: deleting.handBack: from any live phase to Terminating',
+    );
     expect(diagram).not.toMatch(/(\w+) --> \1:/);
   });
 

@@ -494,6 +494,20 @@ describe('lifecycle', () => {
     expect(w.status.phase).toBe('Terminated');
   });
 
+  it('without revertOnDeletion the target is still scaled back up before finalising', () => {
+    const w = world({ stepWeight: 50, maxWeight: 100 });
+    expect(w.target.up).toBe(false);
+    w.deletionTimestamp = new Date(w.now).toISOString();
+    const first = w.step();
+    expect(first.transitions).toEqual(['deleting.handBack', 'terminating.wait']);
+    // Nothing is finalised (and so the primary stays) until the target serves.
+    expect(first.actions.map((a) => a.kind)).toEqual(['event', 'revert']);
+    const made = runUntil(w, (x) => x.finalised);
+    expect(made.flatMap((d) => d.actions.map((a) => a.kind))).toEqual(['event', 'finalise']);
+    expect(w.target.up).toBe(true);
+    expect(w.status.phase).toBe('Terminated');
+  });
+
   it('revertOnDeletion with the target already gone finalises at once', () => {
     const w = world({ stepWeight: 50, maxWeight: 100 }, { extra: { revertOnDeletion: true } });
     w.target.exists = false;

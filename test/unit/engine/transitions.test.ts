@@ -63,14 +63,28 @@ const cases: Record<string, Case> = {
     check: (d) => {
       expect(d.status.phase).toBe('Terminating');
       expect(of(d, 'revert')).toHaveLength(1);
-      expect(events(d)).toEqual(['Terminating']);
+      expect(of(d, 'event')).toEqual([
+        expect.objectContaining({ reason: 'Terminating', message: expect.stringMatching(/stay after/) }),
+      ]);
     },
   },
-  'deleting.orphan': {
-    input: inputFor('Progressing', { deletionTimestamp: iso(NOW) }),
+  'deleting.handBack': {
+    // The idle target is at zero: it must serve again before the primary may go.
+    input: inputFor('Succeeded', { deletionTimestamp: iso(NOW), target: { ready: notReady } }),
     check: (d) => {
-      expect(d.actions).toEqual([]);
-      expect(d.requeueAfterMs).toBeUndefined();
+      expect(d.transitions).toEqual(['deleting.handBack', 'terminating.wait']);
+      expect(d.status.phase).toBe('Terminating');
+      expect(d.actions.map((a) => a.kind)).toEqual(['event', 'revert']);
+      expect(of(d, 'event')).toEqual([
+        expect.objectContaining({
+          reason: 'Terminating',
+          message: expect.stringMatching(/go with the Canary/),
+        }),
+      ]);
+      expect(d.status.conditions?.find((c) => c.type === 'Promoted')).toMatchObject({
+        status: 'Unknown',
+        reason: 'Terminating',
+      });
     },
   },
   'control.ignored': {
