@@ -74,9 +74,10 @@ export function createReconciler(deps: ReconcilerDeps) {
       const from = canary.metadata.resourceVersion;
       try {
         const written = await send(from);
-        if (written === undefined) return true;
+        const { resourceVersion, finalizers } = written?.metadata ?? {};
+        // A write that changed nothing keeps the version, and no watch event will follow it.
+        if (written === undefined || resourceVersion === from) return true;
         ownWrites.replaced(key, from);
-        const { resourceVersion, finalizers } = written.metadata ?? {};
         canary.metadata = { ...canary.metadata, resourceVersion, finalizers };
         return true;
       } catch (err) {
@@ -93,6 +94,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     } catch (err) {
       const message = (err as Error).message;
       log.warn({ reason: message }, 'spec cannot be acted on');
+      if (canary.metadata.deletionTimestamp !== undefined) {
+        // Nothing can be handed back by a spec Fledge cannot read; holding on would keep the Canary forever.
+        deps.effects.warn(canary, 'InvalidSpec', `${message}; deleted without handing traffic back`);
+        await removeFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal });
+        return {};
+      }
       deps.effects.warn(canary, 'InvalidSpec', message);
       const conditions = invalidSpecConditions(canary, message, deps.now());
       const written =
@@ -147,6 +154,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       // Decided on a copy someone else has since changed: decide again on theirs, act on nothing.
       if (!written) return { requeueAfterMs: staleCacheRetryMs };
+      if (canary.metadata.resourceVersion === cached.metadata.resourceVersion)
+        log.debug({ patch }, 'status patch changed nothing on the apiserver');
     }
     deps.observer.keepOnly(key, decision.awaiting);
     deps.telemetry.observe(canary, spec, previous, decision.status);

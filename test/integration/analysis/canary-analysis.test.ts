@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CanaryStatus, MetricStatus } from '../../../src/api/index.ts';
 import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
+import { startPrometheusProxy, type PrometheusProxy } from '../../harness/prometheus-proxy.ts';
 import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
 import { canaryEvents } from '../controller/history.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
@@ -20,63 +19,6 @@ const successRate = 'fledge_e2e_success_rate';
 const metricName = 'success-rate';
 const prometheusToken = 'e2e-analysis-token';
 
-/** A loopback HTTP proxy in front of Prometheus that checks a bearer token and can go down. */
-interface SwitchableProxy {
-  url: string;
-  /** Requests seen without the right token. */
-  unauthorized: number;
-  setUp(up: boolean): void;
-  close(): Promise<void>;
-}
-
-async function startSwitchableProxy(target: string, token: string): Promise<SwitchableProxy> {
-  let up = true;
-  const server: Server = createServer((req, res) => {
-    if (!up) {
-      req.socket.destroy();
-      return;
-    }
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      proxy.unauthorized += 1;
-      res.writeHead(401, { 'content-type': 'text/plain' });
-      res.end('unauthorized\n');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void fetch(`${target}${req.url ?? '/'}`, {
-        method: req.method ?? 'GET',
-        headers: { 'content-type': String(req.headers['content-type'] ?? 'text/plain') },
-        ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
-      })
-        .then(async (upstream) => {
-          res.writeHead(upstream.status, {
-            'content-type': upstream.headers.get('content-type') ?? 'text/plain',
-          });
-          res.end(await upstream.text());
-        })
-        .catch(() => req.socket.destroy());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxy: SwitchableProxy = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    unauthorized: 0,
-    setUp: (value) => {
-      up = value;
-      // Kept-alive connections must break too, or the outage would not reach the operator.
-      if (!up) server.closeAllConnections();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return proxy;
-}
-
 const metricOf = (status: CanaryStatus, name = metricName): MetricStatus | undefined =>
   status.metrics?.find((m) => m.name === name);
 
@@ -84,7 +26,7 @@ describe('canary analysis against a real Prometheus', () => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
   let prometheus: Prometheus;
-  let proxy: SwitchableProxy;
+  let proxy: PrometheusProxy;
   let series: LiveSeries;
   let operator: OperatorProcess;
   // No Gateway implementation runs in the sandbox: this one accepts the canary's HTTPRoute.
@@ -93,7 +35,7 @@ describe('canary analysis against a real Prometheus', () => {
   beforeAll(async () => {
     namespace = await createTestNamespace('analysis');
     prometheus = await startPrometheus();
-    proxy = await startSwitchableProxy(prometheus.url, prometheusToken);
+    proxy = await startPrometheusProxy(prometheus.url, { token: prometheusToken });
     series = new LiveSeries(prometheus.url);
     gateway = startFakeGatewayController(kubeconfigPath, namespace);
     operator = await startOperatorProcess({ kubeconfigPath, namespace });

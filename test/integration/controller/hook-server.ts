@@ -5,12 +5,16 @@ export interface HookCall {
   /** Path and query as requested. */
   url: string;
   body: { name?: string; namespace?: string; phase?: string; checksum?: string; [key: string]: unknown };
+  /** The Idempotency-Key header: Fledge's request id of the call. */
+  key?: string;
   at: number;
 }
 
 export interface HookAnswer {
   status: number;
   body?: string;
+  /** Answer only after this long. */
+  delayMs?: number;
 }
 
 export interface HookServer {
@@ -30,9 +34,16 @@ export async function startHookServer(): Promise<HookServer> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    const call: HookCall = { url: request.url ?? '', body: text ? JSON.parse(text) : {}, at: Date.now() };
+    const key = request.headers['idempotency-key'];
+    const call: HookCall = {
+      url: request.url ?? '',
+      body: text ? JSON.parse(text) : {},
+      ...(typeof key === 'string' ? { key } : {}),
+      at: Date.now(),
+    };
     calls.push(call);
-    const { status, body } = answer(call);
+    const { status, body, delayMs } = answer(call);
+    if (delayMs !== undefined) await new Promise((resume) => setTimeout(resume, delayMs));
     response.writeHead(status, { 'content-type': 'text/plain' }).end(body ?? '');
   };
   const server = createServer((request, response) => {

@@ -68,11 +68,14 @@ class FakeApiserver {
         });
       }
       this.patches.push(body);
+      const status = { ...this.object.status, ...(body.status as object) };
+      // Like the apiserver, a patch that changes nothing keeps the version.
+      if (JSON.stringify(status) === JSON.stringify(this.object.status)) return structuredClone(this.object);
       const next = Number(this.object.metadata.resourceVersion) + 1;
       this.object = {
         ...this.object,
         metadata: { ...this.object.metadata, resourceVersion: String(next) },
-        status: { ...this.object.status, ...(body.status as object) },
+        status,
       };
       return structuredClone(this.object);
     },
@@ -147,6 +150,37 @@ describe('reconcile on a lagging cache', () => {
 
     await reconcile();
     expect(calls.observed).toBe(1);
+  });
+  it('keeps deciding after a status patch that changed nothing (no new version, no watch event)', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const { calls, reconcile } = harness(server, () => cache);
+    await reconcile();
+    // At the written version, but showing less status than the server holds: the patch re-sends it.
+    cache = { ...structuredClone(server.object), status: {} };
+    await reconcile();
+    expect(server.patches).toHaveLength(2);
+    expect(server.object.metadata.resourceVersion).toBe('6');
+    await reconcile();
+    expect(calls.observed).toBe(3);
+  });
+});
+
+describe('a deleted Canary whose spec cannot be read', () => {
+  it('drops the finalizer instead of holding the Canary forever', async () => {
+    const broken = canaryAt('5');
+    broken.metadata.deletionTimestamp = '2026-12-01T09:59:00Z' as never;
+    delete (broken.spec as { analysis?: unknown }).analysis;
+    const server = new FakeApiserver(broken);
+    const { calls, reconcile } = harness(server, () => broken);
+    expect(await reconcile()).toEqual({});
+    expect(server.patches).toEqual([
+      [
+        { op: 'test', path: '/metadata/finalizers/0', value: 'fledge.dev/finalizer' },
+        { op: 'remove', path: '/metadata/finalizers/0' },
+      ],
+    ]);
+    expect(calls.observed).toBe(0);
   });
 });
 
