@@ -19,6 +19,9 @@ import {
   type Canary,
   type CanaryAnalysis,
 } from '../api/index.ts';
+import { providerFactories } from '../analysis/registry.ts';
+import { resolveProvider } from '../routers/registry.ts';
+import { WorkloadKinds } from '../workloads/workload.ts';
 import { fixCanary } from './migrate-canary.ts';
 import {
   DocumentEditor,
@@ -44,7 +47,9 @@ export type MigrationNoteKind =
   /** Fledge behaves differently from Flagger here; the note says how, and what was changed if anything. */
   | 'semantics'
   /** Fledge will reject this manifest at admission until it is changed. */
-  | 'rejected';
+  | 'rejected'
+  /** Admission accepts it, but this version of Fledge has no router, target kind or store for it and refuses to run it. */
+  | 'unsupported';
 
 export interface MigrationNote {
   source: string;
@@ -143,6 +148,7 @@ export function migrateDocuments(text: string, source: string): MigrationResult 
       });
       reviewCanary(editor.result() as Canary, analysis, note);
     }
+    reviewSupport(kind, editor.result() as Record<string, unknown>, note);
     // Status is the controller's: a manifest exported from a cluster carries Flagger's, which is never applied.
     const { status: _status, ...fields } = editor.result() as Record<string, unknown>;
     for (const problem of schemaProblems(schema, { ...fields, apiVersion: API_VERSION })) {
@@ -235,6 +241,45 @@ function flaggerWeights(step: number, max: number): number[] {
   for (let w = step; ; w += step) {
     weights.push(Math.min(w, 100));
     if (w >= max) return weights;
+  }
+}
+
+/**
+ * What this version of Fledge cannot run yet: a router, target kind or metric store it does
+ * not implement. Such a manifest applies, and the operator then refuses it with a condition.
+ */
+function reviewSupport(kind: string | undefined, object: Record<string, unknown>, note: NoteSink): void {
+  const spec = (object.spec ?? {}) as Record<string, unknown>;
+  if (kind === CANARY_KIND) {
+    const provider = spec.provider;
+    if (typeof provider === 'string') {
+      try {
+        resolveProvider(provider);
+      } catch (error) {
+        const fix = provider.startsWith('appmesh')
+          ? 'AWS discontinued App Mesh in September 2026: move the Canary to provider gatewayapi:v1'
+          : 'keep this Canary on Flagger until Fledge has the router, or move it to gatewayapi:v1 or kubernetes';
+        note('spec.provider', 'unsupported', `${(error as Error).message}; ${fix}`);
+      }
+    }
+    const target = (spec.targetRef ?? {}) as { kind?: unknown };
+    if (typeof target.kind === 'string' && !(WorkloadKinds as readonly string[]).includes(target.kind)) {
+      note(
+        'spec.targetRef.kind',
+        'unsupported',
+        `this version of Fledge runs ${WorkloadKinds.join(' and ')} targets, not ${target.kind}: keep this Canary on Flagger for now`,
+      );
+    }
+  }
+  if (kind === METRIC_TEMPLATE_KIND) {
+    const type = ((spec.provider ?? {}) as { type?: unknown }).type;
+    if (typeof type === 'string' && !Object.hasOwn(providerFactories, type)) {
+      note(
+        'spec.provider.type',
+        'unsupported',
+        `this version of Fledge queries ${Object.keys(providerFactories).join(', ')}, not ${type}: a Canary that uses this template cannot be analysed until the store is supported`,
+      );
+    }
   }
 }
 

@@ -315,6 +315,44 @@ describe('migrateDocuments notes on meaning that differs', () => {
     expect(note).toMatchObject({ kind: 'semantics', message: expect.stringContaining('--mesh-provider') });
   });
 
+  it('says plainly which providers, target kinds and metric stores this version cannot run', () => {
+    const unsupported = (text: string) =>
+      notesOf(text)
+        .filter((n) => n.kind === 'unsupported')
+        .map((n) => `${n.field}: ${n.message}`);
+    expect(unsupported(canaryYaml('    stepWeight: 20\n'))).toEqual([
+      expect.stringMatching(/^spec\.provider: provider "istio" has no router in this version.*gatewayapi:v1/),
+    ]);
+    expect(
+      unsupported(canaryYaml('    stepWeight: 20\n').replace('provider: istio', 'provider: appmesh')),
+    ).toEqual([expect.stringContaining('AWS discontinued App Mesh')]);
+    const gateway = canaryYaml('    stepWeight: 20\n').replace('provider: istio', 'provider: gatewayapi:v1');
+    expect(unsupported(gateway)).toEqual([]);
+    const serviceTarget = gateway.replace(
+      'apiVersion: apps/v1\n    kind: Deployment',
+      'apiVersion: v1\n    kind: Service',
+    );
+    expect(unsupported(serviceTarget)).toEqual([
+      expect.stringMatching(
+        /^spec\.targetRef\.kind: this version of Fledge runs Deployment and DaemonSet targets, not Service/,
+      ),
+    ]);
+    const template = (type: string) => `apiVersion: flagger.app/v1beta1
+kind: MetricTemplate
+metadata:
+  name: errors
+spec:
+  provider:
+    type: ${type}
+    address: https://api.datadoghq.com
+  query: avg:requests.error.rate{*}
+`;
+    expect(unsupported(template('datadog'))).toEqual([
+      expect.stringMatching(/^spec\.provider\.type: this version of Fledge queries prometheus, not datadog/),
+    ]);
+    expect(unsupported(template('prometheus'))).toEqual([]);
+  });
+
   it('notes that a builtin-named template metric runs only its template', () => {
     const notes = notesOf(
       canaryYaml(
