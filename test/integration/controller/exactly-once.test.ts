@@ -107,22 +107,27 @@ describe('exactly once per tick', () => {
     return { queriesBefore, history };
   }
 
-  it('calls every hook and sends every query once per tick over a whole run', async () => {
-    operator = await startOperatorProcess({ kubeconfigPath, namespace, name: 'uninterrupted' });
-    const { queriesBefore, history } = await release('steady');
-    const done = await waitForCanary(kubeconfigPath, namespace, 'steady', inPhase('Succeeded', 'Failed'), {
-      what: 'steady to finish',
+  /** Waits for the run to succeed within the plan; returns its hook calls and the request ids called more than once. */
+  async function succeeded(name: string, history: StatusHistory) {
+    const done = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
+      what: `${name} to finish`,
       timeoutMs: 180_000,
     });
     expect(done.status.phase).toBe('Succeeded');
     expect(weightedRunViolations(await history.stop(), plan)).toEqual([]);
-
-    const calls = hooks.calls.filter((call) => call.body.name === 'steady');
-    const repeated = [...callsByKey(calls, 'steady')].filter(([, same]) => same.length > 1);
-    expect(repeated.map(([key, same]) => `${key} x${same.length}`)).toEqual([]);
-    expect(calls.every((call) => call.key !== undefined)).toBe(true);
+    const calls = hooks.calls.filter((call) => call.body.name === name);
+    const repeated = [...callsByKey(calls, name)].filter(([, same]) => same.length > 1);
     expect(pathOf(calls, '/pre')).toHaveLength(1);
     expect(pathOf(calls, '/post')).toHaveLength(1);
+    return { calls, repeated };
+  }
+
+  it('calls every hook and sends every query once per tick over a whole run', async () => {
+    operator = await startOperatorProcess({ kubeconfigPath, namespace, name: 'uninterrupted' });
+    const { queriesBefore, history } = await release('steady');
+    const { calls, repeated } = await succeeded('steady', history);
+    expect(repeated.map(([key, same]) => `${key} x${same.length}`)).toEqual([]);
+    expect(calls.every((call) => call.key !== undefined)).toBe(true);
     // Rollout hooks and metrics are asked by the same ticks: one query per rollout call.
     const rolloutTicks = pathOf(calls, '/rollout').length;
     expect(pathOf(calls, '/rollout-slow')).toHaveLength(rolloutTicks);
@@ -146,15 +151,7 @@ describe('exactly once per tick', () => {
       kills.push(Date.now());
       operator = await startOperatorProcess({ kubeconfigPath, namespace, name: `killed-${kills.length}` });
     }
-    const done = await waitForCanary(kubeconfigPath, namespace, 'killed', inPhase('Succeeded', 'Failed'), {
-      what: 'killed to finish',
-      timeoutMs: 180_000,
-    });
-    expect(done.status.phase).toBe('Succeeded');
-    expect(weightedRunViolations(await history.stop(), plan)).toEqual([]);
-
-    const calls = hooks.calls.filter((call) => call.body.name === 'killed');
-    const repeated = [...callsByKey(calls, 'killed')].filter(([, same]) => same.length > 1);
+    const { calls, repeated } = await succeeded('killed', history);
     // A repeated call straddles a kill: it ran before the crash and its tick was not recorded yet.
     for (const [key, same] of repeated) {
       const first = same[0]!.at;
@@ -165,8 +162,6 @@ describe('exactly once per tick', () => {
       });
     }
     expect(repeated.length).toBeLessThanOrEqual(kills.length);
-    expect(pathOf(calls, '/pre')).toHaveLength(1);
-    expect(pathOf(calls, '/post')).toHaveLength(1);
     const rolloutTicks = new Set(pathOf(calls, '/rollout').map((call) => call.key)).size;
     const queries = prometheus.queries.slice(queriesBefore).filter((q) => q.query === query);
     expect(queries.length).toBeGreaterThanOrEqual(rolloutTicks);
