@@ -13,7 +13,7 @@ const MAX_ROWS_PER_DECISION = 16;
 /** How soon to look again while waiting on the cluster or on results. */
 const POLL_MS = 10_000;
 /** Rows after which the canary is left exactly as it is. */
-const FROZEN = new Set(['suspended', 'deleting.orphan']);
+const FROZEN = new Set(['suspended']);
 
 /**
  * The decision core: given the Canary, what was observed and the time, the next
