@@ -14,6 +14,7 @@ import {
   type Strategy,
   type TrafficMode,
 } from '../api/index.ts';
+import { RefusalReasons } from '../controller/refusals.ts';
 import { canaryWeights } from '../engine/index.ts';
 import { isRetriable } from '../kube/errors.ts';
 import {
@@ -77,6 +78,8 @@ export interface StatusSummary {
   conditions: Condition[];
   /** Set when the spec could not be read; threshold and schedule are then unknown. */
   specProblem?: string;
+  /** Set when the operator refuses the Canary as written (Ready=False with a refusal reason). */
+  refused?: { reason: string; message: string };
 }
 
 export const TERMINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed'];
@@ -130,6 +133,10 @@ export function summarizeCanary(canary: Canary): StatusSummary {
   } catch (err) {
     summary.strategy = status.strategy;
     summary.specProblem = (err as Error).message;
+  }
+  const ready = summary.conditions.find((c) => c.type === 'Ready');
+  if (ready?.status === 'False' && (RefusalReasons as readonly string[]).includes(ready.reason)) {
+    summary.refused = { reason: ready.reason, message: ready.message ?? '' };
   }
   summary.metrics = (status.metrics ?? []).map((metric) => {
     const range = thresholds.get(metric.name);
@@ -260,6 +267,12 @@ export function renderStatus(summary: StatusSummary, now: Date): string {
     );
   }
   if (summary.specProblem !== undefined) field('Spec', `cannot be read: ${summary.specProblem}`);
+  if (summary.refused !== undefined) {
+    field(
+      'Refused',
+      `${summary.refused.reason}: ${summary.refused.message} (nothing moves until this is fixed)`,
+    );
+  }
 
   const lines = table(fields);
   if (summary.metrics.length > 0) {
@@ -306,6 +319,7 @@ export function progressLine(summary: StatusSummary): string {
   );
   if (summary.suspended) parts.push('paused');
   if (summary.stalled !== undefined) parts.push(`waiting on ${summary.stalled.reason}`);
+  if (summary.refused !== undefined) parts.push(`refused: ${summary.refused.reason}`);
   if (summary.pendingConfirmation !== undefined)
     parts.push(`waiting for ${summary.pendingConfirmation.gate}`);
   if (isStatusBehind(summary)) parts.push('status behind spec');

@@ -10,7 +10,7 @@ import {
   type MetricTemplate,
   type RouterProvider,
 } from '../api/index.ts';
-import { ProviderCache, type Measurement, type MeasureDeps } from '../analysis/index.ts';
+import { ProviderCache, providerFactories, type Measurement, type MeasureDeps } from '../analysis/index.ts';
 import type { HookResult } from '../engine/index.ts';
 import { TaskExecutor, WebhookClient, type TaskExecutorMetrics } from '../hooks/index.ts';
 import { createKubeClients, loadKubeConfig, type KubeClients } from '../kube/client.ts';
@@ -37,7 +37,9 @@ import { version } from '../version.ts';
 import { collectConfigRefs } from '../workloads/configs.ts';
 import { createWorkloadRegistry, PRIMARY_SUFFIX } from '../workloads/index.ts';
 import { Effects } from './effects.ts';
+import { RefusalReasons, TransientReasons } from './failures.ts';
 import { Observer, type RouterSet } from './observer.ts';
+import { createPreflight } from './preflight.ts';
 import { referenceResolver, type ReferencedKind } from './references.ts';
 import type { OperatorOptions } from './options.ts';
 import { createReconciler } from './reconciler.ts';
@@ -126,6 +128,10 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   });
   const providers = new ProviderCache();
   const telemetry = new CanaryTelemetry(metrics);
+  const templates = resolverFor(kube, informers.metricTemplates, 'MetricTemplate', options.namespace);
+  const alertProviders = resolverFor(kube, informers.alertProviders, 'AlertProvider', options.namespace);
+  for (const reason of TransientReasons) metrics.transientErrors.inc({ reason }, 0);
+  for (const reason of RefusalReasons) metrics.refusals.inc({ reason }, 0);
   const effects = new Effects({
     log,
     client: kube.objects,
@@ -137,15 +143,10 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     alerts,
     defaultAlerts: defaultAlertTargetsFromEnv(process.env, options.alertFlags),
     eventWebhook: options.eventWebhook,
-    measureDeps: measureDeps(
-      kube,
-      resolverFor(kube, informers.metricTemplates, 'MetricTemplate', options.namespace),
-      providers,
-      options,
-    ),
+    measureDeps: measureDeps(kube, templates, providers, options),
     defaultProvider: options.meshProvider,
     metrics,
-    alertProviders: { get: resolverFor(kube, informers.alertProviders, 'AlertProvider', options.namespace) },
+    alertProviders: { get: alertProviders },
   });
   const reconcile = createReconciler({
     log,
@@ -157,6 +158,15 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     observer,
     effects,
     telemetry,
+    preflight: createPreflight({
+      getMetricTemplate: templates,
+      getAlertProvider: alertProviders,
+      metricProviderTypes: Object.keys(providerFactories),
+    }),
+    failures: {
+      transient: (reason) => metrics.transientErrors.inc({ reason }),
+      refused: (reason) => metrics.refusals.inc({ reason }),
+    },
   });
 
   const all = Object.values(informers);
@@ -351,22 +361,29 @@ function wireHandlers(informers: Informers, enqueue: (key: string) => void): voi
   informers.configMaps.addHandler({ enqueue, keysFor: configKeys('configmap') });
   informers.secrets.addHandler({ enqueue, keysFor: configKeys('secret') });
 
-  // A MetricTemplate changed: the Canaries that reference it.
+  // A MetricTemplate or AlertProvider changed: the Canaries that name it (one refused for its absence goes on).
+  type Ref = { name?: string; namespace?: string } | undefined;
+  const referrers =
+    (refsOf: (analysis: NonNullable<Canary['spec']['analysis']>) => Ref[]) =>
+    (object: Readonly<KubernetesObject>) =>
+      [...informers.canaries.list()]
+        .filter((canary) => {
+          const analysis = canary.spec.analysis ?? canary.spec.canaryAnalysis;
+          return (analysis === undefined ? [] : refsOf(analysis)).some(
+            (ref) =>
+              ref?.name === object.metadata?.name &&
+              (ref?.namespace ?? canary.metadata.namespace) === object.metadata?.namespace,
+          );
+        })
+        .map(keyOf);
   informers.metricTemplates.addHandler({
     enqueue,
-    keysFor: (template) =>
-      [...informers.canaries.list()]
-        .filter((canary) =>
-          (canary.spec.analysis ?? canary.spec.canaryAnalysis)?.metrics?.some(
-            (m) =>
-              m.templateRef?.name === template.metadata?.name &&
-              (m.templateRef?.namespace ?? canary.metadata.namespace) === template.metadata?.namespace,
-          ),
-        )
-        .map(keyOf),
+    keysFor: referrers((analysis) => (analysis.metrics ?? []).map((m) => m.templateRef)),
   });
-  // AlertProviders are read when an alert is sent; a change needs no reconcile.
-  informers.alertProviders.addHandler({ enqueue, keysFor: () => [] });
+  informers.alertProviders.addHandler({
+    enqueue,
+    keysFor: referrers((analysis) => (analysis.alerts ?? []).map((a) => a.providerRef)),
+  });
 }
 
 function routerSet(kube: KubeClients): RouterSet {

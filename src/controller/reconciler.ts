@@ -16,10 +16,13 @@ import type { WorkResult } from '../runtime/work-queue.ts';
 import { parseObjectKey } from '../runtime/keys.ts';
 import { reconcileLogger, type Logger } from '../telemetry/logger.ts';
 import type { CanaryTelemetry } from './telemetry.ts';
+import type { CapabilityFinding } from '../routers/index.ts';
 import type { Effects } from './effects.ts';
+import { classifyError, type RefusalReason } from './failures.ts';
 import { asKubeObject } from './identity.ts';
 import type { Observer } from './observer.ts';
 import { OwnWrites } from './own-writes.ts';
+import type { Preflight } from './preflight.ts';
 
 export interface ReconcilerDeps {
   log: Logger;
@@ -32,10 +35,26 @@ export interface ReconcilerDeps {
   observer: Observer;
   effects: Effects;
   telemetry: CanaryTelemetry;
+  /** Capability and reference checks before the engine decides (preflight.ts). */
+  preflight: Preflight;
+  /** Counts refusals and transient failures; optional for tests. */
+  failures?: FailureCounters;
 }
 
-/** How long to wait before looking again at a Canary whose spec cannot be acted on. */
-const invalidSpecRetryMs = 60_000;
+export interface FailureCounters {
+  /** A reconcile failed with an error a retry can fix; it is retried with back-off. */
+  transient(reason: string): void;
+  /** A Canary was refused (Ready=False and a Warning event). */
+  refused(reason: RefusalReason): void;
+}
+
+/**
+ * How long to wait before looking again at a Canary Fledge refused. A change of the
+ * Canary or of an object it names enqueues it sooner; this covers what no watch sees.
+ */
+const refusedRetryMs = 5 * 60_000;
+/** Event reason naming the spec fields the Canary's router (or Fledge) ignores. */
+export const IGNORED_FIELDS_REASON = 'FieldsIgnored';
 /**
  * When to look again at a Canary whose cached copy is older than Fledge's last write.
  * The watch event of that write enqueues it sooner; this only covers a watch that is down.
@@ -49,11 +68,16 @@ const staleCacheRetryMs = 1_000;
  */
 export function createReconciler(deps: ReconcilerDeps) {
   const ownWrites = new OwnWrites();
+  /** Per key, what the last Warning event said, so a refusal or an ignored field is told once. */
+  const warned = new Map<string, string>();
+  const ignoredWarned = new Map<string, string>();
   return async function reconcile(key: string, signal: AbortSignal): Promise<WorkResult> {
     const { namespace, name } = parseObjectKey(key);
     const cached = deps.canaries.get(namespace, name);
     if (!cached) {
       ownWrites.forget(key);
+      warned.delete(key);
+      ignoredWarned.delete(key);
       deps.observer.forget(key);
       await deps.telemetry.forget(name, namespace);
       return {};
@@ -67,6 +91,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       return { requeueAfterMs: staleCacheRetryMs };
     }
     const canary = structuredClone(cached) as Canary;
+    const cachedVersion = cached.metadata.resourceVersion;
     /** Writes the Canary guarded by the version it was read at; a refused write leaves no decision behind. */
     const write = async (
       send: (resourceVersion: string | undefined) => Promise<KubernetesObject | undefined>,
@@ -88,85 +113,139 @@ export function createReconciler(deps: ReconcilerDeps) {
       }
     };
 
+    /**
+     * A Canary retrying cannot help: Ready=False with the reason, one Warning event, a
+     * long requeue. A deleted one is let go, as nothing can be handed back by it.
+     */
+    const refuse = async (reason: RefusalReason, message: string): Promise<WorkResult> => {
+      log.warn({ reason, message }, 'Canary refused: it cannot be acted on as written');
+      if (canary.metadata.deletionTimestamp !== undefined) {
+        deps.effects.warn(canary, reason, `${message}; deleted without handing traffic back`);
+        await removeFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal });
+        return {};
+      }
+      const conditions = refusalConditions(canary, reason, message, deps.now());
+      if (conditions !== undefined) {
+        const written = await write((resourceVersion) =>
+          patchStatus(deps.client, asKubeObject(canary), { conditions }, { signal, resourceVersion }),
+        );
+        if (!written) return { requeueAfterMs: staleCacheRetryMs };
+      }
+      const told = `${canary.metadata.generation ?? 0}\0${reason}\0${message}`;
+      if (conditions !== undefined && warned.get(key) !== told) {
+        deps.effects.warn(canary, reason, message);
+        deps.failures?.refused(reason);
+      }
+      warned.set(key, told);
+      return { requeueAfterMs: refusedRetryMs };
+    };
+
     let spec: NormalizedCanarySpec;
     try {
       spec = normalizeCanary(canary, { defaultProvider: deps.defaultProvider }).spec;
     } catch (err) {
-      const message = (err as Error).message;
-      log.warn({ reason: message }, 'spec cannot be acted on');
-      if (canary.metadata.deletionTimestamp !== undefined) {
-        // Nothing can be handed back by a spec Fledge cannot read; holding on would keep the Canary forever.
-        deps.effects.warn(canary, 'InvalidSpec', `${message}; deleted without handing traffic back`);
-        await removeFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal });
-        return {};
+      return refuse('InvalidSpec', (err as Error).message);
+    }
+
+    try {
+      return await decideAndAct(spec);
+    } catch (err) {
+      const failure = classifyError(err);
+      if (failure.terminal) return refuse(failure.reason, failure.message);
+      deps.failures?.transient(failure.reason);
+      throw err;
+    }
+
+    async function decideAndAct(spec: NormalizedCanarySpec): Promise<WorkResult> {
+      const deleting = canary.metadata.deletionTimestamp !== undefined;
+      const finalizers = canary.metadata.finalizers ?? [];
+      if (deleting && !finalizers.includes(FINALIZER)) return {};
+      // Every Canary, whatever revertOnDeletion says: deletion hands traffic back before the primary goes.
+      if (!deleting && !finalizers.includes(FINALIZER)) {
+        const added = await write(() =>
+          addFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal }),
+        );
+        if (!added) return { requeueAfterMs: staleCacheRetryMs };
       }
-      deps.effects.warn(canary, 'InvalidSpec', message);
-      const conditions = invalidSpecConditions(canary, message, deps.now());
-      const written =
-        conditions === undefined ||
-        (await write((resourceVersion) =>
-          patchStatus(deps.client, asKubeObject(canary), { conditions }, { signal, resourceVersion }),
-        ));
-      return { requeueAfterMs: written ? invalidSpecRetryMs : staleCacheRetryMs };
-    }
+      // Before anything is observed or moved: can the provider route this as written?
+      const ignored = deleting ? [] : await deps.preflight(spec, canary.status?.phase);
 
-    const deleting = canary.metadata.deletionTimestamp !== undefined;
-    const finalizers = canary.metadata.finalizers ?? [];
-    if (deleting && !finalizers.includes(FINALIZER)) return {};
-    // Every Canary, whatever revertOnDeletion says: deletion hands traffic back before the primary goes.
-    if (!deleting && !finalizers.includes(FINALIZER)) {
-      const added = await write(() => addFinalizer(deps.client, asKubeObject(canary), FINALIZER, { signal }));
-      if (!added) return { requeueAfterMs: staleCacheRetryMs };
-    }
-
-    const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
-    const previous: CanaryStatus = canary.status ?? {};
-    const decision: Decision = decide({
-      canary: {
-        metadata: {
-          name,
-          namespace,
-          uid: canary.metadata.uid ?? '',
-          generation: canary.metadata.generation ?? 0,
-          ...(canary.metadata.annotations ? { annotations: canary.metadata.annotations } : {}),
-          ...(canary.metadata.deletionTimestamp
-            ? { deletionTimestamp: canary.metadata.deletionTimestamp }
-            : {}),
+      const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
+      const previous: CanaryStatus = canary.status ?? {};
+      const decision: Decision = decide({
+        canary: {
+          metadata: {
+            name,
+            namespace,
+            uid: canary.metadata.uid ?? '',
+            generation: canary.metadata.generation ?? 0,
+            ...(canary.metadata.annotations ? { annotations: canary.metadata.annotations } : {}),
+            ...(canary.metadata.deletionTimestamp
+              ? { deletionTimestamp: canary.metadata.deletionTimestamp }
+              : {}),
+          },
+          spec,
+          status: previous,
         },
-        spec,
-        status: previous,
-      },
-      observed,
-      now: deps.now(),
-      clusterName: deps.clusterName,
-    });
-    // The status goes first: every state-changing action is repeated until observed
-    // done, so a crash between the two only replays actions, never loses progress.
-    const patch = statusMergePatch(previous, decision.status);
-    // Info when the status moves; every other decision only at debug, with what it was based on.
-    log[patch === undefined ? 'debug' : 'info'](describeDecision(decision, observed), 'decided');
-    if (patch !== undefined) {
-      const written = await write((resourceVersion) =>
-        patchStatus(deps.client, asKubeObject(canary), patch as Record<string, unknown>, {
-          signal,
-          resourceVersion,
-        }),
-      );
-      // Decided on a copy someone else has since changed: decide again on theirs, act on nothing.
-      if (!written) return { requeueAfterMs: staleCacheRetryMs };
-      if (canary.metadata.resourceVersion === cached.metadata.resourceVersion)
-        log.debug({ patch }, 'status patch changed nothing on the apiserver');
-    }
-    deps.observer.keepOnly(key, decision.awaiting);
-    deps.telemetry.observe(canary, spec, previous, decision.status);
+        observed,
+        now: deps.now(),
+        clusterName: deps.clusterName,
+      });
+      // The status goes first: every state-changing action is repeated until observed
+      // done, so a crash between the two only replays actions, never loses progress.
+      const ignoredNote = reportIgnored(decision.status, ignored);
+      const patch = statusMergePatch(previous, decision.status);
+      // Info when the status moves; every other decision only at debug, with what it was based on.
+      log[patch === undefined ? 'debug' : 'info'](describeDecision(decision, observed), 'decided');
+      if (patch !== undefined) {
+        const written = await write((resourceVersion) =>
+          patchStatus(deps.client, asKubeObject(canary), patch as Record<string, unknown>, {
+            signal,
+            resourceVersion,
+          }),
+        );
+        // Decided on a copy someone else has since changed: decide again on theirs, act on nothing.
+        if (!written) return { requeueAfterMs: staleCacheRetryMs };
+        if (canary.metadata.resourceVersion === cachedVersion)
+          log.debug({ patch }, 'status patch changed nothing on the apiserver');
+      }
+      // A refusal found while acting compares with what was just written, not with the old status.
+      canary.status = decision.status;
+      deps.observer.keepOnly(key, decision.awaiting);
+      deps.telemetry.observe(canary, spec, previous, decision.status);
 
-    const withStatus: Canary = { ...canary, status: decision.status };
-    for (const action of decision.actions) {
-      if (signal.aborted) break;
-      await runAction(deps, withStatus, spec, action, key, log, signal);
+      if (ignoredNote === undefined) ignoredWarned.delete(key);
+      else if (ignoredWarned.get(key) !== ignoredNote) {
+        const previousReady = previous.conditions?.find((c) => c.type === 'Ready');
+        if (!(previousReady?.message ?? '').includes(ignoredNote))
+          deps.effects.warn(canary, IGNORED_FIELDS_REASON, ignoredNote);
+        ignoredWarned.set(key, ignoredNote);
+      }
+
+      const withStatus: Canary = { ...canary, status: decision.status };
+      for (const action of decision.actions) {
+        if (signal.aborted) break;
+        await runAction(deps, withStatus, spec, action, key, log, signal);
+      }
+      warned.delete(key);
+      return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
     }
-    return decision.requeueAfterMs === undefined ? {} : { requeueAfterMs: decision.requeueAfterMs };
   };
+}
+
+/**
+ * Names the fields the Canary's router ignores in the decided Ready condition's message,
+ * so status says the run proceeds without them. Returns the note, undefined when none.
+ */
+function reportIgnored(status: CanaryStatus, ignored: readonly CapabilityFinding[]): string | undefined {
+  if (ignored.length === 0) return undefined;
+  const note = `ignored: ${ignored.map((finding) => finding.message).join('; ')}`;
+  status.conditions = (status.conditions ?? []).map((c) =>
+    c.type === 'Ready' && !(c.message ?? '').includes(note)
+      ? { ...c, message: c.message ? `${c.message}; ${note}` : note }
+      : c,
+  );
+  return note;
 }
 
 async function runAction(
@@ -214,18 +293,23 @@ function describeDecision(decision: Decision, observed: Observations): Record<st
   };
 }
 
-/** The conditions that say the spec cannot be acted on; undefined when status says so already. */
-function invalidSpecConditions(canary: Canary, message: string, now: Date): Condition[] | undefined {
+/** The conditions that say the Canary is refused for `reason`; undefined when status says so already. */
+function refusalConditions(
+  canary: Canary,
+  reason: RefusalReason,
+  message: string,
+  now: Date,
+): Condition[] | undefined {
   const ready = canary.status?.conditions?.find((c) => c.type === 'Ready');
-  if (ready?.status === 'False' && ready.reason === 'InvalidSpec' && ready.message === message)
-    return undefined;
+  if (ready?.status === 'False' && ready.reason === reason && ready.message === message) return undefined;
   const conditions = (canary.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
   conditions.push({
     type: 'Ready',
     status: 'False',
-    reason: 'InvalidSpec',
+    reason,
     message,
-    lastTransitionTime: now.toISOString(),
+    lastTransitionTime:
+      ready?.status === 'False' && ready.lastTransitionTime ? ready.lastTransitionTime : now.toISOString(),
     ...(canary.metadata.generation === undefined ? {} : { observedGeneration: canary.metadata.generation }),
   });
   return conditions;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RouterCapabilities } from './capabilities.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
@@ -43,6 +44,24 @@ import {
 // once every parent Gateway has accepted its current generation.
 
 export const GATEWAY_API_PROVIDER = 'gatewayapi';
+
+/** An HTTPRoute of the Gateway API standard channel: weights, matches, mirroring, cookies. */
+export const GATEWAY_API_CAPABILITIES: RouterCapabilities = {
+  provider: GATEWAY_API_PROVIDER,
+  features: ['weighted', 'abTesting', 'blueGreen', 'mirroring', 'sessionAffinity'],
+  serviceFields: [
+    'timeout',
+    'backendTimeout',
+    'match',
+    'rewrite',
+    'headers',
+    'mirror',
+    'gatewayRefs',
+    'hosts',
+  ],
+  ignoredServiceFields: [],
+  alternatives: 'remove the field',
+};
 
 /** What an adopted HTTPRoute looked like before Fledge took it over. */
 interface OriginalRoute extends OriginalMetadata {

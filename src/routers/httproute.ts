@@ -503,6 +503,7 @@ function gatewayRefs(service: NormalizedService): ParentReference[] {
   if (service.gatewayRefs === undefined || service.gatewayRefs.length === 0) {
     throw new RouterConfigError(
       'provider gatewayapi needs spec.service.gatewayRefs: the Gateway(s) the HTTPRoute attaches to',
+      'RouteRefMissing',
     );
   }
   return service.gatewayRefs.map((ref) => structuredClone(ref));

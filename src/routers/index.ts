@@ -7,7 +7,10 @@ export {
   routerFactories,
   providerAliases,
   PLANNED_PROVIDERS,
+  capabilitiesOf,
+  routerCapabilities,
 } from './registry.ts';
+export * from './capabilities.ts';
 export {
   SIDECAR_CONTAINERS,
   applyServices,
@@ -25,8 +28,8 @@ export {
   type ServicePort,
   type ServiceSelectors,
 } from './services.ts';
-export { KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
-export { GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
+export { KUBERNETES_CAPABILITIES, KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
+export { GATEWAY_API_CAPABILITIES, GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
 export {
   HTTPROUTE_API_VERSION,
   HTTPROUTE_KIND,

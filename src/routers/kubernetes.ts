@@ -1,5 +1,6 @@
 import type { KubeObjectClient } from '../kube/client.ts';
 import { applyGuardedJsonPatch } from '../kube/patch.ts';
+import type { RouterCapabilities } from './capabilities.ts';
 import { sameStringMap } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
@@ -22,6 +23,16 @@ import { getService, type ApexTarget } from './services.ts';
 // Services, so this router needs no knowledge of the workload's labels.
 
 export const KUBERNETES_PROVIDER = 'kubernetes';
+
+/** A Service selector switches all traffic at once, and carries no per-request rule. */
+export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
+  provider: KUBERNETES_PROVIDER,
+  features: ['blueGreen'],
+  serviceFields: [],
+  ignoredServiceFields: ['meshName', 'backends'],
+  alternatives:
+    'use spec.analysis.iterations (blue/green), or set spec.provider to gatewayapi (or start Fledge with --mesh-provider gatewayapi)',
+};
 
 /** The only two splits a Service selector can make. */
 export function apexTargetFor(routes: DesiredRoutes): ApexTarget {

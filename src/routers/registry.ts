@@ -1,5 +1,6 @@
-import { GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
-import { KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
+import type { RouterCapabilities } from './capabilities.ts';
+import { GATEWAY_API_CAPABILITIES, GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
+import { KUBERNETES_CAPABILITIES, KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
 import { RouterConfigError, type Router, type RouterDeps, type RouterFactory } from './router.ts';
 
 /** Router implementations by canonical provider name. A new router is one entry here. */
@@ -7,6 +8,21 @@ export const routerFactories: Readonly<Record<string, RouterFactory>> = {
   [KUBERNETES_PROVIDER]: (deps) => new KubernetesRouter(deps),
   [GATEWAY_API_PROVIDER]: (deps) => new GatewayApiRouter(deps),
 };
+
+/** What each router can do, by canonical provider name; read by the controller's capability check. */
+export const routerCapabilities: Readonly<Record<string, RouterCapabilities>> = {
+  [KUBERNETES_PROVIDER]: KUBERNETES_CAPABILITIES,
+  [GATEWAY_API_PROVIDER]: GATEWAY_API_CAPABILITIES,
+};
+
+/** The capabilities of a provider string's router; throws like resolveProvider for one without a router. */
+export function capabilitiesOf(provider: string): RouterCapabilities {
+  const canonical = resolveProvider(provider);
+  const capabilities = routerCapabilities[canonical];
+  if (capabilities === undefined)
+    throw new RouterConfigError(`provider "${provider}" declares no capabilities`, 'ProviderUnavailable');
+  return capabilities;
+}
 
 /**
  * Flagger's provider strings (spec.provider and its -mesh-provider flag) by the
@@ -53,10 +69,12 @@ export function resolveProvider(
   if (PLANNED_PROVIDERS.includes(provider) || provider.startsWith('smi:')) {
     throw new RouterConfigError(
       `provider "${provider}" has no router in this version of Fledge yet; available providers: ${available}`,
+      'ProviderUnavailable',
     );
   }
   throw new RouterConfigError(
     `unknown provider "${provider}" in spec.provider; known providers: ${available}`,
+    'ProviderUnavailable',
   );
 }
 

@@ -124,11 +124,21 @@ export interface RouterDeps {
 
 export type RouterFactory = (deps: RouterDeps) => Router;
 
+/**
+ * Why a router refuses a Canary: its provider has no router (`ProviderUnavailable`), the spec
+ * asks for routing the router cannot make (`CapabilityMissing`), or a reference it needs is
+ * missing (`RouteRefMissing`).
+ */
+export type RouterRefusal = 'ProviderUnavailable' | 'CapabilityMissing' | 'RouteRefMissing';
+
 /** A Canary asks for something its router cannot do; retrying will not help until the spec changes. */
 export class RouterConfigError extends Error {
-  constructor(message: string) {
+  readonly reason: RouterRefusal;
+
+  constructor(message: string, reason: RouterRefusal = 'CapabilityMissing') {
     super(message);
     this.name = 'RouterConfigError';
+    this.reason = reason;
   }
 }
 

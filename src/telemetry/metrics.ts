@@ -33,6 +33,10 @@ export interface FledgeMetrics {
   readonly leaderElection: LeaderElectionMetrics;
   /** Kubernetes Events the per-object rate limit kept from the apiserver, by event reason. */
   readonly eventsDropped: Counter<'reason'>;
+  /** Reconciles that failed with an error a retry can fix, by kind (conflict, timeout, ...). */
+  readonly transientErrors: Counter<'reason'>;
+  /** Canaries refused (Ready=False, one Warning event), by the condition's reason. */
+  readonly refusals: Counter<'reason'>;
 }
 
 export interface MetricsOptions {
@@ -226,7 +230,29 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     registers,
   });
 
-  return { registry, info, canary, reconcile, workQueue, informer, leaderElection, eventsDropped };
+  const reasonCounter = (name: string, help: string) =>
+    new Counter({ name: `${prefix}${name}`, help, labelNames: ['reason'] as const, registers });
+  const transientErrors = reasonCounter(
+    'reconcile_transient_errors_total',
+    'Reconciles that failed with an error a retry can fix (retried with back-off), by kind',
+  );
+  const refusals = reasonCounter(
+    'canary_refusals_total',
+    'Canaries refused as written (Ready=False, not retried), by condition reason',
+  );
+
+  return {
+    registry,
+    info,
+    canary,
+    reconcile,
+    workQueue,
+    informer,
+    leaderElection,
+    eventsDropped,
+    transientErrors,
+    refusals,
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { normalizeCanary, type AutoscalerRef, type Canary } from '../api/index.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
+import { WorkloadConfigError } from './errors.ts';
 import type { CanaryIdentity } from './metadata.ts';
 import type { WorkloadKind } from './workload.ts';
 
@@ -25,12 +26,16 @@ export function canaryContext(canary: Canary, kind: WorkloadKind, autoscalable: 
   const { spec } = normalizeCanary(canary);
   const { targetRef, autoscalerRef } = spec;
   if (targetRef.kind !== kind || targetRef.apiVersion !== 'apps/v1') {
-    throw new Error(
+    throw new WorkloadConfigError(
+      'UnsupportedTarget',
       `Canary ${namespace}/${name}: spec.targetRef is ${targetRef.apiVersion} ${targetRef.kind}, not apps/v1 ${kind}`,
     );
   }
   if (autoscalerRef && !autoscalable) {
-    throw new Error(`Canary ${namespace}/${name}: a ${kind} cannot be autoscaled; remove spec.autoscalerRef`);
+    throw new WorkloadConfigError(
+      'TargetInvalid',
+      `Canary ${namespace}/${name}: a ${kind} cannot be autoscaled; remove spec.autoscalerRef`,
+    );
   }
   return {
     name,

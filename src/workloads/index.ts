@@ -1,6 +1,7 @@
 // Public surface of the workloads area: how Fledge acts on Deployment and
 // DaemonSet targets. The controller imports from here only.
 export * from './workload.ts';
+export { WorkloadConfigError, type WorkloadRefusal } from './errors.ts';
 export { createWorkloadRegistry, type WorkloadRegistry } from './registry.ts';
 export {
   CONFIG_DIGEST_ANNOTATION,

@@ -1,4 +1,5 @@
 import type { Canary } from '../api/index.ts';
+import { WorkloadConfigError } from './errors.ts';
 import { daemonSetWorkload } from './daemonset.ts';
 import { deploymentWorkload } from './deployment.ts';
 import { resolveWorkloadOptions } from './options.ts';
@@ -27,8 +28,10 @@ export function createWorkloadRegistry(deps: WorkloadDeps): WorkloadRegistry {
   const handlers = new Map<WorkloadKind, Workload>();
   const forKind = (kind: string): Workload => {
     if (!isWorkloadKind(kind)) {
-      throw new Error(
-        `target kind "${kind}" is not supported as a workload; supported kinds: ${WorkloadKinds.join(', ')}`,
+      throw new WorkloadConfigError(
+        'UnsupportedTarget',
+        `spec.targetRef.kind "${kind}" is not a target Fledge can run; supported kinds: ${WorkloadKinds.join(', ')}: ` +
+          `point targetRef at the Deployment or DaemonSet behind it`,
       );
     }
     let handler = handlers.get(kind);

@@ -6,6 +6,7 @@ import type {
   V1PodSpec,
   V1WeightedPodAffinityTerm,
 } from '@kubernetes/client-node';
+import { WorkloadConfigError } from './errors.ts';
 import { PRIMARY_SUFFIX } from './options.ts';
 
 /** The label that tells the target's pods from the primary's: `label=value` versus `label=value-primary`. */
@@ -32,14 +33,16 @@ export function findPodSelector(
     if (value === undefined) continue;
     const primaryValue = `${value}${PRIMARY_SUFFIX}`;
     if (primaryValue.length > maxLabelValueLength) {
-      throw new Error(
+      throw new WorkloadConfigError(
+        'TargetInvalid',
         `${workload}: selector label ${label}=${value} is too long to take the ${PRIMARY_SUFFIX} suffix ` +
           `(a label value has at most ${maxLabelValueLength} characters); shorten it to ${maxLabelValueLength - PRIMARY_SUFFIX.length} or fewer`,
       );
     }
     return { label, value, primaryValue };
   }
-  throw new Error(
+  throw new WorkloadConfigError(
+    'TargetInvalid',
     `${workload}: spec.selector.matchLabels has none of the labels ${selectorLabels.join(', ')}; ` +
       `add one of them to the selector and the pod template, or configure the selector labels Fledge looks for`,
   );

@@ -3,7 +3,10 @@ import type { Canary } from '../../../src/api/index.ts';
 import type { Effects } from '../../../src/controller/effects.ts';
 import type { Observer } from '../../../src/controller/observer.ts';
 import { OwnWrites } from '../../../src/controller/own-writes.ts';
+import { TerminalError } from '../../../src/controller/failures.ts';
+import type { Preflight } from '../../../src/controller/preflight.ts';
 import { createReconciler } from '../../../src/controller/reconciler.ts';
+import { RouterConfigError } from '../../../src/routers/index.ts';
 import type { CanaryTelemetry } from '../../../src/controller/telemetry.ts';
 import type { Observations } from '../../../src/engine/index.ts';
 import type { KubeObjectClient } from '../../../src/kube/client.ts';
@@ -82,8 +85,19 @@ class FakeApiserver {
   } as unknown as KubeObjectClient;
 }
 
-function harness(server: FakeApiserver, cached: () => Canary | undefined) {
-  const calls = { observed: 0, actions: [] as string[] };
+interface HarnessOptions {
+  preflight?: Preflight;
+  observe?: () => Promise<Observations>;
+}
+
+function harness(server: FakeApiserver, cached: () => Canary | undefined, options: HarnessOptions = {}) {
+  const calls = {
+    observed: 0,
+    actions: [] as string[],
+    warnings: [] as { reason: string; message: string }[],
+    transient: [] as string[],
+    refused: [] as string[],
+  };
   const reconcile = createReconciler({
     log: createLogger('silent'),
     now: () => new Date('2026-12-01T10:00:00Z'),
@@ -94,7 +108,7 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined) {
     observer: {
       observe: async () => {
         calls.observed++;
-        return observations;
+        return options.observe ? options.observe() : observations;
       },
       keepOnly: () => {},
       forget: () => {},
@@ -103,9 +117,16 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined) {
       apply: async (_key: string, _canary: Canary, _spec: unknown, action: { kind: string }) => {
         calls.actions.push(action.kind);
       },
-      warn: () => {},
+      warn: (_canary: Canary, reason: string, message: string) => {
+        calls.warnings.push({ reason, message });
+      },
     } as unknown as Effects,
     telemetry: { observe: () => {}, forget: async () => {} } as unknown as CanaryTelemetry,
+    preflight: options.preflight ?? (async () => []),
+    failures: {
+      transient: (reason) => calls.transient.push(reason),
+      refused: (reason) => calls.refused.push(reason),
+    },
   });
   return { calls, reconcile: () => reconcile(KEY, new AbortController().signal) };
 }
@@ -181,6 +202,107 @@ describe('a deleted Canary whose spec cannot be read', () => {
       ],
     ]);
     expect(calls.observed).toBe(0);
+  });
+});
+
+/** The Ready condition the fake apiserver holds. */
+function readyOf(server: FakeApiserver) {
+  return server.object.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+describe('a Canary Fledge cannot act on as written', () => {
+  it('gets Ready=False with the reason, one Warning event and a long requeue, not a retry loop', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const { calls, reconcile } = harness(server, () => cache, {
+      preflight: async () => {
+        throw new RouterConfigError('provider "istio" has no router yet', 'ProviderUnavailable');
+      },
+    });
+    const first = await reconcile();
+    expect(first.requeueAfterMs).toBeGreaterThanOrEqual(60_000);
+    expect(readyOf(server)).toMatchObject({
+      status: 'False',
+      reason: 'ProviderUnavailable',
+      message: 'provider "istio" has no router yet',
+      observedGeneration: 1,
+    });
+    expect(calls.observed).toBe(0);
+    expect(calls.actions).toEqual([]);
+
+    // Again and again, from the written copy: no new write, no new event.
+    for (let i = 0; i < 3; i++) {
+      cache = structuredClone(server.object);
+      expect(await reconcile()).toEqual(first);
+    }
+    expect(server.patches).toHaveLength(1);
+    expect(calls.warnings).toEqual([
+      { reason: 'ProviderUnavailable', message: 'provider "istio" has no router yet' },
+    ]);
+    expect(calls.refused).toEqual(['ProviderUnavailable']);
+    expect(calls.transient).toEqual([]);
+  });
+
+  it('refuses a target found unusable while observing, and goes on once it is fixed', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    let broken = true;
+    const { calls, reconcile } = harness(server, () => cache, {
+      observe: async () => {
+        if (broken) throw new TerminalError('TargetInvalid', 'Deployment team/podinfo: no selector label');
+        return observations;
+      },
+    });
+    await reconcile();
+    expect(readyOf(server)).toMatchObject({ status: 'False', reason: 'TargetInvalid' });
+    expect(calls.warnings.map((w) => w.reason)).toEqual(['TargetInvalid']);
+
+    broken = false;
+    cache = structuredClone(server.object);
+    await reconcile();
+    expect(readyOf(server)?.reason).not.toBe('TargetInvalid');
+    expect(calls.actions.length).toBeGreaterThan(0);
+    expect(calls.warnings).toHaveLength(1);
+  });
+
+  it('keeps InvalidSpec on the same path: one condition, one event', async () => {
+    const broken = canaryAt('5');
+    delete (broken.spec as { analysis?: unknown }).analysis;
+    const server = new FakeApiserver(broken);
+    let cache = broken;
+    const { calls, reconcile } = harness(server, () => cache);
+    await reconcile();
+    cache = structuredClone(server.object);
+    await reconcile();
+    expect(readyOf(server)).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(calls.warnings.map((w) => w.reason)).toEqual(['InvalidSpec']);
+    expect(server.patches).toHaveLength(1);
+  });
+
+  it('retries a transient error with back-off and counts it', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    const { calls, reconcile } = harness(server, () => canaryAt('5'), {
+      observe: async () => {
+        throw new KubeRequestError({ code: 503, reason: 'ServiceUnavailable', message: 'try again' });
+      },
+    });
+    await expect(reconcile()).rejects.toThrow('try again');
+    expect(calls.transient).toEqual(['server_error']);
+    expect(calls.warnings).toEqual([]);
+    expect(server.patches).toHaveLength(0);
+  });
+
+  it('names the fields that are ignored in Ready, with one event, and proceeds', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const finding = { field: 'spec.upstreamRef', message: 'spec.upstreamRef (Gloo) is not read by Fledge' };
+    const { calls, reconcile } = harness(server, () => cache, { preflight: async () => [finding] });
+    await reconcile();
+    expect(calls.actions.length).toBeGreaterThan(0);
+    expect(readyOf(server)?.message).toContain(`ignored: ${finding.message}`);
+    cache = structuredClone(server.object);
+    await reconcile();
+    expect(calls.warnings).toEqual([{ reason: 'FieldsIgnored', message: `ignored: ${finding.message}` }]);
   });
 });
 

@@ -28,7 +28,13 @@ describe('createWorkloadRegistry', () => {
 
   it('rejects any other kind, naming the supported ones', () => {
     expect(() => registry.forKind('Service')).toThrow(
-      'target kind "Service" is not supported as a workload; supported kinds: Deployment, DaemonSet',
+      expect.objectContaining({
+        name: 'WorkloadConfigError',
+        reason: 'UnsupportedTarget',
+        message: expect.stringContaining(
+          'spec.targetRef.kind "Service" is not a target Fledge can run; supported kinds: Deployment, DaemonSet',
+        ),
+      }),
     );
     expect(() => registry.forKind('StatefulSet')).toThrow(/"StatefulSet"/);
   });

@@ -1,0 +1,144 @@
+import { describe, expect, it } from '@jest/globals';
+import type { MetricTemplate, NormalizedCanarySpec } from '../../../src/api/index.ts';
+import { normalizeCanary } from '../../../src/api/index.ts';
+import { ProviderError } from '../../../src/analysis/index.ts';
+import { classifyError, TerminalError } from '../../../src/controller/failures.ts';
+import { createPreflight } from '../../../src/controller/preflight.ts';
+import { KubeRequestError } from '../../../src/kube/errors.ts';
+import { RouterConfigError } from '../../../src/routers/index.ts';
+import { WorkloadConfigError } from '../../../src/workloads/index.ts';
+
+describe('classifyError', () => {
+  it('calls errors a retry cannot fix terminal, with their reason', () => {
+    expect(classifyError(new TerminalError('TemplateMissing', 'gone'))).toEqual({
+      terminal: true,
+      reason: 'TemplateMissing',
+      message: 'gone',
+    });
+    expect(classifyError(new RouterConfigError('no istio', 'ProviderUnavailable'))).toMatchObject({
+      terminal: true,
+      reason: 'ProviderUnavailable',
+    });
+    expect(classifyError(new RouterConfigError('cannot mirror'))).toMatchObject({
+      terminal: true,
+      reason: 'CapabilityMissing',
+    });
+    expect(classifyError(new WorkloadConfigError('UnsupportedTarget', 'a Service'))).toMatchObject({
+      terminal: true,
+      reason: 'UnsupportedTarget',
+    });
+    expect(classifyError(new WorkloadConfigError('TargetInvalid', 'no label'))).toMatchObject({
+      terminal: true,
+      reason: 'TargetInvalid',
+    });
+    expect(classifyError(new ProviderError('config', 'unknown type datadog'))).toMatchObject({
+      terminal: true,
+      reason: 'MetricProviderUnavailable',
+    });
+  });
+
+  it('calls everything else transient, by kind', () => {
+    const kube = (code: number, reason: string) => new KubeRequestError({ code, reason, message: reason });
+    expect(classifyError(kube(409, 'Conflict'))).toMatchObject({ terminal: false, reason: 'conflict' });
+    expect(classifyError(kube(503, 'ServiceUnavailable'))).toMatchObject({
+      terminal: false,
+      reason: 'server_error',
+    });
+    expect(classifyError(kube(504, 'Timeout'))).toMatchObject({ terminal: false, reason: 'timeout' });
+    expect(classifyError(kube(429, 'TooManyRequests'))).toMatchObject({
+      terminal: false,
+      reason: 'throttled',
+    });
+    expect(classifyError(new Error('route not yet Accepted'))).toMatchObject({
+      terminal: false,
+      reason: 'other',
+    });
+    expect(classifyError(new ProviderError('connection', 'refused'))).toMatchObject({ terminal: false });
+  });
+});
+
+function specOf(overrides: Record<string, unknown>): NormalizedCanarySpec {
+  return normalizeCanary(
+    {
+      metadata: { name: 'podinfo', namespace: 'team' },
+      spec: {
+        targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+        service: { port: 9898 },
+        analysis: { interval: '1m', iterations: 3, threshold: 2 },
+        ...overrides,
+      },
+    } as never,
+    { defaultProvider: 'kubernetes' },
+  ).spec;
+}
+
+const template = (type: string) =>
+  ({ spec: { provider: { type }, query: 'up' } }) as unknown as MetricTemplate;
+
+describe('preflight', () => {
+  const templates: Record<string, MetricTemplate> = {
+    latency: template('prometheus'),
+    dd: template('datadog'),
+  };
+  const preflight = createPreflight({
+    getMetricTemplate: async (_namespace, name) => templates[name],
+    getAlertProvider: async (_namespace, name) => (name === 'slack' ? ({} as never) : undefined),
+    metricProviderTypes: ['prometheus'],
+  });
+  const withMetric = (name: string) =>
+    specOf({
+      analysis: {
+        interval: '1m',
+        iterations: 3,
+        threshold: 2,
+        metrics: [{ name: 'm', templateRef: { name }, thresholdRange: { max: 1 } }],
+      },
+    });
+
+  it('lets a Canary the provider can route through', async () => {
+    await expect(preflight(withMetric('latency'), undefined)).resolves.toEqual([]);
+  });
+
+  it('refuses an A/B Canary under kubernetes as CapabilityMissing', async () => {
+    const spec = specOf({
+      analysis: { interval: '1m', iterations: 3, threshold: 2, match: [{ headers: { x: { exact: 'y' } } }] },
+    });
+    await expect(preflight(spec, undefined)).rejects.toMatchObject({
+      reason: 'CapabilityMissing',
+      message: expect.stringContaining('spec.analysis.match'),
+    });
+  });
+
+  it('refuses a provider with no router', async () => {
+    await expect(preflight(specOf({ provider: 'istio' }), undefined)).rejects.toMatchObject({
+      reason: 'ProviderUnavailable',
+    });
+  });
+
+  it('refuses a missing MetricTemplate and one of a type Fledge cannot query before a run', async () => {
+    await expect(preflight(withMetric('nope'), 'Succeeded')).rejects.toMatchObject({
+      reason: 'TemplateMissing',
+      message: expect.stringContaining(
+        'spec.analysis.metrics[0].templateRef: MetricTemplate team/nope not found',
+      ),
+    });
+    await expect(preflight(withMetric('dd'), 'Initialized')).rejects.toMatchObject({
+      reason: 'MetricProviderUnavailable',
+      message: expect.stringContaining('spec.provider.type datadog'),
+    });
+    // Mid-run, a missing template is a failed check, not a refusal.
+    await expect(preflight(withMetric('nope'), 'Progressing')).resolves.toEqual([]);
+  });
+
+  it('refuses a missing AlertProvider', async () => {
+    const spec = specOf({
+      analysis: {
+        interval: '1m',
+        iterations: 3,
+        threshold: 2,
+        alerts: [{ name: 'a', providerRef: { name: 'pager' } }],
+      },
+    });
+    await expect(preflight(spec, undefined)).rejects.toMatchObject({ reason: 'AlertProviderMissing' });
+  });
+});
