@@ -19,6 +19,7 @@ import {
   type V1APIResourceList,
 } from '@kubernetes/client-node';
 import { version } from '../version.ts';
+import { apiserverPool } from './agent.ts';
 
 const serviceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 const userAgent = `fledge/${version}`;
@@ -121,7 +122,8 @@ function clientConfiguration(kubeConfig: KubeConfig, timeoutMs: number): Configu
   };
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
+    // Pooled keep-alive connections instead of a new agent (and TLS handshake) per request.
+    authMethods: { default: apiserverPool(kubeConfig) },
     promiseMiddleware: [defaults],
   });
 }
@@ -249,7 +251,7 @@ export class KubeObjectClient {
     }
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
-    await this.#kubeConfig.applySecurityAuthentication(context);
+    await apiserverPool(this.#kubeConfig).applySecurityAuthentication(context);
     const response = await this.#configuration.httpApi.send(context).toPromise();
     const text = await response.body.text();
     if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {

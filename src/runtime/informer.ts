@@ -6,6 +6,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
+import { watchKubeConfig } from '../kube/agent.ts';
 import { describeKubeError } from '../kube/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { assertBackoffPolicy, exponentialDelay, withJitter, type BackoffPolicy } from './backoff.ts';
@@ -386,12 +387,15 @@ export class SupervisedInformer<T extends KubernetesObject> {
   }
 }
 
-/** An informer over a real cluster: client-node's Watch built from `kubeConfig`. */
+/**
+ * An informer over a real cluster: client-node's Watch built from `kubeConfig`,
+ * its watches on the kubeconfig's pooled connections (src/kube/agent.ts).
+ */
 export function createInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   options: Omit<SupervisedInformerOptions<T>, 'watch'>,
 ): SupervisedInformer<T> {
-  return new SupervisedInformer({ ...options, watch: new Watch(kubeConfig) });
+  return new SupervisedInformer({ ...options, watch: new Watch(watchKubeConfig(kubeConfig)) });
 }
 
 function positive(value: number, field: string, resource: string): number {

@@ -20,6 +20,7 @@ interface Pair {
  */
 export class FaultProxy {
   #mode: ProxyMode = 'forward';
+  #accepted = 0;
   readonly #pairs = new Set<Pair>();
   readonly #server: Server;
   readonly #target: { host: string; port: number };
@@ -38,6 +39,16 @@ export class FaultProxy {
 
   get port(): number {
     return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** TCP connections accepted so far (each one a new connection from the client). */
+  get accepted(): number {
+    return this.#accepted;
+  }
+
+  /** Connections open through the proxy now. */
+  get open(): number {
+    return this.#pairs.size;
   }
 
   setMode(mode: ProxyMode): void {
@@ -75,6 +86,7 @@ export class FaultProxy {
   }
 
   #accept(client: Socket): void {
+    this.#accepted++;
     const pair: Pair = { client, upstream: undefined };
     this.#pairs.add(pair);
     client.on('error', () => this.#drop(pair));

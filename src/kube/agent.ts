@@ -1,0 +1,341 @@
+import type { AgentOptions } from 'node:https';
+import { HttpMethod, RequestContext, type Cluster, type KubeConfig } from '@kubernetes/client-node';
+import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+
+/**
+ * Pooled, keep-alive connections to the apiserver, one set per kubeconfig identity.
+ *
+ * client-node 2.x's `KubeConfig.applySecurityAuthentication` builds a new undici
+ * Agent on every call, so every request (and every watch) opened its own TCP and
+ * TLS connection, and the abandoned agents kept their sockets until undici's idle
+ * timer closed them. Here each KubeConfig gets one set of agents per cluster/user,
+ * reused by every request; it is rebuilt only when the TLS material changes (a
+ * rotated client certificate or CA). Headers (bearer tokens, exec and token-file
+ * credentials, impersonation) are still computed by client-node on every request,
+ * so a refreshed token is used at once on the same pooled connections.
+ *
+ * Requests and watches share the agent. undici negotiates HTTP/2 with the
+ * apiserver (ALPN), so they multiplex as streams over one connection, as
+ * client-go's do. Should a proxy in between only speak HTTP/1.1, each open watch
+ * holds a socket for its lifetime: the bound leaves room for every watch Fledge
+ * opens plus the reconcile workers' requests.
+ */
+
+/** What a request through the pool is: an ordinary request or a long-running watch. */
+export type RequestKind = 'request' | 'watch';
+export const requestKinds: readonly RequestKind[] = ['request', 'watch'];
+
+export interface PoolTuning {
+  /**
+   * Sockets per apiserver origin. Default 64: HTTP/2 needs one; over HTTP/1.1 each
+   * watch takes one (Fledge opens one per watched kind and namespace) plus the workers'.
+   */
+  connections: number;
+  /**
+   * Idle keep-alive time of a socket. Default 45 s: below the apiserver's 90 s idle timeout
+   * and common load-balancer idle timeouts, so the client, not the server, closes idle sockets.
+   */
+  keepAliveTimeoutMs: number;
+  /** After a credential change, old sockets may finish in-flight requests for this long, then are destroyed. Default 30 s. */
+  drainMs: number;
+}
+
+export const defaultPoolTuning: PoolTuning = {
+  connections: 64,
+  keepAliveTimeoutMs: 45_000,
+  drainMs: 30_000,
+};
+
+export interface PoolCounts {
+  /** Sockets open now. */
+  connections: number;
+  /** Requests and watches under way now. */
+  inFlight: number;
+  /** Sockets ever connected (each one a TCP connect and TLS handshake). */
+  opened: number;
+  /** Requests and watches sent through the pool. */
+  requests: Record<RequestKind, number>;
+  /** Agents rebuilt because the TLS material (CA, client certificate, key) changed. */
+  rebuilds: number;
+}
+
+/** The TLS side of an identity: what a connection is bound to. Headers are not part of it. */
+interface TlsIdentity {
+  server: string;
+  proxyUrl: string | undefined;
+  ca: unknown;
+  cert: unknown;
+  key: unknown;
+  pfx: unknown;
+  passphrase: unknown;
+  rejectUnauthorized: boolean | undefined;
+  servername: string | undefined;
+}
+
+interface AgentSet {
+  identity: TlsIdentity;
+  agent: Dispatcher;
+}
+
+const zero = (): Record<RequestKind, number> => ({ request: 0, watch: 0 });
+
+/** Totals over every pool of the process, for /metrics. */
+const totals = { opened: 0, requests: zero(), rebuilds: 0 };
+const livePools = new Set<ApiserverPool>();
+
+/**
+ * The agents of one KubeConfig. Implements client-node's SecurityAuthentication,
+ * so it can stand in for the KubeConfig as a Configuration's `authMethods.default`.
+ */
+export class ApiserverPool {
+  readonly #kubeConfig: KubeConfig;
+  readonly #tuning: PoolTuning;
+  /** By cluster and user name. */
+  readonly #sets = new Map<string, AgentSet>();
+  /** Agents replaced after a credential change, still finishing their requests. */
+  readonly #draining = new Set<Dispatcher>();
+  #opened = 0;
+  readonly #requests = zero();
+  #rebuilds = 0;
+  #closed = false;
+
+  constructor(kubeConfig: KubeConfig, tuning: Partial<PoolTuning> = {}) {
+    this.#kubeConfig = kubeConfig;
+    this.#tuning = { ...defaultPoolTuning, ...tuning };
+    livePools.add(this);
+  }
+
+  getName(): string {
+    return 'pooled kubeconfig authentication';
+  }
+
+  /** As KubeConfig.applySecurityAuthentication, but on the pooled agent. */
+  async applySecurityAuthentication(context: RequestContext, kind: RequestKind = 'request'): Promise<void> {
+    if (this.#closed) throw new Error('the apiserver connection pool is closed');
+    const cluster = this.#kubeConfig.getCurrentCluster();
+    // client-node's public hook: fresh headers (tokens are read or refreshed per its auth
+    // provider's rules) plus the TLS material, read as it reads it.
+    const options: Parameters<KubeConfig['applyToHTTPSOptions']>[0] & { auth?: string } = {};
+    await this.#kubeConfig.applyToHTTPSOptions(options);
+    if (options.auth) {
+      context.setHeaderParam('Authorization', `Basic ${Buffer.from(options.auth).toString('base64')}`);
+    }
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      if (value !== undefined) context.setHeaderParam(name, String(value));
+    }
+    const identity: TlsIdentity = {
+      server: cluster?.server ?? '',
+      proxyUrl: cluster?.proxyUrl,
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      pfx: options.pfx,
+      passphrase: options.passphrase,
+      rejectUnauthorized: options.rejectUnauthorized,
+      servername: options.servername,
+    };
+    const set = await this.#agentsFor(cluster, identity);
+    context.setDispatcher(set.agent);
+    this.#requests[kind]++;
+    totals.requests[kind]++;
+  }
+
+  /** Connection counts of this pool (the agent in use and any still draining). */
+  counts(): PoolCounts {
+    const sockets = { connections: 0, inFlight: 0 };
+    for (const set of this.#sets.values()) addSockets(sockets, set.agent);
+    for (const agent of this.#draining) addSockets(sockets, agent);
+    return {
+      ...sockets,
+      opened: this.#opened,
+      requests: { ...this.#requests },
+      rebuilds: this.#rebuilds,
+    };
+  }
+
+  /** The agent requests use now, if one was built. */
+  currentAgent(): Dispatcher | undefined {
+    return this.#sets.get(identityKey(this.#kubeConfig))?.agent;
+  }
+
+  /** Destroys every socket. Later requests fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    livePools.delete(this);
+    const agents = [...this.#draining, ...[...this.#sets.values()].map((set) => set.agent)];
+    this.#sets.clear();
+    this.#draining.clear();
+    await Promise.allSettled(agents.map((agent) => agent.destroy()));
+  }
+
+  async #agentsFor(cluster: Cluster | null, identity: TlsIdentity): Promise<AgentSet> {
+    const key = identityKey(this.#kubeConfig);
+    const current = this.#sets.get(key);
+    if (current && sameIdentity(current.identity, identity)) return current;
+    const set = { identity, agent: await this.#build(cluster, identity) };
+    this.#sets.set(key, set);
+    if (current) {
+      this.#rebuilds++;
+      totals.rebuilds++;
+      this.#retire(current.agent);
+    }
+    return set;
+  }
+
+  /** New requests go to the new agent; the old one finishes what it carries, then is destroyed. */
+  #retire(agent: Dispatcher): void {
+    this.#draining.add(agent);
+    const destroy = () => {
+      this.#draining.delete(agent);
+      agent.destroy().catch(() => undefined);
+    };
+    if (this.#tuning.drainMs <= 0) {
+      destroy();
+      return;
+    }
+    agent.close().then(destroy, destroy);
+    setTimeout(destroy, this.#tuning.drainMs).unref();
+  }
+
+  async #build(cluster: Cluster | null, identity: TlsIdentity): Promise<Dispatcher> {
+    const tlsOptions: AgentOptions = {};
+    for (const field of [
+      'ca',
+      'cert',
+      'key',
+      'pfx',
+      'passphrase',
+      'rejectUnauthorized',
+      'servername',
+    ] as const) {
+      if (identity[field] !== undefined) (tlsOptions as Record<string, unknown>)[field] = identity[field];
+    }
+    const poolOptions = {
+      connections: this.#tuning.connections,
+      keepAliveTimeout: this.#tuning.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: Math.max(this.#tuning.keepAliveTimeoutMs, 600_000),
+    };
+    // client-node's own mapping from TLS options to a dispatcher type (TCP keep-alive 30 s included).
+    const plan = this.#kubeConfig.createDispatcherOptions(cluster, tlsOptions);
+    let agent: Dispatcher;
+    switch (plan.type) {
+      case 'agent':
+        agent = new Agent({ ...poolOptions, connect: plan.connect });
+        break;
+      case 'none':
+        agent = new Agent({ ...poolOptions, connect: { keepAlive: true, keepAliveInitialDelay: 30_000 } });
+        break;
+      case 'proxy':
+        agent = new ProxyAgent({
+          ...poolOptions,
+          uri: plan.uri,
+          requestTls: plan.requestTls,
+          connect: plan.connect,
+        });
+        break;
+      default: {
+        // SOCKS: client-node's connector is private, so use its dispatcher as built, unbounded.
+        const probe = new RequestContext(identity.server || 'https://localhost', HttpMethod.GET);
+        await this.#kubeConfig.applySecurityAuthentication(probe);
+        const built = probe.getDispatcher();
+        if (!built) throw new Error(`cannot build a connection to ${identity.server}`);
+        agent = built;
+      }
+    }
+    agent.on('connect', () => {
+      this.#opened++;
+      totals.opened++;
+    });
+    return agent;
+  }
+}
+
+function addSockets(into: { connections: number; inFlight: number }, agent: Dispatcher): void {
+  const stats = (agent as Partial<Pick<Agent, 'stats'>>).stats;
+  if (!stats) return;
+  for (const origin of Object.values(stats)) {
+    const { connected, running } = origin as { connected: number; running: number };
+    into.connections += connected;
+    into.inFlight += running;
+  }
+}
+
+function identityKey(kubeConfig: KubeConfig): string {
+  return JSON.stringify([
+    kubeConfig.getCurrentCluster()?.name ?? '',
+    kubeConfig.getCurrentUser()?.name ?? '',
+  ]);
+}
+
+function sameIdentity(a: TlsIdentity, b: TlsIdentity): boolean {
+  return (
+    a.server === b.server &&
+    a.proxyUrl === b.proxyUrl &&
+    a.rejectUnauthorized === b.rejectUnauthorized &&
+    a.servername === b.servername &&
+    sameMaterial(a.ca, b.ca) &&
+    sameMaterial(a.cert, b.cert) &&
+    sameMaterial(a.key, b.key) &&
+    sameMaterial(a.pfx, b.pfx) &&
+    sameMaterial(a.passphrase, b.passphrase)
+  );
+}
+
+/** Buffers and strings (exec credentials give PEM strings) compared by content. */
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, index) => sameMaterial(item, b[index]));
+  }
+  const bytes = (value: unknown) =>
+    Buffer.isBuffer(value) ? value : typeof value === 'string' ? Buffer.from(value) : undefined;
+  const left = bytes(a);
+  const right = bytes(b);
+  return left !== undefined && right !== undefined && left.equals(right);
+}
+
+const pools = new WeakMap<KubeConfig, ApiserverPool>();
+
+/** The pool of `kubeConfig`: one per KubeConfig object, created on first use. */
+export function apiserverPool(kubeConfig: KubeConfig): ApiserverPool {
+  let pool = pools.get(kubeConfig);
+  if (!pool) {
+    pool = new ApiserverPool(kubeConfig);
+    pools.set(kubeConfig, pool);
+  }
+  return pool;
+}
+
+/**
+ * A KubeConfig for client-node's Watch whose watches use the pool. Watch
+ * takes a KubeConfig and calls its applySecurityAuthentication; this is a view that
+ * inherits everything from `kubeConfig` (same clusters, users, authenticators) and
+ * only routes that call through the pool. `kubeConfig` itself is left untouched.
+ */
+export function watchKubeConfig(kubeConfig: KubeConfig): KubeConfig {
+  const pool = apiserverPool(kubeConfig);
+  const view = Object.create(kubeConfig) as KubeConfig;
+  Object.defineProperty(view, 'applySecurityAuthentication', {
+    value: (context: RequestContext) => pool.applySecurityAuthentication(context, 'watch'),
+  });
+  return view;
+}
+
+/** Counts summed over every open pool of the process (counters over every pool ever opened). */
+export function apiserverPoolCounts(): PoolCounts {
+  let connections = 0;
+  let inFlight = 0;
+  for (const pool of livePools) {
+    const counts = pool.counts();
+    connections += counts.connections;
+    inFlight += counts.inFlight;
+  }
+  return {
+    connections,
+    inFlight,
+    opened: totals.opened,
+    requests: { ...totals.requests },
+    rebuilds: totals.rebuilds,
+  };
+}

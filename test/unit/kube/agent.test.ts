@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { HttpMethod, KubeConfig, RequestContext, type User } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
+import { ApiserverPool, apiserverPool, watchKubeConfig } from '../../../src/kube/agent.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fledge-agent-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const pem = (label: string, body: string) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(body).toString('base64')}\n-----END ${label}-----\n`;
+
+/** A kubeconfig whose CA, client certificate and key are files, as a rotating setup has them. */
+function fileKubeConfig(
+  name: string,
+  user: Partial<User> = {},
+): { kc: KubeConfig; ca: string; cert: string } {
+  const ca = join(dir, `${name}-ca.crt`);
+  const cert = join(dir, `${name}-client.crt`);
+  const key = join(dir, `${name}-client.key`);
+  writeFileSync(ca, pem('CERTIFICATE', 'ca-1'));
+  writeFileSync(cert, pem('CERTIFICATE', 'client-1'));
+  writeFileSync(key, pem('PRIVATE KEY', 'key-1'));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://10.0.0.1:6443', caFile: ca, skipTLSVerify: false }],
+    users: [{ name: 'u', certFile: cert, keyFile: key, ...user }],
+    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+    currentContext: 'ctx',
+  });
+  return { kc, ca, cert };
+}
+
+async function apply(
+  pool: ApiserverPool,
+): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
+  const context = new RequestContext('https://10.0.0.1:6443/api/v1/namespaces', HttpMethod.GET);
+  await pool.applySecurityAuthentication(context);
+  const dispatcher = context.getDispatcher();
+  if (!dispatcher) throw new Error('no dispatcher set');
+  return { dispatcher, headers: context.getHeaders() as Record<string, string> };
+}
+
+const isDestroyed = (agent: Dispatcher) => (agent as unknown as { destroyed: boolean }).destroyed;
+const isClosed = (agent: Dispatcher) => (agent as unknown as { closed: boolean }).closed;
+
+describe('ApiserverPool', () => {
+  it('gives every request of one identity the same agent', async () => {
+    const { kc } = fileKubeConfig('same');
+    const pool = new ApiserverPool(kc);
+    const first = await apply(pool);
+    const second = await apply(pool);
+    expect(second.dispatcher).toBe(first.dispatcher);
+    expect(pool.counts()).toMatchObject({ requests: { request: 2, watch: 0 }, rebuilds: 0, opened: 0 });
+    await pool.close();
+  });
+
+  it('one pool per KubeConfig, shared by watches', async () => {
+    const { kc } = fileKubeConfig('shared');
+    expect(apiserverPool(kc)).toBe(apiserverPool(kc));
+    const view = watchKubeConfig(kc);
+    expect(view.getCurrentCluster()).toBe(kc.getCurrentCluster());
+    const context = new RequestContext('https://10.0.0.1:6443/api/v1/pods?watch=true', HttpMethod.GET);
+    await view.applySecurityAuthentication(context);
+    expect(context.getDispatcher()).toBe((await apply(apiserverPool(kc))).dispatcher);
+    expect(apiserverPool(kc).counts().requests).toEqual({ request: 1, watch: 1 });
+    await apiserverPool(kc).close();
+  });
+
+  it('builds a new agent when the CA changes and destroys the old one', async () => {
+    const { kc, ca } = fileKubeConfig('ca', {});
+    const pool = new ApiserverPool(kc, { drainMs: 0 });
+    const old = (await apply(pool)).dispatcher;
+    writeFileSync(ca, pem('CERTIFICATE', 'ca-2'));
+    const rotated = (await apply(pool)).dispatcher;
+    expect(rotated).not.toBe(old);
+    expect(isDestroyed(old)).toBe(true);
+    expect(isDestroyed(rotated)).toBe(false);
+    expect((await apply(pool)).dispatcher).toBe(rotated);
+    expect(pool.counts().rebuilds).toBe(1);
+    await pool.close();
+    expect(isDestroyed(rotated)).toBe(true);
+  });
+
+  it('lets the old agent drain after a client certificate rotation, then destroys it', async () => {
+    const { kc, cert } = fileKubeConfig('cert');
+    const pool = new ApiserverPool(kc, { drainMs: 50 });
+    const old = (await apply(pool)).dispatcher;
+    writeFileSync(cert, pem('CERTIFICATE', 'client-2'));
+    const rotated = (await apply(pool)).dispatcher;
+    expect(rotated).not.toBe(old);
+    expect(isClosed(old)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(isDestroyed(old)).toBe(true);
+    await pool.close();
+  });
+
+  it('reads bearer tokens per request on the same agent', async () => {
+    const { kc } = fileKubeConfig('token', { token: 'first' });
+    let issued = 0;
+    kc.addAuthenticator({
+      isAuthProvider: (user) => user.authProvider?.name === 'counting',
+      applyAuthentication: (_user, options) => {
+        options.headers = { ...options.headers, Authorization: `Bearer issued-${++issued}` };
+        return Promise.resolve();
+      },
+    });
+    const pool = new ApiserverPool(kc);
+    const first = await apply(pool);
+    expect(first.headers.Authorization).toBe('Bearer first');
+    kc.users[0]!.token = 'second';
+    const second = await apply(pool);
+    expect(second.headers.Authorization).toBe('Bearer second');
+    expect(second.dispatcher).toBe(first.dispatcher);
+
+    // A credential plugin (exec, token file, ...) is asked on every request.
+    kc.users[0]!.token = undefined;
+    kc.users[0]!.authProvider = { name: 'counting', config: {} };
+    expect((await apply(pool)).headers.Authorization).toBe('Bearer issued-1');
+    const third = await apply(pool);
+    expect(third.headers.Authorization).toBe('Bearer issued-2');
+    expect(third.dispatcher).toBe(first.dispatcher);
+    expect(pool.counts().rebuilds).toBe(0);
+    await pool.close();
+  });
+
+  it('refuses requests once closed', async () => {
+    const { kc } = fileKubeConfig('closed');
+    const pool = new ApiserverPool(kc);
+    await pool.close();
+    await expect(apply(pool)).rejects.toThrow('closed');
+  });
+});
