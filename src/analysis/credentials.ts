@@ -1,4 +1,5 @@
 import { ProviderError, type ProviderCredentials, type ProviderTls } from './provider.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 
 // Reads the Secret named by a MetricTemplate's spec.provider.secretRef. The
 // controller fetches the Secret and passes its data decoded to strings; this
@@ -25,6 +26,9 @@ export function settingsFromSecret(data: Readonly<Record<string, string>>, secre
   const token = value(SecretKeys.token);
   const username = value(SecretKeys.username);
   const password = value(SecretKeys.password);
+  // Whatever a query's error later quotes, these never reach status, events or logs.
+  for (const credential of [token, password, value(SecretKeys.key)]) knownSecrets.remember(credential);
+  if (username !== undefined && password !== undefined) knownSecrets.rememberBasic(username, password);
   const ca = value(SecretKeys.ca);
   const cert = value(SecretKeys.cert);
   const key = value(SecretKeys.key);

@@ -21,6 +21,7 @@ import { systemClock, type Clock } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { version } from '../version.ts';
 import { redactWebhookUrl } from './redact.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 
 // Calls one canary webhook the way Flagger does: a JSON POST, success when the
 // status is at most 202, a timeout that bounds the whole call (retries included),
@@ -426,6 +427,8 @@ function parseHookUrl(webhook: NormalizedWebhook): URL {
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new Error(`webhook "${webhook.name}" url is not an absolute http:// or https:// URL`);
   }
+  // User info becomes a Basic header, and keys ride in the query: an echo of either stays unwritten.
+  knownSecrets.remember(webhook.url);
   return url;
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 import type { KubeObjectClient } from './client.ts';
 import { describeKubeError, isNotFound } from './errors.ts';
 import { microTime } from './time.ts';
@@ -216,7 +217,8 @@ export class EventRecorder {
       action: input.action,
       reason: input.reason,
       type: input.type,
-      note: truncateUtf8(input.note, maxNoteBytes),
+      // Redacted before it is cut, so no part of a credential an endpoint echoed is left behind.
+      note: truncateUtf8(knownSecrets.redact(input.note), maxNoteBytes),
       regarding: { ...input.regarding },
     };
     if (input.related) event.related = { ...input.related };

@@ -1,5 +1,6 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObjectClient, ObjectRef, RequestOptions } from './client.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 import { KubeRequestError, normalizeKubeError } from './errors.ts';
 
 /** The field manager for every server-side apply Fledge makes. */
@@ -28,7 +29,12 @@ export async function patchStatus<T extends KubernetesObject>(
   options: StatusPatchOptions = {},
 ): Promise<T> {
   const { resourceVersion, ...request } = options;
-  const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
+  // Status messages quote what endpoints answered, and an answer may echo a credential.
+  const redacted = knownSecrets.redactDeep(status);
+  const body =
+    resourceVersion === undefined
+      ? { status: redacted }
+      : { metadata: { resourceVersion }, status: redacted };
   return client.patch<T>(refOf(object), body, PatchStrategy.MergePatch, {
     ...request,
     subresource: 'status',

@@ -1,5 +1,6 @@
 import { AlertProviderTypes, type AlertProviderSpec, type AlertProviderType } from '../api/index.ts';
 import { isAlertSeverity, severityAccepts, type AlertMessage, type AlertSeverity } from './message.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 
 /** Slack's Web API endpoint, used when a Slack provider has a bot token but no address. */
 export const SlackPostMessageUrl = 'https://slack.com/api/chat.postMessage';
@@ -55,6 +56,8 @@ function resolveFields(
   fieldName: (field: keyof ProviderFields) => string,
 ): ResolvedProvider {
   const { type } = fields;
+  // Webhook addresses, tokens and proxy URLs carry credentials: nothing Fledge writes may show them.
+  for (const secret of [fields.address, fields.token, fields.proxy]) knownSecrets.remember(secret);
   if (!isAlertProviderType(type)) {
     throw new AlertConfigError(
       `${where}: ${fieldName('type')} "${type}" is not supported; use one of ${AlertProviderTypes.join(', ')}`,

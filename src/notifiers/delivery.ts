@@ -15,6 +15,7 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from './transport.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 
 // In-process alert delivery. Reconciles hand alerts over with enqueue(), which returns at once
 // and never throws: a slow or dead chat service must never hold up or change a rollout. Each
@@ -173,9 +174,11 @@ export class AlertDispatcher {
 
   /** Queues `message` for each recipient and returns immediately. Never throws. */
   enqueue(message: AlertMessage, recipients: readonly ResolvedProvider[]): void {
+    // An alert quotes failed checks, and a check's message may echo what an endpoint was sent.
+    const redacted = knownSecrets.redactDeep(message);
     for (const provider of recipients) {
       try {
-        this.#enqueueOne(message, provider);
+        this.#enqueueOne(redacted, provider);
       } catch (error) {
         // Only building the payload can throw here; report it like any other failed delivery.
         const detail = error instanceof Error ? error.message : String(error);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { knownSecrets } from './secrets.ts';
 
 export type { Logger };
 
@@ -41,6 +42,8 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: redactPaths, censor },
     serializers: { err: serializeError },
+    // The last word on every line: no credential Fledge holds leaves in a log, whatever field carries it.
+    hooks: { streamWrite: (line) => knownSecrets.redact(line) },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -13,6 +13,7 @@ import {
   type WebhookClientOptions,
 } from '../../../src/hooks/index.ts';
 import { capturedLogger, freePort, InstantPauseClock, startReceiver, type Receiver } from './receiver.ts';
+import { knownSecrets } from '../../../src/telemetry/secrets.ts';
 
 const canary = { name: 'podinfo', namespace: 'apps' };
 const checksum = webhookChecksum({
@@ -457,6 +458,20 @@ describe('URL redaction', () => {
     }
     // The retries were logged, so the log check above had something to look at.
     expect(logs()).toContain('webhook attempt failed; retrying');
+  });
+
+  it('makes the Basic header built from user info known, so an echo of it is never written', async () => {
+    const endpoint = await receiver((request) => ({
+      status: 401,
+      body: `rejected ${String(request.headers.authorization)}`,
+    }));
+    const { webhooks } = client();
+    const password = 'hook-pass-6a0d3f';
+    const result = await webhooks.call(call(hook(endpoint.url.replace('://', `://ops:${password}@`))));
+    const basic = Buffer.from(`ops:${password}`).toString('base64');
+    // The endpoint really echoed the header; what Fledge writes out of it carries no piece of it.
+    expect(result.message).toContain(basic.slice(0, 8));
+    expect(knownSecrets.redact(result.message)).not.toContain(basic.slice(0, 8));
   });
 
   it('keeps credentials out of network errors and logs', async () => {

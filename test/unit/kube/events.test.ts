@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../src/runtime/clock.ts';
+import { knownSecrets } from '../../../src/telemetry/secrets.ts';
 import { KubeRequestError } from '../../../src/kube/errors.ts';
 import {
   EventRecorder,
@@ -190,6 +191,19 @@ describe('EventRecorder', () => {
     expect(Buffer.byteLength(note, 'utf8')).toBeLessThanOrEqual(1024);
     expect(note.endsWith('é…')).toBe(true);
     expect(truncateUtf8('short', 1024)).toBe('short');
+  });
+
+  it('blanks a known credential before cutting the note, so no piece of it is left', async () => {
+    const { sink, recorder } = setup();
+    const secret = 'event-secret-7d2f9c41ab';
+    knownSecrets.remember(secret);
+    // The cut falls inside the secret: redacting after it would leave its first half.
+    const note = `${'x'.repeat(1010)} ${secret}`;
+    recorder.record(event({ note }));
+    await recorder.flush();
+    const written = sink.created[0]?.note as string;
+    expect(written).not.toContain(secret.slice(0, 8));
+    expect(written).toContain('[redacted]');
   });
 
   it('rejects malformed events', () => {

@@ -9,6 +9,7 @@ import {
   removeFinalizer,
   removeFinalizerPatch,
 } from '../../../src/kube/patch.ts';
+import { knownSecrets } from '../../../src/telemetry/secrets.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
 
 const canary = {
@@ -76,6 +77,15 @@ describe('patch helpers over HTTP', () => {
     expect(server.requests[0]?.body).toEqual({
       metadata: { resourceVersion: '42' },
       status: { phase: 'Succeeded' },
+    });
+  });
+
+  it('never writes a known credential into status, whatever a message quotes', async () => {
+    const secret = 'status-secret-0b8e3d5f';
+    knownSecrets.remember(secret);
+    await patchStatus(client, canary, { metrics: [{ name: 'rate', message: `401 for token ${secret}` }] });
+    expect(server.requests[0]?.body).toEqual({
+      status: { metrics: [{ name: 'rate', message: '401 for token [redacted]' }] },
     });
   });
 
