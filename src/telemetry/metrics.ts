@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { apiserverPoolCounts, requestKinds } from '../kube/agent.ts';
 import type { InformerMetrics } from '../runtime/informer.ts';
 import type { LeaderElectionMetrics } from '../runtime/leader-election.ts';
 import type { InFlightSnapshot, ReconcileMetrics, WorkQueueMetrics } from '../runtime/work-queue.ts';
@@ -61,6 +62,7 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     registers,
   });
   info.set({ version: options.version, mesh_provider: options.meshProvider }, 1);
+  registerApiserverMetrics(registers);
 
   const canaryCounterLabels = ['name', 'namespace', 'deployment_strategy', 'analysis_status'] as const;
   const canary: CanaryMetrics = {
@@ -299,4 +301,53 @@ export async function forgetCanaryMetrics(
 interface LabelledMetric {
   get(): Promise<{ values: { labels: Record<string, string | number | undefined> }[] }>;
   remove(labels: Record<string, string | number | undefined>): void;
+}
+
+/** Connections and requests of the pooled apiserver agents (src/kube/agent.ts), read at scrape time. */
+function registerApiserverMetrics(registers: Registry[]): void {
+  new Gauge({
+    name: `${prefix}apiserver_connections`,
+    help: 'TCP (TLS) connections to the apiserver open now',
+    registers,
+    collect() {
+      this.set(apiserverPoolCounts().connections);
+    },
+  });
+  new Gauge({
+    name: `${prefix}apiserver_requests_in_flight`,
+    help: 'Apiserver requests and watches under way now',
+    registers,
+    collect() {
+      this.set(apiserverPoolCounts().inFlight);
+    },
+  });
+  new Counter({
+    name: `${prefix}apiserver_connections_opened_total`,
+    help: 'Connections opened to the apiserver (each a TCP connect and TLS handshake)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(apiserverPoolCounts().opened);
+    },
+  });
+  new Counter({
+    name: `${prefix}apiserver_requests_total`,
+    help: 'Requests sent to the apiserver, by kind: request or watch',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      const { requests } = apiserverPoolCounts();
+      this.reset();
+      for (const kind of requestKinds) this.inc({ kind }, requests[kind]);
+    },
+  });
+  new Counter({
+    name: `${prefix}apiserver_agent_rebuilds_total`,
+    help: 'Connection pools rebuilt because the CA, client certificate or key changed',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(apiserverPoolCounts().rebuilds);
+    },
+  });
 }

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { HttpMethod, KubeConfig, RequestContext, type User } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
 import { ApiserverPool, apiserverPool, watchKubeConfig } from '../../../src/kube/agent.ts';
+import { createMetrics } from '../../../src/telemetry/metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fledge-agent-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -131,5 +132,24 @@ describe('ApiserverPool', () => {
     const pool = new ApiserverPool(kc);
     await pool.close();
     await expect(apply(pool)).rejects.toThrow('closed');
+  });
+});
+
+describe('apiserver metrics', () => {
+  it('counts requests and watches of every pool at scrape time', async () => {
+    const metrics = createMetrics({ version: 't', meshProvider: 'none', processMetrics: false });
+    const sample = async (name: string, kind?: string) => {
+      const { values } = await metrics.registry.getSingleMetric(name)!.get();
+      return values.find((value) => kind === undefined || value.labels.kind === kind)?.value ?? 0;
+    };
+    const before = await sample('fledge_apiserver_requests_total', 'request');
+    const { kc } = fileKubeConfig('metrics');
+    const pool = new ApiserverPool(kc);
+    await apply(pool);
+    await apply(pool);
+    expect(await sample('fledge_apiserver_requests_total', 'request')).toBe(before + 2);
+    expect(await sample('fledge_apiserver_connections')).toBeGreaterThanOrEqual(0);
+    expect(await sample('fledge_apiserver_connections_opened_total')).toBeGreaterThanOrEqual(0);
+    await pool.close();
   });
 });
