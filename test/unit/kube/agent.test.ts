@@ -111,14 +111,16 @@ describe('ApiserverPool', () => {
     const pool = new ApiserverPool(kc);
     const first = await apply(pool);
     expect(first.headers.Authorization).toBe('Bearer first');
-    kc.users[0]!.token = 'second';
+    // client-node types users as read-only; a reloaded kubeconfig changes them all the same.
+    const user = kc.users[0] as { -readonly [K in keyof User]: User[K] };
+    user.token = 'second';
     const second = await apply(pool);
     expect(second.headers.Authorization).toBe('Bearer second');
     expect(second.dispatcher).toBe(first.dispatcher);
 
     // A credential plugin (exec, token file, ...) is asked on every request.
-    kc.users[0]!.token = undefined;
-    kc.users[0]!.authProvider = { name: 'counting', config: {} };
+    user.token = undefined;
+    user.authProvider = { name: 'counting', config: {} };
     expect((await apply(pool)).headers.Authorization).toBe('Bearer issued-1');
     const third = await apply(pool);
     expect(third.headers.Authorization).toBe('Bearer issued-2');
