@@ -4,6 +4,7 @@ import { Phases } from '../src/api/index.ts';
 import { decide } from '../src/engine/index.ts';
 import { WorkQueue } from '../src/runtime/work-queue.ts';
 import { inputFor } from '../test/unit/engine/fixtures.ts';
+import { benchApiserver } from './apiserver.ts';
 
 function report(name: string, operations: number, elapsedMs: number, heapBytes?: number): void {
   const perSecond = Math.round((operations / elapsedMs) * 1000);
@@ -47,3 +48,4 @@ async function benchQueue(keys: number): Promise<void> {
 process.stdout.write(`Fledge benchmarks on Node ${process.version}\n`);
 benchDecide(50_000);
 await benchQueue(10_000);
+await benchApiserver(Number(process.env.FLEDGE_BENCH_ROUNDS ?? 250));
