@@ -79,7 +79,7 @@ export interface StatusSummary {
   /** Set when the spec could not be read; threshold and schedule are then unknown. */
   specProblem?: string;
   /** Set when the operator refuses the Canary as written (Ready=False with a refusal reason). */
-  refused?: { reason: string; message: string };
+  refused?: { reason: string; message: string; observedGeneration?: number };
 }
 
 export const TERMINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed'];
@@ -136,7 +136,11 @@ export function summarizeCanary(canary: Canary): StatusSummary {
   }
   const ready = summary.conditions.find((c) => c.type === 'Ready');
   if (ready?.status === 'False' && (RefusalReasons as readonly string[]).includes(ready.reason)) {
-    summary.refused = { reason: ready.reason, message: ready.message ?? '' };
+    summary.refused = {
+      reason: ready.reason,
+      message: ready.message ?? '',
+      ...(ready.observedGeneration === undefined ? {} : { observedGeneration: ready.observedGeneration }),
+    };
   }
   summary.metrics = (status.metrics ?? []).map((metric) => {
     const range = thresholds.get(metric.name);
@@ -149,6 +153,12 @@ export function summarizeCanary(canary: Canary): StatusSummary {
 export function isFinished(summary: StatusSummary): boolean {
   if (summary.phase === null || !TERMINAL_PHASES.includes(summary.phase)) return false;
   return !isStatusBehind(summary);
+}
+
+/** Refused by the operator as the latest spec stands: nothing will move until it changes. */
+export function isRefused(summary: StatusSummary): boolean {
+  const generation = summary.refused?.observedGeneration;
+  return generation !== undefined && (summary.generation === undefined || generation >= summary.generation);
 }
 
 function isStatusBehind(summary: StatusSummary): boolean {
@@ -227,7 +237,12 @@ export function renderStatus(summary: StatusSummary, now: Date): string {
 
   field('Canary', `${summary.namespace}/${summary.name}`);
   if (summary.phase === null) {
-    field('Phase', '(none: the operator has not reconciled this Canary yet)');
+    field(
+      'Phase',
+      summary.refused === undefined
+        ? '(none: the operator has not reconciled this Canary yet)'
+        : '(none: the operator refuses this Canary as written)',
+    );
   } else {
     const since = summary.lastTransitionTime;
     field(
@@ -337,7 +352,8 @@ failed checks against the threshold, each metric's last value and verdict, and
 the conditions.
 
 With --watch, prints a line for every change and exits when the run ends:
-0 when it Succeeded, 1 when it Failed or --timeout passed first.
+0 when it Succeeded, 1 when it Failed, the operator refuses it as written, or
+--timeout passed first.
 
 Flags:
 ${KUBE_FLAGS_HELP}
@@ -465,6 +481,11 @@ async function watch(ctx: WatchContext): Promise<number> {
       }
       latest = summary;
       if (finished) return finish(io, summary);
+      if (isRefused(summary)) {
+        const { reason, message } = summary.refused ?? { reason: '', message: '' };
+        io.stderr(`fledge status: canary ${namespace}/${name} is refused (${reason}): ${message}\n`);
+        return EXIT_FAILED;
+      }
     }
     const remaining = deadline - Date.now();
     if (remaining <= 0) {

@@ -7,6 +7,7 @@ import {
   formatRange,
   formatValue,
   isFinished,
+  isRefused,
   progressLine,
   renderStatus,
   summarizeCanary,
@@ -144,6 +145,48 @@ describe('summarizeCanary', () => {
     expect(summary.strategy).toBe('Canary');
     expect(summary.threshold).toBeUndefined();
     expect(renderStatus(summary, now)).toContain('Spec:           cannot be read:');
+  });
+});
+
+describe('a refused Canary', () => {
+  const refusedStatus: CanaryStatus = {
+    conditions: [
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'CapabilityMissing',
+        message: 'spec.analysis.match asks for A/B testing, which provider kubernetes cannot do',
+        lastTransitionTime: '2025-06-01T11:59:00Z',
+        observedGeneration: 1,
+      },
+    ],
+  };
+
+  it('says why, instead of waiting for a first reconcile', () => {
+    const refused = canary(progressive, refusedStatus);
+    refused.metadata.generation = 1;
+    const summary = summarizeCanary(refused);
+    expect(summary.refused).toMatchObject({ reason: 'CapabilityMissing' });
+    expect(isRefused(summary)).toBe(true);
+    const text = renderStatus(summary, now);
+    expect(text).toContain('Phase:          (none: the operator refuses this Canary as written)');
+    expect(text).toContain('Refused:        CapabilityMissing: spec.analysis.match asks for A/B testing');
+    expect(progressLine(summary)).toContain('refused: CapabilityMissing');
+  });
+
+  it('is not refused once the spec changed after the refusal', () => {
+    const changed = canary(progressive, refusedStatus);
+    changed.metadata.generation = 2;
+    expect(isRefused(summarizeCanary(changed))).toBe(false);
+  });
+
+  it('is not a refusal when Ready is False for a failed run', () => {
+    const failed = canary(progressive, {
+      conditions: [
+        { type: 'Ready', status: 'False', reason: 'Failed', message: 'x', lastTransitionTime: '' },
+      ],
+    });
+    expect(summarizeCanary(failed).refused).toBeUndefined();
   });
 });
 
@@ -299,6 +342,8 @@ describe('status on the command line', () => {
   it('documents the exit codes of --watch', async () => {
     const cap = captureIO();
     expect(await createStatusCommand({ io: cap.io }).run(['--help'])).toBe(0);
-    expect(cap.out()).toContain('0 when it Succeeded, 1 when it Failed or --timeout passed first');
+    expect(cap.out()).toContain(
+      '0 when it Succeeded, 1 when it Failed, the operator refuses it as written, or\n--timeout passed first',
+    );
   });
 });
