@@ -3,6 +3,7 @@ import {
   capabilitiesOf,
   ignoredFields,
   missingCapabilities,
+  missingReferences,
   type CapabilityFinding,
 } from '../routers/index.ts';
 import { TerminalError } from './failures.ts';
@@ -40,6 +41,10 @@ export function createPreflight(deps: PreflightDeps): Preflight {
     const missing = missingCapabilities(spec, capabilities);
     if (missing.length > 0) {
       throw new TerminalError('CapabilityMissing', missing.map((finding) => finding.message).join('; '));
+    }
+    const unreferenced = missingReferences(spec, capabilities);
+    if (unreferenced.length > 0) {
+      throw new TerminalError('RouteRefMissing', unreferenced.map((finding) => finding.message).join('; '));
     }
     if (AT_REST.has(phase)) await checkReferences(spec, deps);
     return ignoredFields(spec, capabilities);

@@ -40,6 +40,8 @@ export interface RouterCapabilities {
    * Every other routing field the router does not apply is refused.
    */
   readonly ignoredServiceFields: readonly RoutingServiceField[];
+  /** spec.service fields the router cannot work without (e.g. the Gateways an HTTPRoute attaches to). */
+  readonly requiredServiceFields: readonly RoutingServiceField[];
   /** What to use instead, said in refusals. */
   readonly alternatives: string;
 }
@@ -112,6 +114,22 @@ export function missingCapabilities(
     }
   }
   return findings;
+}
+
+/** References the router needs that the spec leaves out: every finding refuses the Canary. */
+export function missingReferences(
+  spec: NormalizedCanarySpec,
+  capabilities: RouterCapabilities,
+): CapabilityFinding[] {
+  return capabilities.requiredServiceFields
+    .filter((key) => {
+      const value = spec.service?.[key];
+      return value === undefined || (Array.isArray(value) && value.length === 0);
+    })
+    .map((key) => ({
+      field: `spec.service.${key}`,
+      message: `provider ${capabilities.provider} needs spec.service.${key}: set it`,
+    }));
 }
 
 /**

@@ -60,6 +60,7 @@ export const GATEWAY_API_CAPABILITIES: RouterCapabilities = {
     'hosts',
   ],
   ignoredServiceFields: [],
+  requiredServiceFields: ['gatewayRefs'],
   alternatives: 'remove the field',
 };
 

@@ -30,6 +30,7 @@ export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
   features: ['blueGreen'],
   serviceFields: [],
   ignoredServiceFields: ['meshName', 'backends'],
+  requiredServiceFields: [],
   alternatives:
     'use spec.analysis.iterations (blue/green), or set spec.provider to gatewayapi (or start Fledge with --mesh-provider gatewayapi)',
 };

@@ -109,6 +109,18 @@ describe('preflight', () => {
     });
   });
 
+  it('refuses a gatewayapi Canary without the Gateways its HTTPRoute attaches to', async () => {
+    await expect(
+      preflight(
+        specOf({ provider: 'gatewayapi:v1', analysis: { interval: '1m', stepWeight: 10 } }),
+        undefined,
+      ),
+    ).rejects.toMatchObject({
+      reason: 'RouteRefMissing',
+      message: expect.stringContaining('spec.service.gatewayRefs'),
+    });
+  });
+
   it('refuses a provider with no router', async () => {
     await expect(preflight(specOf({ provider: 'istio' }), undefined)).rejects.toMatchObject({
       reason: 'ProviderUnavailable',

@@ -6,6 +6,7 @@ import {
   ignoredFields,
   KUBERNETES_CAPABILITIES,
   missingCapabilities,
+  missingReferences,
   RouterConfigError,
   routerCapabilities,
   routerFactories,
@@ -91,6 +92,18 @@ describe('router capabilities', () => {
     expect(missingCapabilities(onGateway, GATEWAY_API_CAPABILITIES).map((f) => f.field)).toEqual([
       'spec.service.retries',
     ]);
+  });
+});
+
+describe('missing references', () => {
+  it('are the Gateways a gatewayapi HTTPRoute attaches to; kubernetes needs none', () => {
+    const spec = specWith(strategies.canary as CanaryAnalysis);
+    expect(missingReferences(spec, GATEWAY_API_CAPABILITIES)).toEqual([]);
+    delete spec.service?.gatewayRefs;
+    expect(missingReferences(spec, GATEWAY_API_CAPABILITIES).map((f) => f.field)).toEqual([
+      'spec.service.gatewayRefs',
+    ]);
+    expect(missingReferences(spec, KUBERNETES_CAPABILITIES)).toEqual([]);
   });
 });
 
