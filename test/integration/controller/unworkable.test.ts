@@ -204,7 +204,7 @@ describe('Canaries Fledge cannot act on as written', () => {
   beforeAll(async () => {
     namespace = await createTestNamespace('unworkable');
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
-  });
+  }, 60_000);
   afterAll(async () => operator?.stop());
 
   it('are refused once, loudly, move no traffic, and proceed once fixed; a healthy one promotes', async () => {
