@@ -57,6 +57,8 @@ export interface PoolCounts {
   requests: Record<RequestKind, number>;
   /** Agents rebuilt because the TLS material (CA, client certificate, key) changed. */
   rebuilds: number;
+  /** Connections dropped because a request timed out or a watch stalled. */
+  resets: number;
 }
 
 /** The TLS side of an identity: what a connection is bound to. Headers are not part of it. */
@@ -80,7 +82,7 @@ interface AgentSet {
 const zero = (): Record<RequestKind, number> => ({ request: 0, watch: 0 });
 
 /** Totals over every pool of the process, for /metrics. */
-const totals = { opened: 0, requests: zero(), rebuilds: 0 };
+const totals = { opened: 0, requests: zero(), rebuilds: 0, resets: 0 };
 const livePools = new Set<ApiserverPool>();
 
 /**
@@ -97,6 +99,7 @@ export class ApiserverPool {
   #opened = 0;
   readonly #requests = zero();
   #rebuilds = 0;
+  #resets = 0;
   #closed = false;
 
   constructor(kubeConfig: KubeConfig, tuning: Partial<PoolTuning> = {}) {
@@ -150,12 +153,29 @@ export class ApiserverPool {
       opened: this.#opened,
       requests: { ...this.#requests },
       rebuilds: this.#rebuilds,
+      resets: this.#resets,
     };
   }
 
   /** The agent requests use now, if one was built. */
   currentAgent(): Dispatcher | undefined {
     return this.#sets.get(identityKey(this.#kubeConfig))?.agent;
+  }
+
+  /**
+   * Drops every connection now: the next request connects anew. For a connection that
+   * stopped answering without closing (a frozen NAT entry, a half-dead load balancer):
+   * undici's HTTP/2 pings have no timeout, so nothing else would ever notice. Called when
+   * a request times out and when an informer's watch stalls.
+   */
+  resetConnections(): void {
+    const key = identityKey(this.#kubeConfig);
+    const current = this.#sets.get(key);
+    if (!current) return;
+    this.#sets.delete(key);
+    this.#resets++;
+    totals.resets++;
+    current.agent.destroy().catch(() => undefined);
   }
 
   /** Destroys every socket. Later requests fail. */
@@ -337,5 +357,6 @@ export function apiserverPoolCounts(): PoolCounts {
     opened: totals.opened,
     requests: { ...totals.requests },
     rebuilds: totals.rebuilds,
+    resets: totals.resets,
   };
 }

@@ -251,8 +251,16 @@ export class KubeObjectClient {
     }
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
-    await apiserverPool(this.#kubeConfig).applySecurityAuthentication(context);
-    const response = await this.#configuration.httpApi.send(context).toPromise();
+    const pool = apiserverPool(this.#kubeConfig);
+    await pool.applySecurityAuthentication(context);
+    const response = await this.#configuration.httpApi
+      .send(context)
+      .toPromise()
+      .catch((error: unknown) => {
+        // Our own timeout, not the caller's abort: the pooled connection may be dead.
+        if (timeout.aborted) pool.resetConnections();
+        throw error;
+      });
     const text = await response.body.text();
     if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
       // Only Retry-After is kept: the normaliser needs it, and nothing else from the headers may leak into logs.

@@ -6,8 +6,8 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
-import { watchKubeConfig } from '../kube/agent.ts';
-import { describeKubeError } from '../kube/errors.ts';
+import { apiserverPool, watchKubeConfig } from '../kube/agent.ts';
+import { describeKubeError, normalizeKubeError } from '../kube/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { assertBackoffPolicy, exponentialDelay, withJitter, type BackoffPolicy } from './backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
@@ -62,6 +62,8 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   random?: () => number;
   metrics?: InformerMetrics;
   log?: Logger;
+  /** Called when the watch stalls or a list or watch times out: its connection may be dead. */
+  onUnresponsive?: () => void;
 }
 
 export interface InformerHealth {
@@ -323,6 +325,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
       { resource: this.resource, error: describeKubeError(error) },
       'informer watch failed; restarting',
     );
+    if (normalizeKubeError(error).reason === 'Timeout') this.#options.onUnresponsive?.();
     this.#restart('error');
   }
 
@@ -371,6 +374,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
       const idleMs = this.#watchdogIdleMs();
       if (idleMs >= this.#stallTimeoutMs && !this.#restartTimer) {
         this.#options.log?.warn({ resource: this.resource, idleMs }, 'informer stalled; restarting');
+        this.#options.onUnresponsive?.();
         this.#restart('stall');
       }
       this.#armWatchdog();
@@ -395,7 +399,12 @@ export function createInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   options: Omit<SupervisedInformerOptions<T>, 'watch'>,
 ): SupervisedInformer<T> {
-  return new SupervisedInformer({ ...options, watch: new Watch(watchKubeConfig(kubeConfig)) });
+  return new SupervisedInformer({
+    // A stalled watch on a shared connection means the connection is dead for everyone.
+    onUnresponsive: () => apiserverPool(kubeConfig).resetConnections(),
+    ...options,
+    watch: new Watch(watchKubeConfig(kubeConfig)),
+  });
 }
 
 function positive(value: number, field: string, resource: string): number {

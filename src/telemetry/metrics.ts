@@ -342,6 +342,15 @@ function registerApiserverMetrics(registers: Registry[]): void {
     },
   });
   new Counter({
+    name: `${prefix}apiserver_connection_resets_total`,
+    help: 'Times every apiserver connection was dropped because a request timed out or a watch stalled',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(apiserverPoolCounts().resets);
+    },
+  });
+  new Counter({
     name: `${prefix}apiserver_agent_rebuilds_total`,
     help: 'Connection pools rebuilt because the CA, client certificate or key changed',
     registers,

@@ -113,4 +113,19 @@ describe('pooled apiserver connections', () => {
     expect(proxy.accepted).toBeGreaterThan(before);
     expect(proxy.accepted - before).toBeLessThanOrEqual(3);
   });
+
+  it('drops a connection that stopped answering after a request times out', async () => {
+    const { proxy, proxied } = await through();
+    const { objects } = createKubeClients(proxied, { requestTimeoutMs: 1_000 });
+    const ref = configMapRef(namespace, 'pooled');
+    await objects.get(ref);
+    // The connection stays open but passes nothing: only the request timeout notices.
+    proxy.setMode('blackhole');
+    await expect(objects.get(ref)).rejects.toThrow();
+    proxy.setMode('forward');
+    const before = proxy.accepted;
+    await objects.get(ref);
+    expect(proxy.accepted).toBe(before + 1);
+    expect(apiserverPool(proxied).counts().resets).toBe(1);
+  });
 });

@@ -129,6 +129,19 @@ describe('ApiserverPool', () => {
     await pool.close();
   });
 
+  it('drops its connections on demand and reconnects on the next request', async () => {
+    const { kc } = fileKubeConfig('reset');
+    const pool = new ApiserverPool(kc);
+    const old = (await apply(pool)).dispatcher;
+    pool.resetConnections();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isDestroyed(old)).toBe(true);
+    const fresh = (await apply(pool)).dispatcher;
+    expect(fresh).not.toBe(old);
+    expect(pool.counts()).toMatchObject({ resets: 1, rebuilds: 0 });
+    await pool.close();
+  });
+
   it('refuses requests once closed', async () => {
     const { kc } = fileKubeConfig('closed');
     const pool = new ApiserverPool(kc);
