@@ -33,6 +33,7 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/integration/hook-timeouts.ts'],
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
       slowTestThreshold: 60,
     },
