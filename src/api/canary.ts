@@ -90,6 +90,23 @@ export const MirrorCapableProviders: readonly RouterProvider[] = [
   'gatewayapi:v1beta1',
 ];
 export const IngressProviders: readonly RouterProvider[] = ['nginx', 'skipper'];
+/**
+ * spec.service settings of a routing object (Istio's VirtualService, an HTTPRoute) that the
+ * kubernetes provider cannot apply; the Gateway API ones (gatewayRefs, backendTimeout, mirror)
+ * have their own rule.
+ */
+export const KubernetesUnroutedServiceFields = [
+  'timeout',
+  'retries',
+  'match',
+  'rewrite',
+  'headers',
+  'corsPolicy',
+  'trafficPolicy',
+  'gateways',
+  'hosts',
+  'delegation',
+] as const;
 
 // ------------------------------------------------------------ references
 
@@ -956,6 +973,11 @@ export const CanarySpecSchema = Type.Object(
         rule: `!has(self.provider) || !has(self.service) || !(has(self.service.gatewayRefs) || has(self.service.backendTimeout) || has(self.service.mirror)) || ${isGatewayApi}`,
         message:
           'spec.service.gatewayRefs, backendTimeout and mirror are Gateway API settings: remove them or set spec.provider to gatewayapi:v1',
+        fieldPath: '.service',
+      },
+      {
+        rule: `!(has(self.provider) && self.provider == 'kubernetes') || !has(self.service) || !(${KubernetesUnroutedServiceFields.map((f) => `has(self.service.${f})`).join(' || ')})`,
+        message: `provider kubernetes switches the apex Service's selector and applies no request rule: spec.service.${KubernetesUnroutedServiceFields.join(', ')} need a routing provider: remove them or set spec.provider to one that applies them`,
         fieldPath: '.service',
       },
       ...providerAnalysisRules('analysis'),
