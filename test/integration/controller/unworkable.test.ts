@@ -212,6 +212,11 @@ describe('Canaries Fledge cannot act on as written', () => {
       kubeconfigPath,
       deployment(namespace, 'healthy', 'example/web:1'),
       canary(namespace, 'healthy', { provider: 'kubernetes', analysis: blueGreen }),
+      deployment(namespace, 'ignored', 'example/web:1'),
+      canary(namespace, 'ignored', {
+        service: { port: 9898, unmanagedMetadata: { labels: ['team'] } },
+        analysis: blueGreen,
+      }),
       ...cases.flatMap((c) => c.objects(namespace)),
     );
 
@@ -234,6 +239,24 @@ describe('Canaries Fledge cannot act on as written', () => {
     await setImage(kubeconfigPath, namespace, 'healthy', 'example/web:2');
     const healthy = await waitForCanary(kubeconfigPath, namespace, 'healthy', inPhase('Succeeded', 'Failed'));
     expect(healthy.status.phase).toBe('Succeeded');
+
+    // A field nothing reads is named, once, and changes nothing else.
+    const { status: ignored } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'ignored',
+      inPhase('Initialized'),
+      {
+        what: 'ignored initialised',
+      },
+    );
+    expect(readyOf(ignored)).toMatchObject({ status: 'True' });
+    expect(readyOf(ignored)?.message).toContain(
+      'ignored: spec.service.unmanagedMetadata is not read by Fledge',
+    );
+    expect((await warningsFor(kubeconfigPath, namespace, 'ignored')).map((e) => e.reason)).toEqual([
+      'FieldsIgnored',
+    ]);
 
     // Long enough for a retry loop, and for an event series to have been written.
     for (const c of cases) {
