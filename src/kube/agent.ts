@@ -38,12 +38,15 @@ export interface PoolTuning {
   keepAliveTimeoutMs: number;
   /** After a credential change, old sockets may finish in-flight requests for this long, then are destroyed. Default 30 s. */
   drainMs: number;
+  /** Concurrent first requests wait this long at most for the first connection to share it. Default 3 s. */
+  firstConnectWaitMs: number;
 }
 
 export const defaultPoolTuning: PoolTuning = {
   connections: 64,
   keepAliveTimeoutMs: 45_000,
   drainMs: 30_000,
+  firstConnectWaitMs: 3_000,
 };
 
 export interface PoolCounts {
@@ -77,6 +80,12 @@ interface TlsIdentity {
 interface AgentSet {
   identity: TlsIdentity;
   agent: Dispatcher;
+  /**
+   * Until the agent's first connection is up, later requests wait for it (at most
+   * `firstConnectWaitMs`) instead of each opening one: with HTTP/2 they then all share it.
+   * Undefined once it connected (or gave up).
+   */
+  firstConnect: { started: boolean; ready: Promise<void> } | undefined;
 }
 
 const zero = (): Record<RequestKind, number> => ({ request: 0, watch: 0 });
@@ -94,6 +103,7 @@ export class ApiserverPool {
   readonly #tuning: PoolTuning;
   /** By cluster and user name. */
   readonly #sets = new Map<string, AgentSet>();
+  readonly #building = new Map<string, Promise<AgentSet>>();
   /** Agents replaced after a credential change, still finishing their requests. */
   readonly #draining = new Set<Dispatcher>();
   #opened = 0;
@@ -138,6 +148,10 @@ export class ApiserverPool {
       servername: options.servername,
     };
     const set = await this.#agentsFor(cluster, identity);
+    if (set.firstConnect) {
+      if (set.firstConnect.started) await set.firstConnect.ready;
+      else set.firstConnect.started = true;
+    }
     context.setDispatcher(set.agent);
     this.#requests[kind]++;
     totals.requests[kind]++;
@@ -190,9 +204,41 @@ export class ApiserverPool {
 
   async #agentsFor(cluster: Cluster | null, identity: TlsIdentity): Promise<AgentSet> {
     const key = identityKey(this.#kubeConfig);
+    // One build at a time per identity: concurrent first requests must not each build an agent.
+    const building = this.#building.get(key);
+    if (building) await building.catch(() => undefined);
     const current = this.#sets.get(key);
     if (current && sameIdentity(current.identity, identity)) return current;
-    const set = { identity, agent: await this.#build(cluster, identity) };
+    const build = this.#replace(key, current, cluster, identity);
+    this.#building.set(key, build);
+    try {
+      return await build;
+    } finally {
+      if (this.#building.get(key) === build) this.#building.delete(key);
+    }
+  }
+
+  async #replace(
+    key: string,
+    current: AgentSet | undefined,
+    cluster: Cluster | null,
+    identity: TlsIdentity,
+  ): Promise<AgentSet> {
+    const agent = await this.#build(cluster, identity);
+    const set: AgentSet = { identity, agent, firstConnect: undefined };
+    const ready = new Promise<void>((resolve) => {
+      const done = () => {
+        set.firstConnect = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#tuning.firstConnectWaitMs);
+      timer.unref();
+      agent.once('connect', done);
+      agent.once('connectionError', done);
+      agent.once('disconnect', done);
+    });
+    set.firstConnect = { started: false, ready };
     this.#sets.set(key, set);
     if (current) {
       this.#rebuilds++;

@@ -128,4 +128,11 @@ describe('pooled apiserver connections', () => {
     expect(proxy.accepted).toBe(before + 1);
     expect(apiserverPool(proxied).counts().resets).toBe(1);
   });
+
+  it('a burst of first requests waits for the first connection and shares it', async () => {
+    const { proxy, proxied } = await through();
+    const { core } = createKubeClients(proxied);
+    await Promise.all(Array.from({ length: 10 }, () => core.readNamespace({ name: namespace })));
+    expect(proxy.accepted).toBe(1);
+  });
 });

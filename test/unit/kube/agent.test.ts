@@ -50,11 +50,20 @@ const isClosed = (agent: Dispatcher) => (agent as unknown as { closed: boolean }
 describe('ApiserverPool', () => {
   it('gives every request of one identity the same agent', async () => {
     const { kc } = fileKubeConfig('same');
-    const pool = new ApiserverPool(kc);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     const first = await apply(pool);
     const second = await apply(pool);
     expect(second.dispatcher).toBe(first.dispatcher);
     expect(pool.counts()).toMatchObject({ requests: { request: 2, watch: 0 }, rebuilds: 0, opened: 0 });
+    await pool.close();
+  });
+
+  it('builds one agent for concurrent first requests', async () => {
+    const { kc } = fileKubeConfig('concurrent');
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
+    const results = await Promise.all(Array.from({ length: 5 }, () => apply(pool)));
+    expect(new Set(results.map((result) => result.dispatcher)).size).toBe(1);
+    expect(pool.counts().rebuilds).toBe(0);
     await pool.close();
   });
 
@@ -72,7 +81,7 @@ describe('ApiserverPool', () => {
 
   it('builds a new agent when the CA changes and destroys the old one', async () => {
     const { kc, ca } = fileKubeConfig('ca', {});
-    const pool = new ApiserverPool(kc, { drainMs: 0 });
+    const pool = new ApiserverPool(kc, { drainMs: 0, firstConnectWaitMs: 0 });
     const old = (await apply(pool)).dispatcher;
     writeFileSync(ca, pem('CERTIFICATE', 'ca-2'));
     const rotated = (await apply(pool)).dispatcher;
@@ -87,7 +96,7 @@ describe('ApiserverPool', () => {
 
   it('lets the old agent drain after a client certificate rotation, then destroys it', async () => {
     const { kc, cert } = fileKubeConfig('cert');
-    const pool = new ApiserverPool(kc, { drainMs: 50 });
+    const pool = new ApiserverPool(kc, { drainMs: 50, firstConnectWaitMs: 0 });
     const old = (await apply(pool)).dispatcher;
     writeFileSync(cert, pem('CERTIFICATE', 'client-2'));
     const rotated = (await apply(pool)).dispatcher;
@@ -108,7 +117,7 @@ describe('ApiserverPool', () => {
         return Promise.resolve();
       },
     });
-    const pool = new ApiserverPool(kc);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     const first = await apply(pool);
     expect(first.headers.Authorization).toBe('Bearer first');
     // client-node types users as read-only; a reloaded kubeconfig changes them all the same.
@@ -131,7 +140,7 @@ describe('ApiserverPool', () => {
 
   it('drops its connections on demand and reconnects on the next request', async () => {
     const { kc } = fileKubeConfig('reset');
-    const pool = new ApiserverPool(kc);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     const old = (await apply(pool)).dispatcher;
     pool.resetConnections();
     await new Promise((resolve) => setImmediate(resolve));
@@ -144,7 +153,7 @@ describe('ApiserverPool', () => {
 
   it('refuses requests once closed', async () => {
     const { kc } = fileKubeConfig('closed');
-    const pool = new ApiserverPool(kc);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     await pool.close();
     await expect(apply(pool)).rejects.toThrow('closed');
   });
@@ -159,7 +168,7 @@ describe('apiserver metrics', () => {
     };
     const before = await sample('fledge_apiserver_requests_total', 'request');
     const { kc } = fileKubeConfig('metrics');
-    const pool = new ApiserverPool(kc);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     await apply(pool);
     await apply(pool);
     expect(await sample('fledge_apiserver_requests_total', 'request')).toBe(before + 2);
