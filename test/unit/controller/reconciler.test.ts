@@ -279,6 +279,30 @@ describe('a Canary Fledge cannot act on as written', () => {
     expect(server.patches).toHaveLength(1);
   });
 
+  it('lets a deleted Canary go when it cannot be acted on, instead of holding it forever', async () => {
+    const deleted = canaryAt('5');
+    deleted.metadata.deletionTimestamp = '2026-12-01T09:59:00Z' as never;
+    const server = new FakeApiserver(deleted);
+    const { calls, reconcile } = harness(server, () => deleted, {
+      observe: async () => {
+        throw new RouterConfigError('provider "istio" has no router yet', 'ProviderUnavailable');
+      },
+    });
+    expect(await reconcile()).toEqual({});
+    expect(server.patches).toEqual([
+      [
+        { op: 'test', path: '/metadata/finalizers/0', value: 'fledge.dev/finalizer' },
+        { op: 'remove', path: '/metadata/finalizers/0' },
+      ],
+    ]);
+    expect(calls.warnings).toEqual([
+      {
+        reason: 'ProviderUnavailable',
+        message: 'provider "istio" has no router yet; deleted without handing traffic back',
+      },
+    ]);
+  });
+
   it('retries a transient error with back-off and counts it', async () => {
     const server = new FakeApiserver(canaryAt('5'));
     const { calls, reconcile } = harness(server, () => canaryAt('5'), {
