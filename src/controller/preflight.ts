@@ -46,6 +46,8 @@ export function createPreflight(deps: PreflightDeps): Preflight {
     if (unreferenced.length > 0) {
       throw new TerminalError('RouteRefMissing', unreferenced.map((finding) => finding.message).join('; '));
     }
+    // Throws a RouterConfigError (CapabilityMissing) for what the router's objects cannot say.
+    capabilities.checkExpressible?.(spec);
     if (AT_REST.has(phase)) await checkReferences(spec, deps);
     return ignoredFields(spec, capabilities);
   };

@@ -44,6 +44,11 @@ export interface RouterCapabilities {
   readonly requiredServiceFields: readonly RoutingServiceField[];
   /** What to use instead, said in refusals. */
   readonly alternatives: string;
+  /**
+   * Pure: throws a RouterConfigError when the router's objects cannot express the spec in
+   * detail (a match operator, a filter), found by rendering them without writing anything.
+   */
+  readonly checkExpressible?: (spec: NormalizedCanarySpec) => void;
 }
 
 /** Something the spec asks for that the router cannot do (refused), or that nothing reads (ignored). */

@@ -62,6 +62,10 @@ export const GATEWAY_API_CAPABILITIES: RouterCapabilities = {
   ignoredServiceFields: [],
   requiredServiceFields: ['gatewayRefs'],
   alternatives: 'remove the field',
+  checkExpressible: (spec) => {
+    const identity = { name: 'preflight', namespace: 'preflight', uid: 'preflight' };
+    renderHTTPRoute({ metadata: identity, spec }, INITIAL_ROUTE_STATE, true);
+  },
 };
 
 /** What an adopted HTTPRoute looked like before Fledge took it over. */

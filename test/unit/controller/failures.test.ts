@@ -121,6 +121,19 @@ describe('preflight', () => {
     });
   });
 
+  it('refuses a gatewayapi Canary whose A/B match no HTTPRoute can express', async () => {
+    const spec = specOf({
+      provider: 'gatewayapi:v1',
+      service: { port: 9898, gatewayRefs: [{ name: 'public' }] },
+      analysis: { interval: '1m', iterations: 3, match: [{ sourceLabels: { app: 'tester' } }] },
+    });
+    await expect(preflight(spec, undefined)).rejects.toMatchObject({
+      name: 'RouterConfigError',
+      reason: 'CapabilityMissing',
+      message: expect.stringContaining('analysis.match[0].sourceLabels'),
+    });
+  });
+
   it('refuses a provider with no router', async () => {
     await expect(preflight(specOf({ provider: 'istio' }), undefined)).rejects.toMatchObject({
       reason: 'ProviderUnavailable',
