@@ -40,6 +40,8 @@ export class CanaryTelemetry {
           ? CanaryStatusValue.failed
           : CanaryStatusValue.running;
     metrics.status.set({ name, namespace }, value);
+    const ready = next.conditions?.find((c) => c.type === 'Ready');
+    metrics.analysisHalted.set({ name, namespace }, ready?.reason === 'AnalysisHalted' ? 1 : 0);
     const weight = next.canaryWeight ?? 0;
     metrics.weight.set({ workload: spec.targetRef.name, namespace }, weight);
     metrics.weight.set({ workload: `${spec.targetRef.name}-primary`, namespace }, 100 - weight);

@@ -4,7 +4,7 @@ import { effects, enterPhaseCondition } from './effects.ts';
 import { blocker, isIdle, nextTickAt } from './facts.ts';
 import { guards } from './guards.ts';
 import { levelActions, notifyEventHooks } from './level.ts';
-import { ANALYSING, evaluation, tickRequests } from './requests.ts';
+import { ANALYSING, evaluation, noDataLimit, tickRequests } from './requests.ts';
 import { TRANSITIONS, type Target, type Transition } from './transitions.ts';
 import type { Decision, DecisionInput } from './types.ts';
 
@@ -120,6 +120,8 @@ function setReadyCondition(ctx: Ctx): void {
     ready = { status: 'False', reason: status.stalled.reason, message: status.stalled.message };
   } else if (phase === 'Initializing' || phase === 'Terminating' || phase === 'Terminated') {
     ready = { status: 'Unknown', reason: phase, message: `phase ${phase}` };
+  } else if (halted(ctx) !== undefined) {
+    ready = { status: 'False', reason: 'AnalysisHalted', message: halted(ctx) as string };
   } else {
     ready = { status: 'True', reason: phase, message: `phase ${phase}` };
   }
@@ -130,6 +132,21 @@ function setReadyCondition(ctx: Ctx): void {
     ...conditions.filter((c) => c.type !== 'Ready'),
     { type: 'Ready', ...ready, lastTransitionTime: since, observedGeneration: ctx.meta.generation },
   ];
+}
+
+/**
+ * Why the analysis holds, while the last measurement of a metric gave no verdict: the run
+ * neither advances nor fails on it, and Ready must not say all is well meanwhile.
+ */
+function halted(ctx: Ctx): string | undefined {
+  if (!ANALYSING.has(phaseOf(ctx))) return undefined;
+  const unjudged = ctx.status.metrics.filter((m) => m.verdict === 'NoData' || m.verdict === 'Error');
+  if (unjudged.length === 0) return undefined;
+  const described = unjudged.map((m) => {
+    const seen = ctx.status.noDataChecks[m.name] ?? 0;
+    return `metric ${m.name} gave no verdict (${m.message}; ${seen} of ${noDataLimit(ctx, m.name)} ticks before rollback)`;
+  });
+  return `analysis halted at canary weight ${ctx.status.canaryWeight}: ${described.join('; ')}`;
 }
 
 function requeueAfter(ctx: Ctx): number | undefined {

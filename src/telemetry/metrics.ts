@@ -19,6 +19,8 @@ export interface CanaryMetrics {
   readonly duration: Histogram<'name' | 'namespace'>;
   /** Last value of each analysis metric. */
   readonly metricAnalysis: Gauge<'name' | 'namespace' | 'metric'>;
+  /** 1 while a metric of the running analysis gives no verdict (Ready=False AnalysisHalted), else 0. */
+  readonly analysisHalted: Gauge<'name' | 'namespace'>;
   readonly successes: Counter<CanaryCounterLabels>;
   readonly failures: Counter<CanaryCounterLabels>;
 }
@@ -95,6 +97,12 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
       name: `${prefix}canary_metric_analysis`,
       help: 'Last measured value of each canary analysis metric',
       labelNames: ['name', 'namespace', 'metric'] as const,
+      registers,
+    }),
+    analysisHalted: new Gauge({
+      name: `${prefix}canary_analysis_halted`,
+      help: '1 while a metric of the running analysis gives no verdict (no data or a provider error), else 0',
+      labelNames: ['name', 'namespace'] as const,
       registers,
     }),
     successes: new Counter({
@@ -282,6 +290,7 @@ export async function forgetCanaryMetrics(
   targetName: string,
 ): Promise<void> {
   metrics.canary.status.remove({ name, namespace });
+  metrics.canary.analysisHalted.remove({ name, namespace });
   metrics.canary.duration.remove({ name, namespace });
   metrics.canary.weight.remove({ workload: targetName, namespace });
   metrics.canary.weight.remove({ workload: `${targetName}-primary`, namespace });

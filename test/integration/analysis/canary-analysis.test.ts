@@ -17,7 +17,8 @@ import { LiveSeries } from './live-series.ts';
 
 const successRate = 'fledge_e2e_success_rate';
 const metricName = 'success-rate';
-const prometheusToken = 'e2e-analysis-token';
+// Random-looking, as real tokens are: Fledge blanks every 8-character piece of a credential it holds.
+const prometheusToken = 'e2e-Rq7vXk2mPz9w';
 
 const metricOf = (status: CanaryStatus, name = metricName): MetricStatus | undefined =>
   status.metrics?.find((m) => m.name === name);
@@ -122,6 +123,18 @@ describe('canary analysis against a real Prometheus', () => {
       );
   }
 
+  async function haltedGaugeLine(name: string): Promise<string | undefined> {
+    const exposition = await (await fetch(`${operator.url}/metrics`)).text();
+    return exposition
+      .split('\n')
+      .find(
+        (line) =>
+          line.startsWith('fledge_canary_analysis_halted{') &&
+          line.includes(`name="${name}"`) &&
+          line.includes(`namespace="${namespace}"`),
+      );
+  }
+
   const query = (name: string) => `sum(${successRate}{namespace="${namespace}",canary="${name}"})`;
 
   it('promotes a canary whose metric stays in range, keeping the last value, verdict and query in status', async () => {
@@ -201,6 +214,7 @@ describe('canary analysis against a real Prometheus', () => {
       (s.noDataChecks?.[metricName] ?? 0) >= count || inPhase('Succeeded', 'Failed')(s);
     let first: { status: CanaryStatus; path: string[] };
     let halted: { status: CanaryStatus; path: string[] };
+    let haltedGauge: string | undefined;
     try {
       first = await waitForCanary(kubeconfigPath, namespace, 'outage', unmeasured(1), {
         what: 'a tick without Prometheus',
@@ -210,12 +224,22 @@ describe('canary analysis against a real Prometheus', () => {
         what: 'three ticks without Prometheus',
         timeoutMs: 60_000,
       });
+      haltedGauge = await haltedGaugeLine('outage');
     } finally {
       proxy.setUp(true);
     }
     expect(first.status.phase).toBe('Progressing');
     expect(halted.status.phase).toBe('Progressing');
     expect(halted.status.failedChecks).toBe(0);
+    // Ready says so from the first tick without a verdict, and so does the gauge an alert rule reads.
+    for (const { status } of [first, halted]) {
+      expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+        status: 'False',
+        reason: 'AnalysisHalted',
+        message: expect.stringContaining(`metric ${metricName} gave no verdict (connection: `),
+      });
+    }
+    expect(haltedGauge).toMatch(/ 1$/);
     expect(metricOf(halted.status)).toMatchObject({ verdict: 'Error' });
     expect(metricOf(halted.status)?.message).toMatch(/^connection: /);
     // A check without a value has no gauge series, rather than a stale number.
@@ -240,6 +264,7 @@ describe('canary analysis against a real Prometheus', () => {
     );
     expect(status.phase).toBe('Succeeded');
     expect(metricOf(status)).toMatchObject({ verdict: 'Pass', value: 99.5 });
+    expect(await haltedGaugeLine('outage')).toMatch(/ 0$/);
   }, 300_000);
 
   it('treats an empty result as no data: no promotion, verdict NoData, no failed check', async () => {
