@@ -47,7 +47,9 @@ unit: deps ## unit tests (no cluster)
 
 integration: setup ## integration tests on a real control plane and Prometheus
 	@mkdir -p $(REPORTS)
-	$(JEST) --selectProjects integration --runInBand --json --outputFile=$(REPORTS)/integration.json
+	@# --forceExit: a suite whose set-up failed can leave an operator process running, which would keep
+	@# Jest alive after the results are written; the reaper stops every harness process once Jest exits.
+	$(JEST) --selectProjects integration --runInBand --forceExit --json --outputFile=$(REPORTS)/integration.json
 	@node hack/jest-summary.ts integration $(REPORTS)/integration.json
 
 test: setup lint typecheck generated-check unit integration ## every check and test
