@@ -160,7 +160,6 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     telemetry,
     preflight: createPreflight({
       getMetricTemplate: templates,
-      getAlertProvider: alertProviders,
       metricProviderTypes: Object.keys(providerFactories),
     }),
     failures: {

@@ -1,4 +1,4 @@
-import type { AlertProvider, MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
+import type { MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
 import {
   capabilitiesOf,
   ignoredFields,
@@ -8,15 +8,16 @@ import {
 } from '../routers/index.ts';
 import { TerminalError } from './failures.ts';
 import { providerOf } from './identity.ts';
+import { ReferenceUnreadableError } from './references.ts';
 
 // What the controller checks before the engine decides: that the effective provider
 // has a router and can route the Canary as written, and, before a run starts, that
-// the MetricTemplates and AlertProviders it names exist and can be used. A failure
+// the MetricTemplates it names exist and can be queried. (A missing AlertProvider changes
+// no traffic: it is reported when an alert is sent, and the run goes on.) A failure
 // is a TerminalError; what is merely ignored is returned to be reported.
 
 export interface PreflightDeps {
   getMetricTemplate(namespace: string, name: string): Promise<Readonly<MetricTemplate> | undefined>;
-  getAlertProvider(namespace: string, name: string): Promise<Readonly<AlertProvider> | undefined>;
   /** MetricTemplate spec.provider.type values Fledge can query. */
   metricProviderTypes: readonly string[];
 }
@@ -58,7 +59,11 @@ async function checkReferences(spec: NormalizedCanarySpec, deps: PreflightDeps):
     const ref = metric.templateRef;
     if (ref === undefined) continue;
     const field = `spec.analysis.metrics[${i}].templateRef`;
-    const template = await deps.getMetricTemplate(ref.namespace, ref.name);
+    const template = await deps.getMetricTemplate(ref.namespace, ref.name).catch((err: unknown) => {
+      if (err instanceof ReferenceUnreadableError)
+        throw new TerminalError('TemplateMissing', `${field}: ${err.message}`);
+      throw err;
+    });
     if (template === undefined) {
       throw new TerminalError(
         'TemplateMissing',
@@ -72,16 +77,6 @@ async function checkReferences(spec: NormalizedCanarySpec, deps: PreflightDeps):
         `${field}: MetricTemplate ${ref.namespace}/${ref.name} has spec.provider.type ${type}, which this version ` +
           `of Fledge cannot query (it queries ${deps.metricProviderTypes.join(', ')}): rewrite the template for ` +
           `one of those, or remove metric ${metric.name}`,
-      );
-    }
-  }
-  for (const [i, alert] of spec.analysis.alerts.entries()) {
-    const ref = alert.providerRef;
-    const field = `spec.analysis.alerts[${i}].providerRef`;
-    if ((await deps.getAlertProvider(ref.namespace, ref.name)) === undefined) {
-      throw new TerminalError(
-        'AlertProviderMissing',
-        `${field}: AlertProvider ${ref.namespace}/${ref.name} not found: create it, or fix ${field}`,
       );
     }
   }

@@ -191,9 +191,9 @@ export function createReconciler(deps: ReconcilerDeps) {
         now: deps.now(),
         clusterName: deps.clusterName,
       });
+      const ignoredNote = reportIgnored(decision.status, ignored);
       // The status goes first: every state-changing action is repeated until observed
       // done, so a crash between the two only replays actions, never loses progress.
-      const ignoredNote = reportIgnored(decision.status, ignored);
       const patch = statusMergePatch(previous, decision.status);
       // Info when the status moves; every other decision only at debug, with what it was based on.
       log[patch === undefined ? 'debug' : 'info'](describeDecision(decision, observed), 'decided');

@@ -10,6 +10,14 @@ export interface ReferenceSources<T> {
   read(kind: ReferencedKind, namespace: string, name: string): Promise<T>;
 }
 
+/** A referenced object RBAC keeps Fledge from reading; its message says the fix. */
+export class ReferenceUnreadableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ReferenceUnreadableError';
+  }
+}
+
 /**
  * Resolves a Canary's reference to a MetricTemplate or AlertProvider: from the
  * cache, or, outside the one namespace the operator watches, from the apiserver.
@@ -27,7 +35,7 @@ export function referenceResolver<T extends KubernetesObject>(
     } catch (err) {
       if (isNotFound(err)) return undefined;
       if (normalizeKubeError(err).reason === 'Forbidden') {
-        throw new Error(
+        throw new ReferenceUnreadableError(
           `${kind} ${namespace}/${name} is outside the watched namespace ${watched} and Fledge may not read it: ` +
             `move it into ${watched}, or run Fledge cluster-wide`,
           { cause: err },

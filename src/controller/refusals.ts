@@ -14,8 +14,6 @@ export const RefusalReasons = [
   'TargetInvalid',
   /** A MetricTemplate the analysis names does not exist. */
   'TemplateMissing',
-  /** An AlertProvider the analysis names does not exist. */
-  'AlertProviderMissing',
   /** A MetricTemplate names a metric provider type Fledge cannot query. */
   'MetricProviderUnavailable',
   /** A reference the router needs (e.g. spec.service.gatewayRefs) is missing. */

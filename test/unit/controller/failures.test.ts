@@ -4,6 +4,7 @@ import { normalizeCanary } from '../../../src/api/index.ts';
 import { ProviderError } from '../../../src/analysis/index.ts';
 import { classifyError, TerminalError } from '../../../src/controller/failures.ts';
 import { createPreflight } from '../../../src/controller/preflight.ts';
+import { ReferenceUnreadableError } from '../../../src/controller/references.ts';
 import { KubeRequestError } from '../../../src/kube/errors.ts';
 import { RouterConfigError } from '../../../src/routers/index.ts';
 import { WorkloadConfigError } from '../../../src/workloads/index.ts';
@@ -81,8 +82,11 @@ describe('preflight', () => {
     dd: template('datadog'),
   };
   const preflight = createPreflight({
-    getMetricTemplate: async (_namespace, name) => templates[name],
-    getAlertProvider: async (_namespace, name) => (name === 'slack' ? ({} as never) : undefined),
+    getMetricTemplate: async (_namespace, name) => {
+      if (name === 'forbidden')
+        throw new ReferenceUnreadableError('MetricTemplate x/forbidden: move it into team');
+      return templates[name];
+    },
     metricProviderTypes: ['prometheus'],
   });
   const withMetric = (name: string) =>
@@ -151,19 +155,11 @@ describe('preflight', () => {
       reason: 'MetricProviderUnavailable',
       message: expect.stringContaining('spec.provider.type datadog'),
     });
+    await expect(preflight(withMetric('forbidden'), undefined)).rejects.toMatchObject({
+      reason: 'TemplateMissing',
+      message: expect.stringContaining('move it into team'),
+    });
     // Mid-run, a missing template is a failed check, not a refusal.
     await expect(preflight(withMetric('nope'), 'Progressing')).resolves.toEqual([]);
-  });
-
-  it('refuses a missing AlertProvider', async () => {
-    const spec = specOf({
-      analysis: {
-        interval: '1m',
-        iterations: 3,
-        threshold: 2,
-        alerts: [{ name: 'a', providerRef: { name: 'pager' } }],
-      },
-    });
-    await expect(preflight(spec, undefined)).rejects.toMatchObject({ reason: 'AlertProviderMissing' });
   });
 });
