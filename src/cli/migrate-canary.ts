@@ -1,6 +1,7 @@
 import {
   GO_DURATION_PATTERN,
   IngressProviders,
+  KubernetesUnroutedServiceFields,
   MatchCapableProviders,
   MirrorCapableProviders,
   RewriteTypes,
@@ -153,6 +154,17 @@ class CanaryFixer {
             ['spec', 'service', field],
             'rewritten',
             `a Gateway API setting; Flagger ignored it with provider ${this.provider}`,
+          );
+        }
+      }
+    }
+    if (this.provider === 'kubernetes') {
+      for (const field of KubernetesUnroutedServiceFields) {
+        if (this.get(['spec', 'service', field]) !== undefined) {
+          this.drop(
+            ['spec', 'service', field],
+            'rewritten',
+            "a request rule; provider kubernetes only switches the apex Service's selector, and Flagger ignored it",
           );
         }
       }
