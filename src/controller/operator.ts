@@ -160,6 +160,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     telemetry,
     preflight: createPreflight({
       getMetricTemplate: templates,
+      canariesIn: (namespace) => informers.canaries.list(namespace),
       metricProviderTypes: Object.keys(providerFactories),
     }),
     failures: {
@@ -324,7 +325,22 @@ function createInformers(
 function wireHandlers(informers: Informers, enqueue: (key: string) => void): void {
   const canariesIn = (namespace: string | undefined) => informers.canaries.list(namespace);
   const keyOf = (canary: Canary) => objectKey(canary.metadata.namespace, canary.metadata.name ?? '');
-  informers.canaries.addHandler({ enqueue });
+  // A Canary also concerns the others on its target: deleting or moving the one that holds
+  // a target lets the next one take it.
+  informers.canaries.addHandler({
+    enqueue,
+    keysFor: (canary) => [
+      keyOf(canary),
+      ...canariesIn(canary.metadata.namespace)
+        .filter(
+          (other) =>
+            other.metadata.uid !== canary.metadata.uid &&
+            other.spec.targetRef.kind === canary.spec.targetRef.kind &&
+            other.spec.targetRef.name === canary.spec.targetRef.name,
+        )
+        .map(keyOf),
+    ],
+  });
 
   // A target or its primary changed: the Canary that targets it.
   const workloadKeys = (kind: string) => (object: Readonly<PodWorkload>) => {

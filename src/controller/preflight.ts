@@ -1,4 +1,4 @@
-import type { MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
+import type { Canary, MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
 import {
   capabilitiesOf,
   ignoredFields,
@@ -18,6 +18,8 @@ import { ReferenceUnreadableError } from './references.ts';
 
 export interface PreflightDeps {
   getMetricTemplate(namespace: string, name: string): Promise<Readonly<MetricTemplate> | undefined>;
+  /** The Canaries of a namespace, from the informer cache. */
+  canariesIn(namespace: string): readonly Readonly<Canary>[];
   /** MetricTemplate spec.provider.type values Fledge can query. */
   metricProviderTypes: readonly string[];
 }
@@ -32,12 +34,14 @@ const AT_REST: ReadonlySet<Phase | undefined> = new Set<Phase | undefined>([
 ]);
 
 export type Preflight = (
+  canary: Readonly<Canary>,
   spec: NormalizedCanarySpec,
   phase: Phase | undefined,
 ) => Promise<CapabilityFinding[]>;
 
 export function createPreflight(deps: PreflightDeps): Preflight {
-  return async (spec, phase) => {
+  return async (canary, spec, phase) => {
+    checkClaim(canary, deps);
     const capabilities = capabilitiesOf(providerOf(spec));
     const missing = missingCapabilities(spec, capabilities);
     if (missing.length > 0) {
@@ -52,6 +56,36 @@ export function createPreflight(deps: PreflightDeps): Preflight {
     if (AT_REST.has(phase)) await checkReferences(spec, deps);
     return ignoredFields(spec, capabilities);
   };
+}
+
+/**
+ * One target, one Canary: two Canaries sharing a target would share its primary and both
+ * report success. The one created first keeps it (then the lesser name); any other is refused.
+ * A holder being deleted keeps it until it is gone, so its hand-back and the next Canary's
+ * start never act on the same objects at once.
+ */
+function checkClaim(canary: Readonly<Canary>, deps: PreflightDeps): void {
+  const { kind, name } = canary.spec.targetRef;
+  const rivals = deps
+    .canariesIn(canary.metadata.namespace ?? '')
+    .filter(
+      (other) =>
+        other.metadata.uid !== canary.metadata.uid &&
+        other.spec.targetRef.kind === kind &&
+        other.spec.targetRef.name === name,
+    );
+  const first = [canary, ...rivals].sort(byAge)[0];
+  if (first === undefined || first === canary) return;
+  throw new TerminalError(
+    'TargetClaimed',
+    `spec.targetRef: ${kind} ${name} is already released by Canary ${first.metadata.name ?? ''}, created earlier: ` +
+      'point this Canary at another target, or delete one of the two',
+  );
+}
+
+function byAge(a: Readonly<Canary>, b: Readonly<Canary>): number {
+  const created = (c: Readonly<Canary>) => String(c.metadata.creationTimestamp ?? '');
+  return created(a).localeCompare(created(b)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
 }
 
 async function checkReferences(spec: NormalizedCanarySpec, deps: PreflightDeps): Promise<void> {

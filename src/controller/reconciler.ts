@@ -168,7 +168,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (!added) return { requeueAfterMs: staleCacheRetryMs };
       }
       // Before anything is observed or moved: can the provider route this as written?
-      const ignored = deleting ? [] : await deps.preflight(spec, canary.status?.phase);
+      const ignored = deleting ? [] : await deps.preflight(canary, spec, canary.status?.phase);
 
       const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
       const previous: CanaryStatus = canary.status ?? {};

@@ -18,5 +18,7 @@ export const RefusalReasons = [
   'MetricProviderUnavailable',
   /** A reference the router needs (e.g. spec.service.gatewayRefs) is missing. */
   'RouteRefMissing',
+  /** Another Canary, created earlier, already releases the same target. */
+  'TargetClaimed',
 ] as const;
 export type RefusalReason = (typeof RefusalReasons)[number];

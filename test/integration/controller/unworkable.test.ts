@@ -229,7 +229,6 @@ describe('Canaries Fledge cannot act on as written', () => {
         { what: `${c.name} refused with ${c.reason}`, timeoutMs: 60_000 },
       );
       expect(readyOf(status)?.message).toContain(c.says);
-      expect(status.phase).toBeUndefined();
     }
 
     // Meanwhile the healthy Canary goes through a whole release.
@@ -299,4 +298,50 @@ describe('Canaries Fledge cannot act on as written', () => {
     }
     expect(operator.exited()).toBe(false);
   }, 480_000);
+
+  it('refuses a second Canary on a target another one releases, until that one is gone', async () => {
+    const onShared = { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'shared' } };
+    const owners = () =>
+      kubectl(kubeconfigPath, [
+        '-n',
+        namespace,
+        'get',
+        'deploy',
+        'shared-primary',
+        '-o',
+        'jsonpath={.metadata.ownerReferences[*].name}',
+      ]);
+    await apply(
+      kubeconfigPath,
+      deployment(namespace, 'shared', 'example/shared:1'),
+      canary(namespace, 'holder', { ...onShared, analysis: blueGreen }),
+    );
+    await waitForCanary(kubeconfigPath, namespace, 'holder', inPhase('Initialized'), {
+      what: 'holder initialised',
+    });
+    await apply(kubeconfigPath, canary(namespace, 'second', { ...onShared, analysis: blueGreen }));
+    const { status } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'second',
+      (s) => readyOf(s)?.reason === 'TargetClaimed',
+      { what: 'second refused', timeoutMs: 60_000 },
+    );
+    expect(readyOf(status)).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining('Deployment shared is already released by Canary holder'),
+    });
+    expect((await warningsFor(kubeconfigPath, namespace, 'second')).map((e) => e.reason)).toEqual([
+      'TargetClaimed',
+    ]);
+    // The primary is the holder's alone.
+    expect(await owners()).toBe('holder');
+
+    await kubectl(kubeconfigPath, ['-n', namespace, 'delete', 'canary', 'holder', '--wait=false']);
+    await waitForCanary(kubeconfigPath, namespace, 'second', inPhase('Initialized'), {
+      what: 'second to take the target over',
+      timeoutMs: 120_000,
+    });
+    expect(await owners()).toBe('second');
+  }, 240_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { MetricTemplate, NormalizedCanarySpec } from '../../../src/api/index.ts';
+import type { Canary, MetricTemplate, NormalizedCanarySpec } from '../../../src/api/index.ts';
 import { normalizeCanary } from '../../../src/api/index.ts';
 import { ProviderError } from '../../../src/analysis/index.ts';
 import { classifyError, TerminalError } from '../../../src/controller/failures.ts';
@@ -76,7 +76,16 @@ function specOf(overrides: Record<string, unknown>): NormalizedCanarySpec {
 const template = (type: string) =>
   ({ spec: { provider: { type }, query: 'up' } }) as unknown as MetricTemplate;
 
+/** A Canary as the informer cache holds it, on target podinfo unless told otherwise. */
+const cached = (name: string, created: string, target = 'podinfo'): Canary =>
+  ({
+    metadata: { name, namespace: 'team', uid: `uid-${name}`, creationTimestamp: created },
+    spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target } },
+  }) as unknown as Canary;
+
 describe('preflight', () => {
+  const subject = cached('podinfo', '2026-12-01T10:00:00Z');
+  let canaries: Canary[] = [subject];
   const templates: Record<string, MetricTemplate> = {
     latency: template('prometheus'),
     dd: template('datadog'),
@@ -88,6 +97,7 @@ describe('preflight', () => {
       return templates[name];
     },
     metricProviderTypes: ['prometheus'],
+    canariesIn: () => canaries,
   });
   const withMetric = (name: string) =>
     specOf({
@@ -100,14 +110,14 @@ describe('preflight', () => {
     });
 
   it('lets a Canary the provider can route through', async () => {
-    await expect(preflight(withMetric('latency'), undefined)).resolves.toEqual([]);
+    await expect(preflight(subject, withMetric('latency'), undefined)).resolves.toEqual([]);
   });
 
   it('refuses an A/B Canary under kubernetes as CapabilityMissing', async () => {
     const spec = specOf({
       analysis: { interval: '1m', iterations: 3, threshold: 2, match: [{ headers: { x: { exact: 'y' } } }] },
     });
-    await expect(preflight(spec, undefined)).rejects.toMatchObject({
+    await expect(preflight(subject, spec, undefined)).rejects.toMatchObject({
       reason: 'CapabilityMissing',
       message: expect.stringContaining('spec.analysis.match'),
     });
@@ -116,6 +126,7 @@ describe('preflight', () => {
   it('refuses a gatewayapi Canary without the Gateways its HTTPRoute attaches to', async () => {
     await expect(
       preflight(
+        subject,
         specOf({ provider: 'gatewayapi:v1', analysis: { interval: '1m', stepWeight: 10 } }),
         undefined,
       ),
@@ -131,35 +142,62 @@ describe('preflight', () => {
       service: { port: 9898, gatewayRefs: [{ name: 'public' }] },
       analysis: { interval: '1m', iterations: 3, match: [{ sourceLabels: { app: 'tester' } }] },
     });
-    await expect(preflight(spec, undefined)).rejects.toMatchObject({
+    await expect(preflight(subject, spec, undefined)).rejects.toMatchObject({
       name: 'RouterConfigError',
       reason: 'CapabilityMissing',
       message: expect.stringContaining('analysis.match[0].sourceLabels'),
     });
   });
 
+  it('refuses a second Canary on a target another one, created earlier, already releases', async () => {
+    const earlier = cached('podinfo-old', '2026-12-01T09:00:00Z');
+    const later = cached('podinfo-new', '2026-12-01T11:00:00Z');
+    const elsewhere = cached('other', '2026-12-01T08:00:00Z', 'web');
+    canaries = [subject, earlier, later, elsewhere];
+    try {
+      await expect(preflight(subject, withMetric('latency'), undefined)).rejects.toMatchObject({
+        reason: 'TargetClaimed',
+        message: expect.stringContaining('Deployment podinfo is already released by Canary podinfo-old'),
+      });
+      await expect(preflight(earlier, withMetric('latency'), undefined)).resolves.toEqual([]);
+      // A holder being deleted keeps the target until it is gone; then the next oldest takes it.
+      const deleting = { ...earlier, metadata: { ...earlier.metadata, deletionTimestamp: 'now' } } as Canary;
+      canaries = [subject, deleting, later];
+      await expect(preflight(subject, withMetric('latency'), undefined)).rejects.toMatchObject({
+        reason: 'TargetClaimed',
+      });
+      canaries = [subject, later];
+      await expect(preflight(subject, withMetric('latency'), undefined)).resolves.toEqual([]);
+      await expect(preflight(later, withMetric('latency'), undefined)).rejects.toMatchObject({
+        reason: 'TargetClaimed',
+      });
+    } finally {
+      canaries = [subject];
+    }
+  });
+
   it('refuses a provider with no router', async () => {
-    await expect(preflight(specOf({ provider: 'istio' }), undefined)).rejects.toMatchObject({
+    await expect(preflight(subject, specOf({ provider: 'istio' }), undefined)).rejects.toMatchObject({
       reason: 'ProviderUnavailable',
     });
   });
 
   it('refuses a missing MetricTemplate and one of a type Fledge cannot query before a run', async () => {
-    await expect(preflight(withMetric('nope'), 'Succeeded')).rejects.toMatchObject({
+    await expect(preflight(subject, withMetric('nope'), 'Succeeded')).rejects.toMatchObject({
       reason: 'TemplateMissing',
       message: expect.stringContaining(
         'spec.analysis.metrics[0].templateRef: MetricTemplate team/nope not found',
       ),
     });
-    await expect(preflight(withMetric('dd'), 'Initialized')).rejects.toMatchObject({
+    await expect(preflight(subject, withMetric('dd'), 'Initialized')).rejects.toMatchObject({
       reason: 'MetricProviderUnavailable',
       message: expect.stringContaining('spec.provider.type datadog'),
     });
-    await expect(preflight(withMetric('forbidden'), undefined)).rejects.toMatchObject({
+    await expect(preflight(subject, withMetric('forbidden'), undefined)).rejects.toMatchObject({
       reason: 'TemplateMissing',
       message: expect.stringContaining('move it into team'),
     });
     // Mid-run, a missing template is a failed check, not a refusal.
-    await expect(preflight(withMetric('nope'), 'Progressing')).resolves.toEqual([]);
+    await expect(preflight(subject, withMetric('nope'), 'Progressing')).resolves.toEqual([]);
   });
 });
