@@ -35,10 +35,10 @@ typecheck: deps ## strict TypeScript over sources, tests and scripts
 	tsc -p tsconfig.json
 
 generate: deps ## regenerate CRDs from the API schemas
-	@if [ -f hack/generate-crds.ts ]; then node hack/generate-crds.ts; fi
+	node hack/generate.ts
 
 generated-check: deps ## fail when generated files are stale
-	@if [ -f hack/generate-crds.ts ]; then node hack/generate-crds.ts --check; fi
+	node hack/generate.ts --check
 
 unit: deps ## unit tests (no cluster)
 	@mkdir -p $(REPORTS)

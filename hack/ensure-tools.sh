@@ -16,5 +16,5 @@ if ! command -v prometheus >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 # Upstream third-party CRDs the integration tests install (Go module cache).
-"$(dirname "$0")/third-party-crds.sh" gateway-api >/dev/null
+"$(dirname "$0")/third-party-crds.sh" all >/dev/null
 exec "$(dirname "$0")/build-tools.sh" all

@@ -1,16 +1,11 @@
 #!/usr/bin/env bash
-# Prints the folder holding a third-party project's upstream CRDs, fetched as a
-# Go module through the module proxy (no build). The Go module cache keeps the
+# Fetches the Go modules that hold third-party projects' upstream CRDs through the
+# module proxy (no build) and prints their folders. The Go module cache keeps the
 # download, so later calls are offline and instant.
 #
-#   hack/third-party-crds.sh gateway-api   -> <module>/config/crd/standard
-#
-# FLEDGE_GATEWAY_API_VERSION overrides the pinned sigs.k8s.io/gateway-api
-# version; `go list -m -versions sigs.k8s.io/gateway-api` lists the choices.
+#   hack/third-party-crds.sh MODULE@VERSION   -> the module's folder
+#   hack/third-party-crds.sh all              -> fetches every module a router declares (crds)
 set -euo pipefail
-
-# v1.7.0 needs go >= 1.27; v1.6.3 is the newest release this machine's Go 1.26 accepts.
-GATEWAY_API_VERSION="${FLEDGE_GATEWAY_API_VERSION:-v1.6.3}"
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
@@ -33,14 +28,14 @@ module_dir() {
   printf '%s\n' "$dir"
 }
 
-gateway_api() {
-  local dir
-  dir="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")/config/crd/standard"
-  [ -d "$dir" ] || { log "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION has no $dir"; exit 1; }
-  printf '%s\n' "$dir"
-}
-
 case "${1:-}" in
-  gateway-api) gateway_api ;;
-  *) log "usage: $0 gateway-api"; exit 2 ;;
+  all)
+    # The routers' declarations name the modules (src/routers/*.ts, `crds`).
+    modules="$(node --input-type=module -e "
+      const { routerDeclarations } = await import('$(cd "$(dirname "$0")/.." && pwd)/src/routers/registry.ts');
+      for (const d of routerDeclarations) if (d.crds) console.log(d.crds.module + '@' + d.crds.version);")"
+    for module in $modules; do module_dir "$module"; done
+    ;;
+  *@*) module_dir "$1" ;;
+  *) log "usage: $0 MODULE@VERSION | all"; exit 2 ;;
 esac

@@ -1,12 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { BuiltinMetrics, BuiltinRouters, builtinQueryTemplate, builtinRouterMetrics } from './builtin.ts';
 
-// The "builtin queries" section of docs/analysis.md is generated from the
-// builtin table, so the docs cannot drift from what runs. A unit test compares
-// them; regenerate with: node src/analysis/builtin-docs.ts docs/analysis.md
+// The "builtin queries" section of docs/analysis.md is generated from the routers'
+// declarations, so the docs cannot drift from what runs (hack/generate.ts).
 
-export const GENERATED_BEGIN =
-  '<!-- BEGIN generated builtin queries: node src/analysis/builtin-docs.ts docs/analysis.md -->';
+export const GENERATED_BEGIN = '<!-- BEGIN generated builtin queries: make generate -->';
 export const GENERATED_END = '<!-- END generated builtin queries -->';
 
 const units: Record<(typeof BuiltinMetrics)[number], string> = {
@@ -19,7 +16,7 @@ export function builtinQueriesMarkdown(): string {
     const queries = BuiltinMetrics.map(
       (metric) => `# ${metric} (${units[metric]})\n${builtinQueryTemplate(router, metric)}`,
     ).join('\n\n');
-    return `#### ${router}\n\n${builtinRouterMetrics[router].source}\n\n\`\`\`promql\n${queries}\n\`\`\``;
+    return `#### ${router}\n\n${builtinRouterMetrics.get(router)?.source ?? ''}\n\n\`\`\`promql\n${queries}\n\`\`\``;
   });
   return sections.join('\n\n');
 }
@@ -32,13 +29,4 @@ export function withGeneratedSection(document: string): string {
     throw new Error(`the document needs the markers\n${GENERATED_BEGIN}\n${GENERATED_END}`);
   }
   return `${document.slice(0, begin + GENERATED_BEGIN.length)}\n\n${builtinQueriesMarkdown()}\n\n${document.slice(end)}`;
-}
-
-if (import.meta.main) {
-  const path = process.argv[2];
-  if (!path) {
-    process.stderr.write('usage: node src/analysis/builtin-docs.ts <markdown file>\n');
-    process.exit(2);
-  }
-  writeFileSync(path, withGeneratedSection(readFileSync(path, 'utf8')));
 }

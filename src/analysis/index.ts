@@ -23,7 +23,6 @@ export {
   isBuiltinMetric,
   type BuiltinMetric,
   type BuiltinRouter,
-  type RouterMetrics,
 } from './builtin.ts';
 export {
   BuiltinVariableNames,

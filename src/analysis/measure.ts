@@ -169,7 +169,7 @@ async function planMeasurement(
         `builtin metric ${metric.name} has no query for provider "${ctx.provider}" (builtins exist for ${BuiltinRouters.join(', ')}); measure it with a MetricTemplate`,
       );
     }
-    const prepare = builtinRouterMetrics[router].prepareVariables;
+    const prepare = builtinRouterMetrics.get(router)?.prepareVariables;
     return {
       query: render(
         `builtin ${metric.name} for ${router}`,

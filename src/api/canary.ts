@@ -13,6 +13,15 @@ import {
   celRules,
   type CelRule,
 } from './schema-helpers.ts';
+import {
+  RouterProviders as routerDeclarationProviders,
+  exclusiveServiceFields,
+  providersWith,
+  refUsers,
+  routerFor,
+  unroutedServiceFields,
+} from '../routers/registry.ts';
+import type { RouteRefField } from '../routers/declaration.ts';
 import { CanaryStatusSchema } from './status.ts';
 
 // Canary: field for field Flagger's flagger.app/v1beta1 Canary, under
@@ -22,29 +31,9 @@ import { CanaryStatusSchema } from './status.ts';
 
 // ---------------------------------------------------------------- enums
 
-/** Traffic routers (`spec.provider`), the same set Flagger's CRD accepts. */
-export const RouterProviders = [
-  'apisix',
-  'appmesh',
-  'appmesh:v1beta2',
-  'contour',
-  'gatewayapi:v1',
-  'gatewayapi:v1beta1',
-  'gloo',
-  'istio',
-  'knative',
-  'kubernetes',
-  'kuma',
-  'linkerd',
-  'nginx',
-  'osm',
-  'skipper',
-  'smi:v1alpha1',
-  'smi:v1alpha2',
-  'smi:v1alpha3',
-  'traefik',
-] as const;
-export type RouterProvider = (typeof RouterProviders)[number];
+/** Traffic routers (`spec.provider`): the names the routers' declarations accept, Flagger's set. */
+export const RouterProviders = routerDeclarationProviders;
+export type RouterProvider = string;
 
 export const TargetKinds = ['Deployment', 'DaemonSet', 'Service'] as const;
 export type TargetKind = (typeof TargetKinds)[number];
@@ -73,40 +62,20 @@ export const CookieSameSiteValues = ['Strict', 'Lax', 'None'] as const;
 export const RewriteTypes = ['ReplaceFullPath', 'ReplacePrefixMatch'] as const;
 
 /** Providers able to route by request attributes (A/B testing, `analysis.match`). */
-export const MatchCapableProviders: readonly RouterProvider[] = [
-  'istio',
-  'appmesh',
-  'appmesh:v1beta2',
-  'contour',
-  'gloo',
-  'nginx',
-  'gatewayapi:v1',
-  'gatewayapi:v1beta1',
-];
-/** Providers able to mirror traffic or pin sessions with cookies. */
-export const MirrorCapableProviders: readonly RouterProvider[] = [
-  'istio',
-  'gatewayapi:v1',
-  'gatewayapi:v1beta1',
-];
-export const IngressProviders: readonly RouterProvider[] = ['nginx', 'skipper'];
+export const MatchCapableProviders: readonly string[] = providersWith('abTesting');
+/** Providers able to mirror traffic. */
+export const MirrorCapableProviders: readonly string[] = providersWith('mirroring');
+/** Providers able to pin sessions with cookies. */
+export const SessionAffinityProviders: readonly string[] = providersWith('sessionAffinity');
+/** Providers that clone the Ingress named by spec.ingressRef. */
+export const IngressProviders: readonly string[] = refUsers('ingressRef').users.flatMap((d) => d.providers);
 /**
  * spec.service settings of a routing object (Istio's VirtualService, an HTTPRoute) that the
- * kubernetes provider cannot apply; the Gateway API ones (gatewayRefs, backendTimeout, mirror)
- * have their own rule.
+ * kubernetes provider cannot apply; the Gateway API ones have their own rule.
  */
-export const KubernetesUnroutedServiceFields = [
-  'timeout',
-  'retries',
-  'match',
-  'rewrite',
-  'headers',
-  'corsPolicy',
-  'trafficPolicy',
-  'gateways',
-  'hosts',
-  'delegation',
-] as const;
+export const KubernetesUnroutedServiceFields = unroutedServiceFields(routerFor('kubernetes'));
+/** spec.service settings only the Gateway API router applies. */
+export const GatewayApiServiceFields = exclusiveServiceFields(routerFor('gatewayapi:v1'));
 
 // ------------------------------------------------------------ references
 
@@ -855,14 +824,41 @@ function providerAnalysisRules(field: 'analysis' | 'canaryAnalysis'): CelRule[] 
       fieldPath: `.${field}.mirror`,
     },
     {
-      rule: `!has(self.provider) || !has(${a}) || !has(${a}.sessionAffinity) || ${providerIn(MirrorCapableProviders)}`,
-      message: `spec.${field}.sessionAffinity needs a provider that routes by cookie: ${MirrorCapableProviders.join(', ')}`,
+      rule: `!has(self.provider) || !has(${a}) || !has(${a}.sessionAffinity) || ${providerIn(SessionAffinityProviders)}`,
+      message: `spec.${field}.sessionAffinity needs a provider that routes by cookie: ${SessionAffinityProviders.join(', ')}`,
       fieldPath: `.${field}.sessionAffinity`,
     },
   ];
 }
 
 const isGatewayApi = "(has(self.provider) && self.provider.startsWith('gatewayapi'))";
+
+/** A reference only some routers read: rejected with any other, required by those that need it. */
+function routeRefRules(field: RouteRefField, purpose: string): CelRule[] {
+  const { users, requiring } = refUsers(field);
+  const providers = users.flatMap((d) => d.providers);
+  const names = (list: readonly string[]) => list.join(' and ');
+  const rules: CelRule[] = [
+    {
+      rule: `!has(self.${field}) || !has(self.provider) || ${celList(providers, 'self.provider')}`,
+      message:
+        providers.length === 1
+          ? `spec.${field} is used only by the ${providers[0]} provider: remove it or set spec.provider: ${providers[0]}`
+          : `spec.${field} is used only by the ${names(providers)} providers: remove it or change spec.provider`,
+      fieldPath: `.${field}`,
+    },
+  ];
+  const required = requiring.flatMap((d) => d.providers);
+  if (required.length > 0) {
+    rules.push({
+      rule: `!(has(self.provider) && ${celList(required, 'self.provider')}) || has(self.${field})`,
+      message: `provider${required.length === 1 ? '' : 's'} ${names(required)} need${required.length === 1 ? 's' : ''} spec.${field} naming ${purpose}`,
+      fieldPath: `.${field}`,
+      reason: 'FieldValueRequired',
+    });
+  }
+  return rules;
+}
 
 export const CanarySpecSchema = Type.Object(
   {
@@ -940,39 +936,12 @@ export const CanarySpecSchema = Type.Object(
         message: 'a DaemonSet cannot be autoscaled: remove spec.autoscalerRef',
         fieldPath: '.autoscalerRef',
       },
+      ...routeRefRules('ingressRef', 'the Ingress to clone for the canary'),
+      ...routeRefRules('routeRef', 'the ApisixRoute to clone for the canary'),
+      ...routeRefRules('upstreamRef', 'the Upstream to copy'),
       {
-        rule: `!has(self.ingressRef) || !has(self.provider) || ${celList(IngressProviders, 'self.provider')}`,
-        message:
-          'spec.ingressRef is used only by the nginx and skipper providers: remove it or change spec.provider',
-        fieldPath: '.ingressRef',
-      },
-      {
-        rule: `!(has(self.provider) && ${celList(IngressProviders, 'self.provider')}) || has(self.ingressRef)`,
-        message:
-          'providers nginx and skipper need spec.ingressRef naming the Ingress to clone for the canary',
-        fieldPath: '.ingressRef',
-        reason: 'FieldValueRequired',
-      },
-      {
-        rule: "!has(self.routeRef) || !has(self.provider) || self.provider == 'apisix'",
-        message: 'spec.routeRef is used only by the apisix provider: remove it or set spec.provider: apisix',
-        fieldPath: '.routeRef',
-      },
-      {
-        rule: "!(has(self.provider) && self.provider == 'apisix') || has(self.routeRef)",
-        message: 'provider apisix needs spec.routeRef naming the ApisixRoute to clone for the canary',
-        fieldPath: '.routeRef',
-        reason: 'FieldValueRequired',
-      },
-      {
-        rule: "!has(self.upstreamRef) || !has(self.provider) || self.provider == 'gloo'",
-        message: 'spec.upstreamRef is used only by the gloo provider: remove it or set spec.provider: gloo',
-        fieldPath: '.upstreamRef',
-      },
-      {
-        rule: `!has(self.provider) || !has(self.service) || !(has(self.service.gatewayRefs) || has(self.service.backendTimeout) || has(self.service.mirror)) || ${isGatewayApi}`,
-        message:
-          'spec.service.gatewayRefs, backendTimeout and mirror are Gateway API settings: remove them or set spec.provider to gatewayapi:v1',
+        rule: `!has(self.provider) || !has(self.service) || !(${GatewayApiServiceFields.map((f) => `has(self.service.${f})`).join(' || ')}) || ${isGatewayApi}`,
+        message: `spec.service.${GatewayApiServiceFields.join(', ')} are Gateway API settings: remove them or set spec.provider to gatewayapi:v1`,
         fieldPath: '.service',
       },
       {

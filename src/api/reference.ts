@@ -2,9 +2,9 @@ import type { CustomResourceDefinition, JSONSchemaProps } from './crd.ts';
 
 // Renders the field tables of docs/api.md from the generated CRDs, so the
 // reference lists exactly the fields, enums, bounds and CEL messages the
-// apiserver enforces. hack/generate-crds.ts splices it between two markers.
+// apiserver enforces. hack/generate.ts splices it between two markers.
 
-export const REFERENCE_BEGIN = '<!-- BEGIN GENERATED FIELD REFERENCE (node hack/generate-crds.ts) -->';
+export const REFERENCE_BEGIN = '<!-- BEGIN GENERATED FIELD REFERENCE (node hack/generate.ts) -->';
 export const REFERENCE_END = '<!-- END GENERATED FIELD REFERENCE -->';
 
 interface CelRuleView {

@@ -20,8 +20,8 @@ import {
   type CanaryAnalysis,
 } from '../api/index.ts';
 import { providerFactories } from '../analysis/registry.ts';
-import { resolveProvider } from '../routers/registry.ts';
-import { WorkloadKinds } from '../workloads/workload.ts';
+import { declarationOf, resolveProvider } from '../routers/registry.ts';
+import { WorkloadKinds, workloadDeclarationOf } from '../workloads/registry.ts';
 import { fixCanary } from './migrate-canary.ts';
 import {
   DocumentEditor,
@@ -256,19 +256,26 @@ function reviewSupport(kind: string | undefined, object: Record<string, unknown>
       try {
         resolveProvider(provider);
       } catch (error) {
-        const fix = provider.startsWith('appmesh')
-          ? 'AWS discontinued App Mesh in September 2026: move the Canary to provider gatewayapi:v1'
-          : 'keep this Canary on Flagger until Fledge has the router, or move it to gatewayapi:v1 or kubernetes';
-        note('spec.provider', 'unsupported', `${(error as Error).message}; ${fix}`);
+        const fix =
+          declarationOf(provider)?.availability.state === 'withdrawn'
+            ? ''
+            : '; keep this Canary on Flagger until Fledge has the router, or move it to gatewayapi:v1 or kubernetes';
+        note('spec.provider', 'unsupported', `${(error as Error).message}${fix}`);
       }
     }
-    const target = (spec.targetRef ?? {}) as { kind?: unknown };
-    if (typeof target.kind === 'string' && !(WorkloadKinds as readonly string[]).includes(target.kind)) {
-      note(
-        'spec.targetRef.kind',
-        'unsupported',
-        `this version of Fledge runs ${WorkloadKinds.join(' and ')} targets, not ${target.kind}: keep this Canary on Flagger for now`,
+    const target = (spec.targetRef ?? {}) as { kind?: unknown; apiVersion?: unknown };
+    if (typeof target.kind === 'string') {
+      const declaration = workloadDeclarationOf(
+        target.kind,
+        typeof target.apiVersion === 'string' ? target.apiVersion : undefined,
       );
+      if (declaration !== undefined && declaration.create === undefined) {
+        note(
+          'spec.targetRef.kind',
+          'unsupported',
+          `this version of Fledge runs ${WorkloadKinds.join(' and ')} targets, not a ${declaration.title.replaceAll('`', '')}: ${declaration.instead ?? 'keep this Canary on Flagger for now'}`,
+        );
+      }
     }
   }
   if (kind === METRIC_TEMPLATE_KIND) {

@@ -1,17 +1,16 @@
-// Every Kubernetes API call the operator makes, as RBAC rules. The Helm chart's
-// ClusterRole/Role must grant exactly these (a test compares them), and the
-// chart install test runs the operator under them, so a missing rule fails it.
+import { mergePermissions, MANAGE_VERBS, type Permission } from '../kube/rbac.ts';
+import { routerPermissions } from '../routers/index.ts';
+import { workloadDeclarations } from '../workloads/index.ts';
 
-export interface Permission {
-  apiGroup: string;
-  resources: readonly string[];
-  verbs: readonly string[];
-}
+// Every Kubernetes API call the operator makes, as RBAC rules: its own resources here,
+// the rest from the declarations of the target kinds and routers this version runs. The
+// Helm chart's ClusterRole/Role is generated from these (hack/generate.ts), and the chart
+// install test runs the operator under them, so a missing rule fails it.
 
-const manage = ['get', 'list', 'watch', 'create', 'patch', 'delete'] as const;
+export type { Permission };
 
-/** Rules for the namespaces Fledge watches (ClusterRole, or Role with --namespace). */
-export const watchedNamespacePermissions: readonly Permission[] = [
+/** What every Canary needs, whatever its target and router. */
+const operatorPermissions: readonly Permission[] = [
   // Canaries: watched; finalizers added and removed with JSON patch.
   { apiGroup: 'fledge.dev', resources: ['canaries'], verbs: ['get', 'list', 'watch', 'patch'] },
   { apiGroup: 'fledge.dev', resources: ['canaries/status'], verbs: ['get', 'patch'] },
@@ -21,20 +20,32 @@ export const watchedNamespacePermissions: readonly Permission[] = [
     resources: ['metrictemplates', 'alertproviders'],
     verbs: ['get', 'list', 'watch'],
   },
-  // Targets are read and scaled; primaries are created by server-side apply.
-  { apiGroup: 'apps', resources: ['deployments', 'daemonsets'], verbs: manage },
-  // Targets scale through /scale, so Fledge never owns spec.replicas (GitOps-friendly).
-  { apiGroup: 'apps', resources: ['deployments/scale'], verbs: ['patch'] },
   // Services are generated; ConfigMaps and Secrets are tracked and copied for the primary.
-  { apiGroup: '', resources: ['services', 'configmaps', 'secrets'], verbs: manage },
-  { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: manage },
-  { apiGroup: 'keda.sh', resources: ['scaledobjects'], verbs: manage },
-  { apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes'], verbs: manage },
+  { apiGroup: '', resources: ['services', 'configmaps', 'secrets'], verbs: MANAGE_VERBS },
   { apiGroup: 'events.k8s.io', resources: ['events'], verbs: ['create', 'patch'] },
 ];
+
+/** Rules for the namespaces Fledge watches (ClusterRole, or Role with --namespace). */
+export const watchedNamespacePermissions: readonly Permission[] = mergePermissions([
+  ...operatorPermissions,
+  ...workloadDeclarations.filter((d) => d.create !== undefined).flatMap((d) => d.permissions),
+  ...routerPermissions(),
+]);
 
 /** Rules in the operator's own namespace when leader election is on. */
 export const leaderElectionPermissions: readonly Permission[] = [
   // Renewals are merge patches guarded by resourceVersion (src/kube/leases.ts), never PUTs.
   { apiGroup: 'coordination.k8s.io', resources: ['leases'], verbs: ['get', 'create', 'patch'] },
 ];
+
+/** The rules as the chart's YAML list items, indented for rbac.yaml's `rules:`. */
+export function chartRules(rules: readonly Permission[]): string {
+  return rules
+    .map(
+      (rule) =>
+        `  - apiGroups: [${rule.apiGroup === '' ? '""' : rule.apiGroup}]\n` +
+        `    resources: [${rule.resources.join(', ')}]\n` +
+        `    verbs: [${rule.verbs.join(', ')}]`,
+    )
+    .join('\n');
+}

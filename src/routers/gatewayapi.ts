@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { RouterCapabilities } from './capabilities.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
+import { MANAGE_VERBS } from '../kube/rbac.ts';
+import type { RouterDeclaration } from './declaration.ts';
+import { APP_INSTRUMENTED } from './metrics.ts';
 import {
   HTTPROUTE_API_VERSION,
   HTTPROUTE_KIND,
@@ -46,8 +48,12 @@ import {
 export const GATEWAY_API_PROVIDER = 'gatewayapi';
 
 /** An HTTPRoute of the Gateway API standard channel: weights, matches, mirroring, cookies. */
-export const GATEWAY_API_CAPABILITIES: RouterCapabilities = {
+export const gatewayApiRouter: RouterDeclaration = {
   provider: GATEWAY_API_PROVIDER,
+  // Both spellings write gateway.networking.k8s.io/v1, which every release since v1.0 serves.
+  providers: ['gatewayapi:v1', 'gatewayapi:v1beta1'],
+  availability: { state: 'available', create: (deps) => new GatewayApiRouter(deps) },
+  objects: '`HTTPRoute <apex>` (`gateway.networking.k8s.io/v1`)',
   features: ['weighted', 'abTesting', 'blueGreen', 'mirroring', 'sessionAffinity'],
   serviceFields: [
     'timeout',
@@ -61,11 +67,16 @@ export const GATEWAY_API_CAPABILITIES: RouterCapabilities = {
   ],
   ignoredServiceFields: [],
   requiredServiceFields: ['gatewayRefs'],
+  refs: [],
   alternatives: 'remove the field',
   checkExpressible: (spec) => {
     const identity = { name: 'preflight', namespace: 'preflight', uid: 'preflight' };
     renderHTTPRoute({ metadata: identity, spec }, INITIAL_ROUTE_STATE, true);
   },
+  permissions: [{ apiGroup: 'gateway.networking.k8s.io', resources: ['httproutes'], verbs: MANAGE_VERBS }],
+  // v1.6.3: the newest release whose go directive this machine's Go 1.26 accepts.
+  crds: { module: 'sigs.k8s.io/gateway-api', version: 'v1.6.3', paths: ['config/crd/standard'] },
+  metrics: APP_INSTRUMENTED,
 };
 
 /** What an adopted HTTPRoute looked like before Fledge took it over. */

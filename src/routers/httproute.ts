@@ -5,7 +5,8 @@ import type {
   NormalizedSessionAffinity,
   StringMatch,
 } from '../api/index.ts';
-import { parseGoDuration } from '../api/index.ts';
+// A leaf module of src/api: the API schema imports the router registry, so routers must not load it.
+import { parseGoDuration } from '../api/duration.ts';
 import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
 import {
   NO_SESSION_COOKIES,

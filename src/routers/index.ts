@@ -1,15 +1,9 @@
 // Public surface of the routers area: the Router contract, the registry, the
 // Services every Deployment/DaemonSet canary gets, and the two routers.
 export * from './router.ts';
-export {
-  createRouter,
-  resolveProvider,
-  routerFactories,
-  providerAliases,
-  PLANNED_PROVIDERS,
-  capabilitiesOf,
-  routerCapabilities,
-} from './registry.ts';
+export * from './registry.ts';
+export * from './declaration.ts';
+export { routableCanary } from './routable.ts';
 export * from './capabilities.ts';
 export {
   SIDECAR_CONTAINERS,
@@ -28,8 +22,8 @@ export {
   type ServicePort,
   type ServiceSelectors,
 } from './services.ts';
-export { KUBERNETES_CAPABILITIES, KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
-export { GATEWAY_API_CAPABILITIES, GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
+export { KUBERNETES_PROVIDER, KubernetesRouter, kubernetesRouter } from './kubernetes.ts';
+export { GATEWAY_API_PROVIDER, GatewayApiRouter, gatewayApiRouter } from './gatewayapi.ts';
 export {
   HTTPROUTE_API_VERSION,
   HTTPROUTE_KIND,
@@ -38,3 +32,4 @@ export {
   routeAcceptance,
   type HTTPRoute,
 } from './httproute.ts';
+export * from './metrics.ts';

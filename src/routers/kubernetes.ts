@@ -1,6 +1,7 @@
 import type { KubeObjectClient } from '../kube/client.ts';
 import { applyGuardedJsonPatch } from '../kube/patch.ts';
-import type { RouterCapabilities } from './capabilities.ts';
+import type { RouterDeclaration } from './declaration.ts';
+import { APP_INSTRUMENTED } from './metrics.ts';
 import { sameStringMap } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
@@ -25,14 +26,21 @@ import { getService, type ApexTarget } from './services.ts';
 export const KUBERNETES_PROVIDER = 'kubernetes';
 
 /** A Service selector switches all traffic at once, and carries no per-request rule. */
-export const KUBERNETES_CAPABILITIES: RouterCapabilities = {
+export const kubernetesRouter: RouterDeclaration = {
   provider: KUBERNETES_PROVIDER,
+  providers: ['kubernetes'],
+  availability: { state: 'available', create: (deps) => new KubernetesRouter(deps) },
+  objects: "the apex Service's selector",
   features: ['blueGreen'],
   serviceFields: [],
   ignoredServiceFields: ['meshName', 'backends'],
   requiredServiceFields: [],
+  refs: [],
   alternatives:
-    'use spec.analysis.iterations (blue/green), or set spec.provider to gatewayapi (or start Fledge with --mesh-provider gatewayapi)',
+    'use spec.analysis.iterations (blue/green), or set spec.provider to gatewayapi:v1 (or start Fledge with --mesh-provider gatewayapi:v1)',
+  // The Services every Canary gets are all it writes.
+  permissions: [],
+  metrics: APP_INSTRUMENTED,
 };
 
 /** The only two splits a Service selector can make. */

@@ -1,4 +1,5 @@
-import { API_VERSION, CANARY_KIND } from '../api/index.ts';
+// A leaf of src/api: the API schema imports the router registry, so routers must not load it.
+import { API_VERSION, CANARY_KIND } from '../api/constants.ts';
 import type { JsonPatchOperation } from '../kube/patch.ts';
 import { ORIGINAL_CONFIGURATION_ANNOTATION, RouterConfigError, type RoutableCanary } from './router.ts';
 

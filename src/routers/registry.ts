@@ -1,88 +1,157 @@
-import type { RouterCapabilities } from './capabilities.ts';
-import { GATEWAY_API_CAPABILITIES, GATEWAY_API_PROVIDER, GatewayApiRouter } from './gatewayapi.ts';
-import { KUBERNETES_CAPABILITIES, KUBERNETES_PROVIDER, KubernetesRouter } from './kubernetes.ts';
-import { RouterConfigError, type Router, type RouterDeps, type RouterFactory } from './router.ts';
+import type { Permission } from '../kube/rbac.ts';
+import { ROUTING_SERVICE_FIELDS, type RoutingFeature, type RoutingServiceField } from './capabilities.ts';
+import type { RouteRefField, RouterDeclaration } from './declaration.ts';
+import { apisixRouter } from './apisix.ts';
+import { appMeshRouter } from './appmesh.ts';
+import { contourRouter } from './contour.ts';
+import { gatewayApiRouter } from './gatewayapi.ts';
+import { glooRouter } from './gloo.ts';
+import { istioRouter } from './istio.ts';
+import { knativeRouter } from './knative.ts';
+import { kubernetesRouter } from './kubernetes.ts';
+import { kumaRouter } from './kuma.ts';
+import { linkerdRouter } from './linkerd.ts';
+import { nginxRouter } from './nginx.ts';
+import { osmRouter } from './osm.ts';
+import { skipperRouter } from './skipper.ts';
+import { smiRouter } from './smi.ts';
+import { traefikRouter } from './traefik.ts';
+import { RouterConfigError, type Router, type RouterDeps } from './router.ts';
 
-/** Router implementations by canonical provider name. A new router is one entry here. */
-export const routerFactories: Readonly<Record<string, RouterFactory>> = {
-  [KUBERNETES_PROVIDER]: (deps) => new KubernetesRouter(deps),
-  [GATEWAY_API_PROVIDER]: (deps) => new GatewayApiRouter(deps),
-};
+/** Every router Fledge knows, one declaration each. A new router is one line here. */
+export const routerDeclarations: readonly RouterDeclaration[] = [
+  kubernetesRouter,
+  gatewayApiRouter,
+  istioRouter,
+  linkerdRouter,
+  smiRouter,
+  osmRouter,
+  nginxRouter,
+  contourRouter,
+  glooRouter,
+  traefikRouter,
+  skipperRouter,
+  apisixRouter,
+  kumaRouter,
+  appMeshRouter,
+  knativeRouter,
+];
 
-/** What each router can do, by canonical provider name; read by the controller's capability check. */
-export const routerCapabilities: Readonly<Record<string, RouterCapabilities>> = {
-  [KUBERNETES_PROVIDER]: KUBERNETES_CAPABILITIES,
-  [GATEWAY_API_PROVIDER]: GATEWAY_API_CAPABILITIES,
-};
+const byProviderString = new Map<string, RouterDeclaration>();
+for (const declaration of routerDeclarations) {
+  for (const name of [declaration.provider, ...declaration.providers]) {
+    const taken = byProviderString.get(name);
+    if (taken !== undefined && taken !== declaration)
+      throw new Error(`provider "${name}" is declared by both ${taken.provider} and ${declaration.provider}`);
+    byProviderString.set(name, declaration);
+  }
+}
 
-/** The capabilities of a provider string's router; throws like resolveProvider for one without a router. */
-export function capabilitiesOf(provider: string): RouterCapabilities {
-  const canonical = resolveProvider(provider);
-  const capabilities = routerCapabilities[canonical];
-  if (capabilities === undefined)
-    throw new RouterConfigError(`provider "${provider}" declares no capabilities`, 'ProviderUnavailable');
-  return capabilities;
+/** The spec.provider values admission accepts (and --mesh-provider), sorted. */
+export const RouterProviders: readonly string[] = routerDeclarations.flatMap((d) => d.providers).sort();
+
+/** The declaration behind a provider string, whatever its state; undefined for an unknown one. */
+export function declarationOf(provider: string): RouterDeclaration | undefined {
+  return byProviderString.get(provider);
+}
+
+/** Routers this version can route through. */
+export function availableRouters(): RouterDeclaration[] {
+  return routerDeclarations.filter((d) => d.availability.state === 'available');
 }
 
 /**
- * Flagger's provider strings (spec.provider and its -mesh-provider flag) by the
- * router that serves them. Both Gateway API spellings write gateway.networking.k8s.io/v1,
- * which every Gateway API release since v1.0 serves.
+ * The declaration of a provider string's router; an unknown provider, or one without a
+ * router in this version, is a ProviderUnavailable error naming what to do.
  */
-export const providerAliases: Readonly<Record<string, string>> = {
-  kubernetes: KUBERNETES_PROVIDER,
-  gatewayapi: GATEWAY_API_PROVIDER,
-  'gatewayapi:v1': GATEWAY_API_PROVIDER,
-  'gatewayapi:v1beta1': GATEWAY_API_PROVIDER,
-};
-
-/** Flagger providers Fledge accepts in a Canary but has no router for yet. */
-export const PLANNED_PROVIDERS: readonly string[] = [
-  'apisix',
-  'appmesh',
-  'appmesh:v1beta2',
-  'contour',
-  'gloo',
-  'istio',
-  'knative',
-  'kuma',
-  'linkerd',
-  'nginx',
-  'osm',
-  'skipper',
-  'smi:v1alpha1',
-  'smi:v1alpha2',
-  'smi:v1alpha3',
-  'traefik',
-];
-
-/** The canonical router name for a provider string; an unknown or unavailable one is an error naming the known ones. */
-export function resolveProvider(
+export function routerFor(
   provider: string,
-  factories: Readonly<Record<string, RouterFactory>> = routerFactories,
-): string {
-  const canonical = Object.hasOwn(providerAliases, provider) ? providerAliases[provider] : provider;
-  if (canonical !== undefined && Object.hasOwn(factories, canonical)) return canonical;
-  const available = Object.keys(providerAliases)
-    .filter((alias) => Object.hasOwn(factories, providerAliases[alias] ?? ''))
+  declarations: readonly RouterDeclaration[] = routerDeclarations,
+): RouterDeclaration {
+  const declaration = declarations.find((d) => d.provider === provider || d.providers.includes(provider));
+  const available = declarations
+    .filter((d) => d.availability.state === 'available')
+    .flatMap((d) => d.providers)
     .join(', ');
-  if (PLANNED_PROVIDERS.includes(provider) || provider.startsWith('smi:')) {
+  if (declaration === undefined) {
+    throw new RouterConfigError(
+      `unknown provider "${provider}" in spec.provider; known providers: ${available}`,
+      'ProviderUnavailable',
+    );
+  }
+  const { availability } = declaration;
+  if (availability.state === 'planned') {
     throw new RouterConfigError(
       `provider "${provider}" has no router in this version of Fledge yet; available providers: ${available}`,
       'ProviderUnavailable',
     );
   }
-  throw new RouterConfigError(
-    `unknown provider "${provider}" in spec.provider; known providers: ${available}`,
-    'ProviderUnavailable',
-  );
+  if (availability.state === 'withdrawn') {
+    throw new RouterConfigError(
+      `provider "${provider}" is refused: ${availability.reason}`,
+      'ProviderUnavailable',
+    );
+  }
+  return declaration;
 }
+
+/** The canonical router name for a provider string; throws like routerFor. */
+export function resolveProvider(provider: string): string {
+  return routerFor(provider).provider;
+}
+
+/** The capabilities of a provider string's router; throws like routerFor. */
+export const capabilitiesOf = (provider: string): RouterDeclaration => routerFor(provider);
 
 export function createRouter(
   provider: string,
   deps: RouterDeps,
-  factories: Readonly<Record<string, RouterFactory>> = routerFactories,
+  declarations: readonly RouterDeclaration[] = routerDeclarations,
 ): Router {
-  const factory = factories[resolveProvider(provider, factories)] as RouterFactory;
-  return factory(deps);
+  const { availability } = routerFor(provider, declarations);
+  if (availability.state !== 'available') throw new Error('unreachable: routerFor returns available routers');
+  return availability.create(deps);
+}
+
+// ------------------------------------------------- facts admission derives its rules from
+
+/** spec.provider strings of the routers that can make a traffic shape. */
+export function providersWith(feature: RoutingFeature): string[] {
+  return routerDeclarations.filter((d) => d.features.includes(feature)).flatMap((d) => d.providers);
+}
+
+/** The routers that read a Canary reference, and those that cannot work without it. */
+export function refUsers(field: RouteRefField): {
+  users: RouterDeclaration[];
+  requiring: RouterDeclaration[];
+} {
+  const users = routerDeclarations.filter((d) => d.refs.some((ref) => ref.field === field));
+  return { users, requiring: users.filter((d) => d.refs.some((ref) => ref.field === field && ref.required)) };
+}
+
+/** Routing fields of spec.service that only this router applies. */
+export function exclusiveServiceFields(declaration: RouterDeclaration): RoutingServiceField[] {
+  const others = routerDeclarations.filter((d) => d !== declaration).flatMap((d) => d.serviceFields);
+  return declaration.serviceFields.filter((field) => !others.includes(field));
+}
+
+/**
+ * Routing fields of spec.service that a router neither applies nor ignores, leaving out
+ * the ones only another router applies (admission names those with that router's rule).
+ */
+export function unroutedServiceFields(declaration: RouterDeclaration): RoutingServiceField[] {
+  const elsewhere = routerDeclarations
+    .filter((d) => d !== declaration && d.availability.state === 'available')
+    .flatMap(exclusiveServiceFields);
+  return ROUTING_SERVICE_FIELDS.filter(
+    (field) =>
+      !declaration.serviceFields.includes(field) &&
+      !declaration.ignoredServiceFields.includes(field) &&
+      !elsewhere.includes(field),
+  );
+}
+
+/** What the routers of this version write, for the operator's RBAC. */
+export function routerPermissions(): Permission[] {
+  return availableRouters().flatMap((d) => d.permissions);
 }

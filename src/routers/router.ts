@@ -1,5 +1,4 @@
-import type { Canary, CanaryStatus, NormalizedCanarySpec, NormalizedService } from '../api/index.ts';
-import { normalizeCanary, type NormalizeOptions } from '../api/index.ts';
+import type { CanaryStatus, NormalizedCanarySpec, NormalizedService } from '../api/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
 
 // The contract every traffic router fills (kubernetes and gatewayapi now; Istio,
@@ -13,22 +12,6 @@ export interface RoutableCanary {
   metadata: { name: string; namespace: string; uid: string };
   spec: NormalizedCanarySpec;
   status?: CanaryStatus;
-}
-
-/** Builds a RoutableCanary from a Canary read from the apiserver. */
-export function routableCanary(canary: Canary, options: NormalizeOptions = {}): RoutableCanary {
-  const { name, namespace, uid } = canary.metadata;
-  if (!name || !namespace || !uid) {
-    throw new Error(
-      'a Canary needs metadata.name, namespace and uid to be routed: read it from the apiserver',
-    );
-  }
-  const routable: RoutableCanary = {
-    metadata: { name, namespace, uid },
-    spec: normalizeCanary(canary, options).spec,
-  };
-  if (canary.status !== undefined) routable.status = canary.status;
-  return routable;
 }
 
 /** What the caller asks the router to route. primaryWeight + canaryWeight must be 100. */

@@ -1,12 +1,13 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import { fieldManager } from '../kube/patch.ts';
+import { MANAGE_VERBS } from '../kube/rbac.ts';
 import { workloadRef, type CanaryContext } from './context.ts';
 import type { DaemonSetObject } from './objects.ts';
 import { SCALE_TO_ZERO_NODE_SELECTOR } from './options.ts';
 import { createPodWorkload, type KindBehaviour, type KindIo } from './pod-workload.ts';
 import { renderPrimaryDaemonSet } from './primary.ts';
 import { daemonSetReadiness } from './readiness.ts';
-import type { Workload, WorkloadDeps } from './workload.ts';
+import type { Workload, WorkloadDeclaration, WorkloadDeps } from './workload.ts';
 
 // DaemonSet targets. A DaemonSet has no replica count: it is scaled to zero by
 // a nodeSelector key no node carries. nodeSelector is an atomic map for
@@ -52,3 +53,11 @@ const daemonSet: KindBehaviour<DaemonSetObject> = {
 export function daemonSetWorkload(deps: WorkloadDeps): Workload {
   return createPodWorkload(daemonSet, deps);
 }
+
+export const daemonSetTarget: WorkloadDeclaration = {
+  kind: 'DaemonSet',
+  apiVersion: 'apps/v1',
+  title: '`DaemonSet`',
+  create: daemonSetWorkload,
+  permissions: [{ apiGroup: 'apps', resources: ['daemonsets'], verbs: MANAGE_VERBS }],
+};

@@ -1,5 +1,6 @@
 import { PatchStrategy } from '@kubernetes/client-node';
 import { fieldManager } from '../kube/patch.ts';
+import { MANAGE_VERBS } from '../kube/rbac.ts';
 import { readTargetScaler, scalerMinReplicas, setTargetScalerPaused } from './autoscalers.ts';
 import { getOptional, getRequired, workloadRef, type CanaryContext } from './context.ts';
 import type { DeploymentObject } from './objects.ts';
@@ -7,7 +8,7 @@ import { primaryName } from './options.ts';
 import { createPodWorkload, type KindBehaviour, type KindIo } from './pod-workload.ts';
 import { primaryReplicas, renderPrimaryDeployment } from './primary.ts';
 import { deploymentReadiness } from './readiness.ts';
-import type { Workload, WorkloadDeps } from './workload.ts';
+import type { Workload, WorkloadDeclaration, WorkloadDeps } from './workload.ts';
 
 // Deployment targets. Scaling goes through the /scale subresource, an update
 // rather than an apply, so Fledge never becomes an owner of spec.replicas:
@@ -110,3 +111,18 @@ const deployment: KindBehaviour<DeploymentObject> = {
 export function deploymentWorkload(deps: WorkloadDeps): Workload {
   return createPodWorkload(deployment, deps);
 }
+
+export const deploymentTarget: WorkloadDeclaration = {
+  kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  title: '`Deployment`',
+  create: deploymentWorkload,
+  permissions: [
+    { apiGroup: 'apps', resources: ['deployments'], verbs: MANAGE_VERBS },
+    // Targets scale through /scale, so Fledge never owns spec.replicas (GitOps-friendly).
+    { apiGroup: 'apps', resources: ['deployments/scale'], verbs: ['patch'] },
+    // The target's autoscaler is paused while it is scaled to zero, and copied for the primary.
+    { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: MANAGE_VERBS },
+    { apiGroup: 'keda.sh', resources: ['scaledobjects'], verbs: MANAGE_VERBS },
+  ],
+};

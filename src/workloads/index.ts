@@ -2,7 +2,13 @@
 // DaemonSet targets. The controller imports from here only.
 export * from './workload.ts';
 export { WorkloadConfigError, type WorkloadRefusal } from './errors.ts';
-export { createWorkloadRegistry, type WorkloadRegistry } from './registry.ts';
+export {
+  createWorkloadRegistry,
+  workloadDeclarations,
+  workloadDeclarationOf,
+  WorkloadKinds,
+  type WorkloadRegistry,
+} from './registry.ts';
 export {
   CONFIG_DIGEST_ANNOTATION,
   PRIMARY_STAMP_ANNOTATION,

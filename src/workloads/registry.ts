@@ -1,48 +1,59 @@
 import type { Canary } from '../api/index.ts';
 import { WorkloadConfigError } from './errors.ts';
-import { daemonSetWorkload } from './daemonset.ts';
-import { deploymentWorkload } from './deployment.ts';
+import { daemonSetTarget } from './daemonset.ts';
+import { deploymentTarget } from './deployment.ts';
 import { resolveWorkloadOptions } from './options.ts';
-import { WorkloadKinds, type Workload, type WorkloadDeps, type WorkloadKind } from './workload.ts';
+import { knativeServiceTarget, serviceTarget } from './service-target.ts';
+import type { Workload, WorkloadDeclaration, WorkloadDeps } from './workload.ts';
 
-/** One entry per supported target kind; adding a kind means adding a module and a line here. */
-const factories: Record<WorkloadKind, (deps: WorkloadDeps) => Workload> = {
-  Deployment: deploymentWorkload,
-  DaemonSet: daemonSetWorkload,
-};
+/** Every target kind Fledge knows, one declaration each. A new kind is one line here. */
+export const workloadDeclarations: readonly WorkloadDeclaration[] = [
+  deploymentTarget,
+  daemonSetTarget,
+  serviceTarget,
+  knativeServiceTarget,
+];
+
+/** The kinds this version can run. */
+export const WorkloadKinds: readonly string[] = workloadDeclarations
+  .filter((d) => d.create)
+  .map((d) => d.kind);
+
+/** The declaration for a targetRef; undefined for a kind nothing declares. */
+export function workloadDeclarationOf(kind: string, apiVersion?: string): WorkloadDeclaration | undefined {
+  const ofKind = workloadDeclarations.filter((d) => d.kind === kind);
+  return ofKind.find((d) => d.apiVersion === apiVersion) ?? ofKind[0];
+}
 
 export interface WorkloadRegistry {
   /** The handler for `kind`; any other kind is an error naming the supported ones. */
-  forKind(kind: string): Workload;
-  /** The handler for the Canary's spec.targetRef.kind. */
+  forKind(kind: string, apiVersion?: string): Workload;
+  /** The handler for the Canary's spec.targetRef. */
   forCanary(canary: Canary): Workload;
-}
-
-function isWorkloadKind(kind: string): kind is WorkloadKind {
-  return (WorkloadKinds as readonly string[]).includes(kind);
 }
 
 export function createWorkloadRegistry(deps: WorkloadDeps): WorkloadRegistry {
   // Validate the options once, up front, rather than on the first Canary.
   const resolved: WorkloadDeps = { ...deps, options: resolveWorkloadOptions(deps.options) };
-  const handlers = new Map<WorkloadKind, Workload>();
-  const forKind = (kind: string): Workload => {
-    if (!isWorkloadKind(kind)) {
+  const handlers = new Map<WorkloadDeclaration, Workload>();
+  const forKind = (kind: string, apiVersion?: string): Workload => {
+    const declaration = workloadDeclarationOf(kind, apiVersion);
+    if (declaration?.create === undefined) {
+      const instead = declaration?.instead ?? 'point targetRef at the Deployment or DaemonSet behind it';
       throw new WorkloadConfigError(
         'UnsupportedTarget',
-        `spec.targetRef.kind "${kind}" is not a target Fledge can run; supported kinds: ${WorkloadKinds.join(', ')}: ` +
-          `point targetRef at the Deployment or DaemonSet behind it`,
+        `spec.targetRef.kind "${kind}" is not a target Fledge can run; supported kinds: ${WorkloadKinds.join(', ')}: ${instead}`,
       );
     }
-    let handler = handlers.get(kind);
+    let handler = handlers.get(declaration);
     if (!handler) {
-      handler = factories[kind](resolved);
-      handlers.set(kind, handler);
+      handler = declaration.create(resolved);
+      handlers.set(declaration, handler);
     }
     return handler;
   };
   return {
     forKind,
-    forCanary: (canary) => forKind(canary.spec.targetRef.kind),
+    forCanary: (canary) => forKind(canary.spec.targetRef.kind, canary.spec.targetRef.apiVersion),
   };
 }

@@ -1,5 +1,6 @@
 import type { Canary } from '../api/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
+import type { Permission } from '../kube/rbac.ts';
 import type { WorkloadOptions } from './options.ts';
 import type { Readiness } from './readiness.ts';
 import type { PodSelector } from './selector.ts';
@@ -7,8 +8,27 @@ import type { PodSelector } from './selector.ts';
 // The contract between the controller (which decides when) and a workload kind
 // (which knows how). One implementation per kind; see registry.ts.
 
-export const WorkloadKinds = ['Deployment', 'DaemonSet'] as const;
-export type WorkloadKind = (typeof WorkloadKinds)[number];
+/** Kinds whose pod template Fledge clones into a primary. */
+export type WorkloadKind = 'Deployment' | 'DaemonSet';
+
+/**
+ * Everything Fledge knows about one target kind, in that kind's own module; the registry,
+ * the operator's RBAC, fledge migrate's notes and the docs are derived from these.
+ */
+export interface WorkloadDeclaration {
+  /** spec.targetRef.kind */
+  readonly kind: string;
+  /** spec.targetRef.apiVersion */
+  readonly apiVersion: string;
+  /** How the docs name it, e.g. "Knative `Service`". */
+  readonly title: string;
+  /** Absent while this version cannot run such a target: the Canary is refused (UnsupportedTarget). */
+  readonly create?: (deps: WorkloadDeps) => Workload;
+  /** What to do instead, said in the refusal of a kind without an implementation. */
+  readonly instead?: string;
+  /** API calls the kind's implementation makes (RBAC). */
+  readonly permissions: readonly Permission[];
+}
 
 export interface ContainerPort {
   container: string;

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gatewayApiRouter, type UpstreamCrds } from '../../src/routers/index.ts';
 import { kubectl } from './control-plane.ts';
 import { repoRoot, waitFor } from './processes.ts';
 
@@ -14,10 +15,29 @@ const run = promisify(execFile);
 
 const HTTPROUTES = 'httproutes.gateway.networking.k8s.io';
 
-/** Folder of the upstream Gateway API standard-channel CRDs (hack/third-party-crds.sh). */
-export async function gatewayApiCrdDir(): Promise<string> {
-  const { stdout } = await run('bash', [join(repoRoot, 'hack/third-party-crds.sh'), 'gateway-api']);
-  return stdout.trim();
+/**
+ * The CustomResourceDefinition files a router's declaration names, from its upstream Go
+ * module (fetched through the module proxy by hack/third-party-crds.sh, no build).
+ */
+export async function upstreamCrdFiles(crds: UpstreamCrds): Promise<string[]> {
+  const { stdout } = await run('bash', [
+    join(repoRoot, 'hack/third-party-crds.sh'),
+    `${crds.module}@${crds.version}`,
+  ]);
+  const moduleDir = stdout.trim();
+  const files = crds.paths.flatMap((path) => {
+    const full = join(moduleDir, path);
+    if (!statSync(full).isDirectory()) return [full];
+    return readdirSync(full)
+      .filter((file) => file.endsWith('.yaml') || file.endsWith('.yml'))
+      .map((file) => join(full, file));
+  });
+  const defined = files.filter((path) =>
+    /^kind: CustomResourceDefinition$/m.test(readFileSync(path, 'utf8')),
+  );
+  if (defined.length === 0)
+    throw new Error(`no CustomResourceDefinition in ${crds.module} ${crds.paths.join(', ')}`);
+  return defined;
 }
 
 /**
@@ -27,12 +47,7 @@ export async function gatewayApiCrdDir(): Promise<string> {
  * installed: it is cluster policy, not API.
  */
 export async function installGatewayApiCrds(kubeconfigPath: string): Promise<void> {
-  const dir = await gatewayApiCrdDir();
-  const files = readdirSync(dir)
-    .filter((file) => file.endsWith('.yaml'))
-    .map((file) => join(dir, file))
-    .filter((path) => /^kind: CustomResourceDefinition$/m.test(readFileSync(path, 'utf8')));
-  if (files.length === 0) throw new Error(`no CustomResourceDefinition in ${dir}`);
+  const files = await upstreamCrdFiles(gatewayApiRouter.crds as UpstreamCrds);
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
   await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);

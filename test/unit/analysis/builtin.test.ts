@@ -21,7 +21,7 @@ const vars: TemplateVariables = {
 };
 
 function render(router: (typeof BuiltinRouters)[number], metric: (typeof BuiltinMetrics)[number]): string {
-  const prepare = builtinRouterMetrics[router].prepareVariables;
+  const prepare = builtinRouterMetrics.get(router)?.prepareVariables;
   return renderQuery(builtinQueryTemplate(router, metric), prepare ? prepare(vars) : vars);
 }
 
@@ -73,7 +73,11 @@ describe('builtin table', () => {
 
   it('mangles names for skipper the way skipper does', () => {
     const query = renderQuery(builtinQueryTemplate('skipper', 'request-success-rate'), {
-      ...builtinRouterMetrics.skipper.prepareVariables!({ ...vars, namespace: 'team-a', ingress: 'web.app' }),
+      ...builtinRouterMetrics.get('skipper')!.prepareVariables!({
+        ...vars,
+        namespace: 'team-a',
+        ingress: 'web.app',
+      }),
     });
     expect(query).toContain('route=~"kube(ew)?_team_a__web_app_canary__.*__podinfo_canary(_[0-9]+)?"');
   });

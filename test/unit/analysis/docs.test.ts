@@ -8,7 +8,7 @@ const docPath = new URL('../../../docs/analysis.md', import.meta.url);
 describe('docs/analysis.md', () => {
   const doc = readFileSync(docPath, 'utf8');
 
-  it('shows the builtin queries exactly as the table generates them (regenerate: node src/analysis/builtin-docs.ts docs/analysis.md)', () => {
+  it('shows the builtin queries exactly as the table generates them (regenerate: make generate)', () => {
     expect(withGeneratedSection(doc)).toBe(doc);
   });
 

@@ -53,7 +53,7 @@ const rulesOf = (node: JSONSchemaProps) =>
   }[];
 
 describe('generated CRD files', () => {
-  it('match the schemas in src/api (run `node hack/generate-crds.ts` when this fails)', () => {
+  it('match the schemas in src/api (run `node hack/generate.ts` when this fails)', () => {
     const stale = [...generatedCrdFiles()]
       .filter(([path, content]) => {
         try {
@@ -231,7 +231,7 @@ describe('toStructuralSchema', () => {
 describe('docs/api.md field reference', () => {
   const doc = readFileSync(`${repoRoot}docs/api.md`, 'utf8');
 
-  it('is up to date with the schemas (run `node hack/generate-crds.ts` when this fails)', () => {
+  it('is up to date with the schemas (run `node hack/generate.ts` when this fails)', () => {
     expect(spliceFieldReference(doc, renderFieldReference(crds))).toBe(doc);
   });
 

@@ -2,14 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 import type { CanaryAnalysis, CanaryService, NormalizedCanarySpec } from '../../../src/api/index.ts';
 import {
   capabilitiesOf,
-  GATEWAY_API_CAPABILITIES,
+  gatewayApiRouter,
   ignoredFields,
-  KUBERNETES_CAPABILITIES,
+  kubernetesRouter,
   missingCapabilities,
   missingReferences,
   RouterConfigError,
-  routerCapabilities,
-  routerFactories,
+  requestedFeatures,
+  routerDeclarations,
 } from '../../../src/routers/index.ts';
 import { canary } from './fixtures.ts';
 
@@ -29,11 +29,34 @@ function specWith(analysis: CanaryAnalysis, service: Partial<CanaryService> = {}
 }
 
 describe('router capabilities', () => {
-  it('are declared for every router there is', () => {
-    expect(Object.keys(routerCapabilities).sort()).toEqual(Object.keys(routerFactories).sort());
-    expect(capabilitiesOf('gatewayapi:v1beta1')).toBe(GATEWAY_API_CAPABILITIES);
-    expect(capabilitiesOf('kubernetes')).toBe(KUBERNETES_CAPABILITIES);
+  it("are the router's own declaration", () => {
+    expect(capabilitiesOf('gatewayapi:v1beta1')).toBe(gatewayApiRouter);
+    expect(capabilitiesOf('gatewayapi')).toBe(gatewayApiRouter);
+    expect(capabilitiesOf('kubernetes')).toBe(kubernetesRouter);
   });
+
+  // Every declared provider against every strategy: a router that exists refuses exactly
+  // the traffic shapes its declaration leaves out; one that does not exists is refused whole.
+  for (const declaration of routerDeclarations) {
+    for (const [strategy, analysis] of Object.entries(strategies)) {
+      for (const provider of declaration.providers) {
+        it(`${provider} with ${strategy}`, () => {
+          const spec = specWith(analysis);
+          delete spec.service?.gatewayRefs;
+          if (declaration.availability.state !== 'available') {
+            expect(() => capabilitiesOf(provider)).toThrow(RouterConfigError);
+            return;
+          }
+          const unsupported = requestedFeatures(spec)
+            .filter(({ feature }) => !declaration.features.includes(feature))
+            .map(({ field }) => field);
+          expect(missingCapabilities(spec, capabilitiesOf(provider)).map((f) => f.field)).toEqual(
+            unsupported,
+          );
+        });
+      }
+    }
+  }
 
   it('refuse a provider without a router as ProviderUnavailable', () => {
     for (const provider of ['istio', 'nginx', 'linkerd', 'no-such-mesh']) {
@@ -60,7 +83,7 @@ describe('router capabilities', () => {
     },
   };
   for (const [strategy, analysis] of Object.entries(strategies)) {
-    for (const capabilities of [KUBERNETES_CAPABILITIES, GATEWAY_API_CAPABILITIES]) {
+    for (const capabilities of [kubernetesRouter, gatewayApiRouter]) {
       const provider = capabilities.provider as 'kubernetes' | 'gatewayapi';
       it(`${provider} with ${strategy}: ${expected[strategy]?.[provider].length ? 'refused' : 'allowed'}`, () => {
         // gatewayRefs come with the fixture; only a gatewayapi router reads them.
@@ -80,7 +103,7 @@ describe('router capabilities', () => {
       corsPolicy: { allowOrigins: [{ exact: 'https://example.com' }] },
     });
     delete spec.service?.gatewayRefs;
-    expect(missingCapabilities(spec, KUBERNETES_CAPABILITIES).map((f) => f.field)).toEqual([
+    expect(missingCapabilities(spec, kubernetesRouter).map((f) => f.field)).toEqual([
       'spec.service.timeout',
       'spec.service.retries',
       'spec.service.corsPolicy',
@@ -89,7 +112,7 @@ describe('router capabilities', () => {
       retries: { attempts: 3 },
       timeout: '5s',
     });
-    expect(missingCapabilities(onGateway, GATEWAY_API_CAPABILITIES).map((f) => f.field)).toEqual([
+    expect(missingCapabilities(onGateway, gatewayApiRouter).map((f) => f.field)).toEqual([
       'spec.service.retries',
     ]);
   });
@@ -98,12 +121,12 @@ describe('router capabilities', () => {
 describe('missing references', () => {
   it('are the Gateways a gatewayapi HTTPRoute attaches to; kubernetes needs none', () => {
     const spec = specWith(strategies.canary as CanaryAnalysis);
-    expect(missingReferences(spec, GATEWAY_API_CAPABILITIES)).toEqual([]);
+    expect(missingReferences(spec, gatewayApiRouter)).toEqual([]);
     delete spec.service?.gatewayRefs;
-    expect(missingReferences(spec, GATEWAY_API_CAPABILITIES).map((f) => f.field)).toEqual([
+    expect(missingReferences(spec, gatewayApiRouter).map((f) => f.field)).toEqual([
       'spec.service.gatewayRefs',
     ]);
-    expect(missingReferences(spec, KUBERNETES_CAPABILITIES)).toEqual([]);
+    expect(missingReferences(spec, kubernetesRouter)).toEqual([]);
   });
 });
 
@@ -115,12 +138,12 @@ describe('ignored fields', () => {
       match: [{ name: 'everything', uri: { prefix: '/' } }],
     });
     spec.upstreamRef = { name: 'up' } as NormalizedCanarySpec['upstreamRef'];
-    expect(ignoredFields(spec, KUBERNETES_CAPABILITIES).map((f) => f.field)).toEqual([
+    expect(ignoredFields(spec, kubernetesRouter).map((f) => f.field)).toEqual([
       'spec.upstreamRef',
       'spec.service.meshName',
       'spec.service.unmanagedMetadata',
     ]);
-    expect(ignoredFields(spec, GATEWAY_API_CAPABILITIES).map((f) => f.field)).toEqual([
+    expect(ignoredFields(spec, gatewayApiRouter).map((f) => f.field)).toEqual([
       'spec.upstreamRef',
       'spec.service.unmanagedMetadata',
       'spec.service.match[0].name',
@@ -128,8 +151,6 @@ describe('ignored fields', () => {
   });
 
   it('is empty for a plain spec', () => {
-    expect(ignoredFields(specWith(strategies.canary as CanaryAnalysis), GATEWAY_API_CAPABILITIES)).toEqual(
-      [],
-    );
+    expect(ignoredFields(specWith(strategies.canary as CanaryAnalysis), gatewayApiRouter)).toEqual([]);
   });
 });

@@ -8,7 +8,9 @@ import {
   resolveProvider,
   routableCanary,
   validateWeights,
+  kubernetesRouter,
   type Router,
+  type RouterDeclaration,
 } from '../../../src/routers/index.ts';
 
 // The registry never calls the client while building a router.
@@ -27,7 +29,7 @@ describe('resolveProvider', () => {
   it('names an unknown provider and the known ones', () => {
     expect(() => resolveProvider('nginxx')).toThrow(RouterConfigError);
     expect(() => resolveProvider('nginxx')).toThrow(
-      'unknown provider "nginxx" in spec.provider; known providers: kubernetes, gatewayapi, gatewayapi:v1, gatewayapi:v1beta1',
+      'unknown provider "nginxx" in spec.provider; known providers: kubernetes, gatewayapi:v1, gatewayapi:v1beta1',
     );
   });
 
@@ -35,16 +37,29 @@ describe('resolveProvider', () => {
     expect(() => resolveProvider('istio')).toThrow(
       /provider "istio" has no router in this version of Fledge yet/,
     );
-    expect(() => resolveProvider('smi:v1alpha3:linkerd')).toThrow(/has no router in this version/);
+    expect(() => resolveProvider('smi:v1alpha3')).toThrow(/has no router in this version/);
+  });
+
+  it('refuses a withdrawn provider with what to use instead', () => {
+    expect(() => resolveProvider('appmesh:v1beta2')).toThrow(
+      /provider "appmesh:v1beta2" is refused: AWS discontinued App Mesh .* gatewayapi:v1/,
+    );
   });
 
   it('does not resolve names inherited from Object.prototype', () => {
     expect(() => resolveProvider('constructor')).toThrow(/unknown provider "constructor"/);
   });
 
-  it('finds a router added to the table under its own name', () => {
-    const fake = { provider: 'istio' } as Router;
-    expect(createRouter('istio', deps, { istio: () => fake })).toBe(fake);
+  it('builds a router added to the declarations under its own names', () => {
+    const fake = { provider: 'mesh' } as Router;
+    const declaration = {
+      ...kubernetesRouter,
+      provider: 'mesh',
+      providers: ['mesh:v1'],
+      availability: { state: 'available', create: () => fake },
+    } satisfies RouterDeclaration;
+    expect(createRouter('mesh:v1', deps, [declaration])).toBe(fake);
+    expect(() => createRouter('kubernetes', deps, [declaration])).toThrow(/unknown provider "kubernetes"/);
   });
 });
 
