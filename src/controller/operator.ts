@@ -13,7 +13,13 @@ import {
 import { ProviderCache, providerFactories, type Measurement, type MeasureDeps } from '../analysis/index.ts';
 import type { HookResult } from '../engine/index.ts';
 import { TaskExecutor, WebhookClient, type TaskExecutorMetrics } from '../hooks/index.ts';
-import { createKubeClients, loadKubeConfig, type KubeClients } from '../kube/client.ts';
+import { CachedObjectClient, type CacheFor } from '../kube/cached-client.ts';
+import {
+  createKubeClients,
+  loadKubeConfig,
+  type KubeClients,
+  type KubeObjectClient,
+} from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder, KubeEventSink } from '../kube/events.ts';
 import { KubeLeaseStore } from '../kube/leases.ts';
@@ -104,15 +110,22 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     metrics: executorMetrics,
   });
 
+  // Workloads, Services and the rest of what informers watch are read from their caches.
+  const objects = new CachedObjectClient(kube.kubeConfig, cacheFor(informers, options.namespace), {
+    counters: {
+      cached: (kind) => metrics.cachedReads.inc({ kind }),
+      applySkipped: (kind) => metrics.appliesSkipped.inc({ kind }),
+    },
+  });
   const workloads = createWorkloadRegistry({
-    client: kube.objects,
+    client: objects,
     options: {
       selectorLabels: options.selectorLabels,
       includeLabelPrefixes: options.includeLabelPrefixes,
       configTracking: options.configTracking,
     },
   });
-  const routers = routerSet(kube);
+  const routers = routerSet(objects);
   const observer = new Observer({ workloads, routers, hooks, measurements });
   const webhooks = new WebhookClient({ logger: log });
   const events = new EventRecorder({
@@ -134,7 +147,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   for (const reason of RefusalReasons) metrics.refusals.inc({ reason }, 0);
   const effects = new Effects({
     log,
-    client: kube.objects,
+    client: objects,
     workloads,
     routers,
     observer,
@@ -143,7 +156,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     alerts,
     defaultAlerts: defaultAlertTargetsFromEnv(process.env, options.alertFlags),
     eventWebhook: options.eventWebhook,
-    measureDeps: measureDeps(kube, templates, providers, options),
+    measureDeps: measureDeps(objects, templates, providers, options),
     defaultProvider: options.meshProvider,
     metrics,
     alertProviders: { get: alertProviders },
@@ -244,6 +257,7 @@ interface Informers {
   daemonSets: SupervisedInformer<PodWorkload>;
   configMaps: SupervisedInformer<KubernetesObject>;
   secrets: SupervisedInformer<KubernetesObject>;
+  services: SupervisedInformer<KubernetesObject>;
   metricTemplates: SupervisedInformer<MetricTemplate & KubernetesObject>;
   alertProviders: SupervisedInformer<AlertProvider & KubernetesObject>;
 }
@@ -277,48 +291,40 @@ function createInformers(
               plural,
             })) as KubernetesListObject<T>,
     });
-  // client-node's typed lists carry Date timestamps; the informer only needs the object shape.
-  const typed = <T extends KubernetesObject>(
-    resource: string,
-    prefix: string,
-    listNamespaced: (namespace: string) => Promise<unknown>,
-    listAll: () => Promise<unknown>,
-  ) =>
-    createInformer<T>(kube.kubeConfig, {
+  // Listed as plain JSON, as the watch sends it (client-node's typed lists turn timestamps into
+  // Dates): the cache answers the workloads' and routers' reads (CachedObjectClient).
+  const core = <T extends KubernetesObject>(resource: string, prefix: string) => {
+    const path = scoped(prefix, resource);
+    return createInformer<T>(kube.kubeConfig, {
       ...common,
       resource,
-      path: scoped(prefix, resource),
-      list: () => (ns ? listNamespaced(ns) : listAll()) as Promise<KubernetesListObject<T>>,
+      path,
+      list: () => kube.objects.request<KubernetesListObject<T>>('GET', path, undefined, undefined, {}),
     });
+  };
   return {
     canaries: custom(CANARY_PLURAL),
     metricTemplates: custom('metrictemplates'),
     alertProviders: custom('alertproviders'),
-    deployments: typed<PodWorkload>(
-      'deployments',
-      '/apis/apps/v1',
-      (namespace) => kube.apps.listNamespacedDeployment({ namespace }),
-      () => kube.apps.listDeploymentForAllNamespaces(),
-    ),
-    daemonSets: typed<PodWorkload>(
-      'daemonsets',
-      '/apis/apps/v1',
-      (namespace) => kube.apps.listNamespacedDaemonSet({ namespace }),
-      () => kube.apps.listDaemonSetForAllNamespaces(),
-    ),
-    configMaps: typed<KubernetesObject>(
-      'configmaps',
-      '/api/v1',
-      (namespace) => kube.core.listNamespacedConfigMap({ namespace }),
-      () => kube.core.listConfigMapForAllNamespaces(),
-    ),
-    secrets: typed<KubernetesObject>(
-      'secrets',
-      '/api/v1',
-      (namespace) => kube.core.listNamespacedSecret({ namespace }),
-      () => kube.core.listSecretForAllNamespaces(),
-    ),
+    deployments: core<PodWorkload>('deployments', '/apis/apps/v1'),
+    daemonSets: core<PodWorkload>('daemonsets', '/apis/apps/v1'),
+    configMaps: core<KubernetesObject>('configmaps', '/api/v1'),
+    secrets: core<KubernetesObject>('secrets', '/api/v1'),
+    services: core<KubernetesObject>('services', '/api/v1'),
   };
+}
+
+/** The informer caching `ref`'s kind in `ref`'s namespace, if one does. */
+function cacheFor(informers: Informers, watched: string | undefined): CacheFor {
+  const byKind: Record<string, SupervisedInformer<KubernetesObject>> = {
+    'apps/v1/Deployment': informers.deployments,
+    'apps/v1/DaemonSet': informers.daemonSets,
+    'v1/ConfigMap': informers.configMaps,
+    'v1/Secret': informers.secrets,
+    'v1/Service': informers.services,
+  };
+  return (ref) =>
+    watched === undefined || ref.namespace === watched ? byKind[`${ref.apiVersion}/${ref.kind}`] : undefined;
 }
 
 /** Every informer only maps its objects to the keys of the Canaries they concern. */
@@ -401,19 +407,19 @@ function wireHandlers(informers: Informers, enqueue: (key: string) => void): voi
   });
 }
 
-function routerSet(kube: KubeClients): RouterSet {
+function routerSet(client: KubeObjectClient): RouterSet {
   const routers = new Map<string, Router>();
   return {
     forProvider(provider) {
       let router = routers.get(provider);
-      if (!router) routers.set(provider, (router = createRouter(provider, { client: kube.objects })));
+      if (!router) routers.set(provider, (router = createRouter(provider, { client })));
       return router;
     },
   };
 }
 
 function measureDeps(
-  kube: KubeClients,
+  client: KubeObjectClient,
   templates: (namespace: string, name: string) => Promise<(MetricTemplate & KubernetesObject) | undefined>,
   providers: ProviderCache,
   options: OperatorOptions,
@@ -422,7 +428,12 @@ function measureDeps(
     getMetricTemplate: async (ref) => templates(ref.namespace, ref.name),
     getSecretData: async (ref) => {
       try {
-        const secret = await kube.core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+        const secret = await client.get<KubernetesObject & { data?: Record<string, string> }>({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          namespace: ref.namespace,
+          name: ref.name,
+        });
         return Object.fromEntries(
           Object.entries(secret.data ?? {}).map(([key, value]) => [
             key,

@@ -40,6 +40,10 @@ export interface FledgeMetrics {
   readonly transientErrors: Counter<'reason'>;
   /** Canaries refused (Ready=False, one Warning event), by the condition's reason. */
   readonly refusals: Counter<'reason'>;
+  /** Reads answered from an informer's cache instead of the apiserver, by kind. */
+  readonly cachedReads: Counter<'kind'>;
+  /** Server-side applies not sent because the cache showed them applied, by kind. */
+  readonly appliesSkipped: Counter<'kind'>;
 }
 
 export interface MetricsOptions {
@@ -240,15 +244,27 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     registers,
   });
 
-  const reasonCounter = (name: string, help: string) =>
-    new Counter({ name: `${prefix}${name}`, help, labelNames: ['reason'] as const, registers });
-  const transientErrors = reasonCounter(
+  const counterBy = <L extends string>(label: L, name: string, help: string) =>
+    new Counter<L>({ name: `${prefix}${name}`, help, labelNames: [label], registers });
+  const transientErrors = counterBy(
+    'reason',
     'reconcile_transient_errors_total',
     'Reconciles that failed with an error a retry can fix (retried with back-off), by kind',
   );
-  const refusals = reasonCounter(
+  const refusals = counterBy(
+    'reason',
     'canary_refusals_total',
     'Canaries refused as written (Ready=False, not retried), by condition reason',
+  );
+  const cachedReads = counterBy(
+    'kind',
+    'apiserver_cached_reads_total',
+    "Object reads answered from an informer's cache instead of the apiserver, by kind",
+  );
+  const appliesSkipped = counterBy(
+    'kind',
+    'apiserver_applies_skipped_total',
+    'Server-side applies not sent because the cache showed the object as applied, by kind',
   );
 
   return {
@@ -262,6 +278,8 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     eventsDropped,
     transientErrors,
     refusals,
+    cachedReads,
+    appliesSkipped,
   };
 }
 
