@@ -13,6 +13,7 @@ import {
 import { ProviderCache, providerFactories, type Measurement, type MeasureDeps } from '../analysis/index.ts';
 import type { HookResult } from '../engine/index.ts';
 import { TaskExecutor, WebhookClient, type TaskExecutorMetrics } from '../hooks/index.ts';
+import { apiserverPool } from '../kube/agent.ts';
 import { CachedObjectClient, type CacheFor } from '../kube/cached-client.ts';
 import {
   createKubeClients,
@@ -72,6 +73,7 @@ const resultTtlMs = 15 * 60_000;
 export async function startOperator(options: OperatorOptions, log: Logger): Promise<RunningOperator> {
   const kubeConfig = loadKubeConfig(options.kubeconfig ? { kubeconfigPath: options.kubeconfig } : {});
   const kube = createKubeClients(kubeConfig);
+  apiserverPool(kubeConfig).setRateLimit(options.kubeApi);
   const metrics = createMetrics({ version, meshProvider: options.meshProvider });
   log.info(
     { server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace ?? '(all)', version },

@@ -332,6 +332,40 @@ interface LabelledMetric {
 
 /** Connections and requests of the pooled apiserver agents (src/kube/agent.ts), read at scrape time. */
 function registerApiserverMetrics(registers: Registry[]): void {
+  // Process-wide totals, read from the pools at scrape time.
+  const totals: [string, string, 'opened' | 'resets' | 'rateLimitWaitSeconds' | 'rebuilds'][] = [
+    [
+      'apiserver_connections_opened_total',
+      'Connections opened to the apiserver (each a TCP connect and TLS handshake)',
+      'opened',
+    ],
+    [
+      'apiserver_connection_resets_total',
+      'Times every apiserver connection was dropped because a request timed out or a watch stalled',
+      'resets',
+    ],
+    [
+      'apiserver_rate_limit_wait_seconds_total',
+      'Seconds requests waited for the client-side rate limit (--kube-api-qps, --kube-api-burst)',
+      'rateLimitWaitSeconds',
+    ],
+    [
+      'apiserver_agent_rebuilds_total',
+      'Connection pools rebuilt because the CA, client certificate or key changed',
+      'rebuilds',
+    ],
+  ];
+  for (const [name, help, field] of totals) {
+    new Counter({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(apiserverPoolCounts()[field]);
+      },
+    });
+  }
   new Gauge({
     name: `${prefix}apiserver_connections`,
     help: 'TCP (TLS) connections to the apiserver open now',
@@ -349,15 +383,6 @@ function registerApiserverMetrics(registers: Registry[]): void {
     },
   });
   new Counter({
-    name: `${prefix}apiserver_connections_opened_total`,
-    help: 'Connections opened to the apiserver (each a TCP connect and TLS handshake)',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().opened);
-    },
-  });
-  new Counter({
     name: `${prefix}apiserver_requests_total`,
     help: 'Requests sent to the apiserver, by kind: request or watch',
     labelNames: ['kind'] as const,
@@ -366,24 +391,6 @@ function registerApiserverMetrics(registers: Registry[]): void {
       const { requests } = apiserverPoolCounts();
       this.reset();
       for (const kind of requestKinds) this.inc({ kind }, requests[kind]);
-    },
-  });
-  new Counter({
-    name: `${prefix}apiserver_connection_resets_total`,
-    help: 'Times every apiserver connection was dropped because a request timed out or a watch stalled',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().resets);
-    },
-  });
-  new Counter({
-    name: `${prefix}apiserver_agent_rebuilds_total`,
-    help: 'Connection pools rebuilt because the CA, client certificate or key changed',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().rebuilds);
     },
   });
 }
