@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { KubeObjectClient, type KubeClientOptions, type ObjectRef, type PatchRequest } from './client.ts';
+import {
+  KubeObjectClient,
+  type KubeClientOptions,
+  type ObjectRef,
+  type PatchRequest,
+  type RequestOptions,
+} from './client.ts';
 import { KubeRequestError } from './errors.ts';
 
 // Reads of the kinds an informer already watches are answered from its cache, and a
@@ -63,10 +69,7 @@ export class CachedObjectClient extends KubeObjectClient {
     this.#counters = options.counters;
   }
 
-  override async get<T extends KubernetesObject>(
-    ref: ObjectRef,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<T> {
+  override async get<T extends KubernetesObject>(ref: ObjectRef, options: RequestOptions = {}): Promise<T> {
     const found = this.#fromCache(ref);
     if (found === 'uncached') return super.get<T>(ref, options);
     this.#counters?.cached(ref.kind);
@@ -103,19 +106,19 @@ export class CachedObjectClient extends KubeObjectClient {
     return written;
   }
 
-  override async create<T extends KubernetesObject>(object: T, options: { signal?: AbortSignal } = {}) {
+  override async create<T extends KubernetesObject>(object: T, options: RequestOptions = {}) {
     const created = await super.create<T>(object, options);
     this.#wrote(refOfObject(created), created);
     return created;
   }
 
-  override async replace<T extends KubernetesObject>(object: T, options: { signal?: AbortSignal } = {}) {
+  override async replace<T extends KubernetesObject>(object: T, options: RequestOptions = {}) {
     const replaced = await super.replace<T>(object, options);
     this.#wrote(refOfObject(replaced), replaced);
     return replaced;
   }
 
-  override async delete(ref: ObjectRef, options: { signal?: AbortSignal; uid?: string } = {}) {
+  override async delete(ref: ObjectRef, options: RequestOptions & { uid?: string } = {}) {
     const key = keyOf(ref);
     try {
       await super.delete(ref, options);
