@@ -25,7 +25,7 @@ import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder, KubeEventSink } from '../kube/events.ts';
 import { KubeLeaseStore } from '../kube/leases.ts';
 import { AlertDispatcher, createAlertMetrics, defaultAlertTargetsFromEnv } from '../notifiers/index.ts';
-import { createRouter, type Router } from '../routers/index.ts';
+import { HTTPROUTE_API_VERSION, HTTPROUTE_KIND, createRouter, type Router } from '../routers/index.ts';
 import { createInformer, type SupervisedInformer } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/keys.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
@@ -81,6 +81,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   );
 
   const informers = createInformers(kube, options, metrics, log);
+  const httpRoutes = await httpRouteInformer(kube, options, metrics, log);
   const queue: WorkQueue = new WorkQueue({
     name: 'canary',
     workers: options.workers,
@@ -91,6 +92,15 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   });
   const enqueue = (key: string) => queue.add(key);
   wireHandlers(informers, enqueue);
+  // A route's weights or its Gateway's verdict changed: the Canary whose apex it is.
+  httpRoutes?.addHandler({
+    enqueue,
+    keysFor: (route) =>
+      informers.canaries
+        .list(route.metadata?.namespace)
+        .filter((c) => (c.spec.service?.name ?? c.spec.targetRef.name) === route.metadata?.name)
+        .map((c) => objectKey(c.metadata.namespace, c.metadata.name ?? '')),
+  });
 
   const executorMetrics = createExecutorMetrics(metrics);
   const hooks = new TaskExecutor<HookResult>({
@@ -113,12 +123,16 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   });
 
   // Workloads, Services and the rest of what informers watch are read from their caches.
-  const objects = new CachedObjectClient(kube.kubeConfig, cacheFor(informers, options.namespace), {
-    counters: {
-      cached: (kind) => metrics.cachedReads.inc({ kind }),
-      applySkipped: (kind) => metrics.appliesSkipped.inc({ kind }),
+  const objects = new CachedObjectClient(
+    kube.kubeConfig,
+    cacheFor(informers, httpRoutes, options.namespace),
+    {
+      counters: {
+        cached: (kind) => metrics.cachedReads.inc({ kind }),
+        applySkipped: (kind) => metrics.appliesSkipped.inc({ kind }),
+      },
     },
-  });
+  );
   const workloads = createWorkloadRegistry({
     client: objects,
     options: {
@@ -186,6 +200,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
 
   const all = Object.values(informers);
   for (const informer of all) informer.start();
+  httpRoutes?.start();
 
   let resolveStopped: (value: { reason: string }) => void = () => undefined;
   const stopped = new Promise<{ reason: string }>((resolve) => (resolveStopped = resolve));
@@ -245,6 +260,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       await queue.shutdown({ drain: false });
       await elector?.stop();
       for (const informer of all) informer.stop();
+      httpRoutes?.stop();
       await Promise.all([hooks.shutdown(), measurements.shutdown()]);
       await webhooks.drainEvents();
       await Promise.all([webhooks.close(), alerts.close(), events.flush(), server.close()]);
@@ -316,8 +332,49 @@ function createInformers(
   };
 }
 
-/** The informer caching `ref`'s kind in `ref`'s namespace, if one does. */
-function cacheFor(informers: Informers, watched: string | undefined): CacheFor {
+/**
+ * An HTTPRoute informer when the apiserver serves HTTPRoutes at start, else undefined (and the
+ * gatewayapi router reads its routes from the apiserver). Outside health and the start-up wait:
+ * a cluster without a Gateway API, or one that loses it, must not stop the operator.
+ */
+async function httpRouteInformer(
+  kube: KubeClients,
+  options: OperatorOptions,
+  metrics: FledgeMetrics,
+  log: Logger,
+): Promise<SupervisedInformer<KubernetesObject> | undefined> {
+  try {
+    const resources = await kube.objects.request<{ resources?: { name: string }[] }>(
+      'GET',
+      `/apis/${HTTPROUTE_API_VERSION}`,
+      undefined,
+      undefined,
+      {},
+    );
+    if (!resources.resources?.some((resource) => resource.name === 'httproutes')) return undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  const path = options.namespace
+    ? `/apis/${HTTPROUTE_API_VERSION}/namespaces/${options.namespace}/httproutes`
+    : `/apis/${HTTPROUTE_API_VERSION}/httproutes`;
+  return createInformer<KubernetesObject>(kube.kubeConfig, {
+    metrics: metrics.informer,
+    log,
+    resource: 'httproutes',
+    path,
+    list: () =>
+      kube.objects.request<KubernetesListObject<KubernetesObject>>('GET', path, undefined, undefined, {}),
+  });
+}
+
+/** The informer caching `ref`'s kind in `ref`'s namespace, if one does (HTTPRoutes once synced). */
+function cacheFor(
+  informers: Informers,
+  httpRoutes: SupervisedInformer<KubernetesObject> | undefined,
+  watched: string | undefined,
+): CacheFor {
   const byKind: Record<string, SupervisedInformer<KubernetesObject>> = {
     'apps/v1/Deployment': informers.deployments,
     'apps/v1/DaemonSet': informers.daemonSets,
@@ -325,8 +382,12 @@ function cacheFor(informers: Informers, watched: string | undefined): CacheFor {
     'v1/Secret': informers.secrets,
     'v1/Service': informers.services,
   };
-  return (ref) =>
-    watched === undefined || ref.namespace === watched ? byKind[`${ref.apiVersion}/${ref.kind}`] : undefined;
+  return (ref) => {
+    if (watched !== undefined && ref.namespace !== watched) return undefined;
+    if (ref.apiVersion === HTTPROUTE_API_VERSION && ref.kind === HTTPROUTE_KIND)
+      return httpRoutes?.hasSynced() ? httpRoutes : undefined;
+    return byKind[`${ref.apiVersion}/${ref.kind}`];
+  };
 }
 
 /** Every informer only maps its objects to the keys of the Canaries they concern. */
