@@ -69,5 +69,5 @@ sandbox-down: deps ## stop the background sandbox
 clean: ## remove build output
 	rm -rf dist $(REPORTS)
 
-bench: deps ## throughput and memory benchmarks (numbers to compare, never asserted)
-	node --expose-gc bench/run.ts
+bench: setup ## benchmarks: micro, then N canaries on a control plane (BENCH_FLAGS="--sizes=10,100"); never asserted
+	node --expose-gc bench/run.ts $(BENCH_FLAGS)

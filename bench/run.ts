@@ -1,10 +1,14 @@
 // `make bench`: throughput and memory of the parts every canary pays for.
 // Numbers, not assertions: compare runs on the same machine.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Phases } from '../src/api/index.ts';
 import { decide } from '../src/engine/index.ts';
 import { WorkQueue } from '../src/runtime/work-queue.ts';
 import { inputFor } from '../test/unit/engine/fixtures.ts';
 import { benchApiserver } from './apiserver.ts';
+import { benchControlPlane, type Scenario } from './control-plane.ts';
+import { repoRoot } from '../test/harness/processes.ts';
 
 function report(name: string, operations: number, elapsedMs: number, heapBytes?: number): void {
   const perSecond = Math.round((operations / elapsedMs) * 1000);
@@ -45,7 +49,30 @@ async function benchQueue(keys: number): Promise<void> {
   );
 }
 
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10,100,1000' },
+    scenarios: { type: 'string', default: 'bluegreen,gatewayapi' },
+    interval: { type: 'string', default: '10' },
+    out: { type: 'string', default: join(repoRoot, '.bench', 'control-plane.json') },
+    'micro-only': { type: 'boolean', default: false },
+  },
+});
+
 process.stdout.write(`Fledge benchmarks on Node ${process.version}\n`);
 benchDecide(50_000);
 await benchQueue(10_000);
 await benchApiserver(Number(process.env.FLEDGE_BENCH_ROUNDS ?? 250));
+if (!values['micro-only']) {
+  const scenarios = values.scenarios.split(',').map((s) => s.trim());
+  for (const scenario of scenarios) {
+    if (scenario !== 'bluegreen' && scenario !== 'gatewayapi')
+      throw new Error(`--scenarios: "${scenario}" is not bluegreen or gatewayapi`);
+  }
+  await benchControlPlane({
+    sizes: values.sizes.split(',').map(Number),
+    scenarios: scenarios as Scenario[],
+    intervalSeconds: Number(values.interval),
+    out: values.out,
+  });
+}

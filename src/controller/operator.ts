@@ -13,12 +13,19 @@ import {
 import { ProviderCache, providerFactories, type Measurement, type MeasureDeps } from '../analysis/index.ts';
 import type { HookResult } from '../engine/index.ts';
 import { TaskExecutor, WebhookClient, type TaskExecutorMetrics } from '../hooks/index.ts';
-import { createKubeClients, loadKubeConfig, type KubeClients } from '../kube/client.ts';
+import { apiserverPool } from '../kube/agent.ts';
+import { CachedObjectClient, type CacheFor } from '../kube/cached-client.ts';
+import {
+  createKubeClients,
+  loadKubeConfig,
+  type KubeClients,
+  type KubeObjectClient,
+} from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder, KubeEventSink } from '../kube/events.ts';
 import { KubeLeaseStore } from '../kube/leases.ts';
 import { AlertDispatcher, createAlertMetrics, defaultAlertTargetsFromEnv } from '../notifiers/index.ts';
-import { createRouter, type Router } from '../routers/index.ts';
+import { HTTPROUTE_API_VERSION, HTTPROUTE_KIND, createRouter, type Router } from '../routers/index.ts';
 import { createInformer, type SupervisedInformer } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/keys.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
@@ -66,6 +73,7 @@ const resultTtlMs = 15 * 60_000;
 export async function startOperator(options: OperatorOptions, log: Logger): Promise<RunningOperator> {
   const kubeConfig = loadKubeConfig(options.kubeconfig ? { kubeconfigPath: options.kubeconfig } : {});
   const kube = createKubeClients(kubeConfig);
+  apiserverPool(kubeConfig).setRateLimit(options.kubeApi);
   const metrics = createMetrics({ version, meshProvider: options.meshProvider });
   log.info(
     { server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace ?? '(all)', version },
@@ -73,6 +81,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   );
 
   const informers = createInformers(kube, options, metrics, log);
+  const httpRoutes = await httpRouteInformer(kube, options, metrics, log);
   const queue: WorkQueue = new WorkQueue({
     name: 'canary',
     workers: options.workers,
@@ -83,6 +92,15 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   });
   const enqueue = (key: string) => queue.add(key);
   wireHandlers(informers, enqueue);
+  // A route's weights or its Gateway's verdict changed: the Canary whose apex it is.
+  httpRoutes?.addHandler({
+    enqueue,
+    keysFor: (route) =>
+      informers.canaries
+        .list(route.metadata?.namespace)
+        .filter((c) => (c.spec.service?.name ?? c.spec.targetRef.name) === route.metadata?.name)
+        .map((c) => objectKey(c.metadata.namespace, c.metadata.name ?? '')),
+  });
 
   const executorMetrics = createExecutorMetrics(metrics);
   const hooks = new TaskExecutor<HookResult>({
@@ -104,15 +122,26 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     metrics: executorMetrics,
   });
 
+  // Workloads, Services and the rest of what informers watch are read from their caches.
+  const objects = new CachedObjectClient(
+    kube.kubeConfig,
+    cacheFor(informers, httpRoutes, options.namespace),
+    {
+      counters: {
+        cached: (kind) => metrics.cachedReads.inc({ kind }),
+        applySkipped: (kind) => metrics.appliesSkipped.inc({ kind }),
+      },
+    },
+  );
   const workloads = createWorkloadRegistry({
-    client: kube.objects,
+    client: objects,
     options: {
       selectorLabels: options.selectorLabels,
       includeLabelPrefixes: options.includeLabelPrefixes,
       configTracking: options.configTracking,
     },
   });
-  const routers = routerSet(kube);
+  const routers = routerSet(objects);
   const observer = new Observer({ workloads, routers, hooks, measurements });
   const webhooks = new WebhookClient({ logger: log });
   const events = new EventRecorder({
@@ -134,7 +163,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   for (const reason of RefusalReasons) metrics.refusals.inc({ reason }, 0);
   const effects = new Effects({
     log,
-    client: kube.objects,
+    client: objects,
     workloads,
     routers,
     observer,
@@ -143,7 +172,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     alerts,
     defaultAlerts: defaultAlertTargetsFromEnv(process.env, options.alertFlags),
     eventWebhook: options.eventWebhook,
-    measureDeps: measureDeps(kube, templates, providers, options),
+    measureDeps: measureDeps(objects, templates, providers, options),
     defaultProvider: options.meshProvider,
     metrics,
     alertProviders: { get: alertProviders },
@@ -171,6 +200,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
 
   const all = Object.values(informers);
   for (const informer of all) informer.start();
+  httpRoutes?.start();
 
   let resolveStopped: (value: { reason: string }) => void = () => undefined;
   const stopped = new Promise<{ reason: string }>((resolve) => (resolveStopped = resolve));
@@ -230,6 +260,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       await queue.shutdown({ drain: false });
       await elector?.stop();
       for (const informer of all) informer.stop();
+      httpRoutes?.stop();
       await Promise.all([hooks.shutdown(), measurements.shutdown()]);
       await webhooks.drainEvents();
       await Promise.all([webhooks.close(), alerts.close(), events.flush(), server.close()]);
@@ -244,6 +275,7 @@ interface Informers {
   daemonSets: SupervisedInformer<PodWorkload>;
   configMaps: SupervisedInformer<KubernetesObject>;
   secrets: SupervisedInformer<KubernetesObject>;
+  services: SupervisedInformer<KubernetesObject>;
   metricTemplates: SupervisedInformer<MetricTemplate & KubernetesObject>;
   alertProviders: SupervisedInformer<AlertProvider & KubernetesObject>;
 }
@@ -277,47 +309,84 @@ function createInformers(
               plural,
             })) as KubernetesListObject<T>,
     });
-  // client-node's typed lists carry Date timestamps; the informer only needs the object shape.
-  const typed = <T extends KubernetesObject>(
-    resource: string,
-    prefix: string,
-    listNamespaced: (namespace: string) => Promise<unknown>,
-    listAll: () => Promise<unknown>,
-  ) =>
-    createInformer<T>(kube.kubeConfig, {
+  // Listed as plain JSON, as the watch sends it (client-node's typed lists turn timestamps into
+  // Dates): the cache answers the workloads' and routers' reads (CachedObjectClient).
+  const core = <T extends KubernetesObject>(resource: string, prefix: string) => {
+    const path = scoped(prefix, resource);
+    return createInformer<T>(kube.kubeConfig, {
       ...common,
       resource,
-      path: scoped(prefix, resource),
-      list: () => (ns ? listNamespaced(ns) : listAll()) as Promise<KubernetesListObject<T>>,
+      path,
+      list: () => kube.objects.request<KubernetesListObject<T>>('GET', path, undefined, undefined, {}),
     });
+  };
   return {
     canaries: custom(CANARY_PLURAL),
     metricTemplates: custom('metrictemplates'),
     alertProviders: custom('alertproviders'),
-    deployments: typed<PodWorkload>(
-      'deployments',
-      '/apis/apps/v1',
-      (namespace) => kube.apps.listNamespacedDeployment({ namespace }),
-      () => kube.apps.listDeploymentForAllNamespaces(),
-    ),
-    daemonSets: typed<PodWorkload>(
-      'daemonsets',
-      '/apis/apps/v1',
-      (namespace) => kube.apps.listNamespacedDaemonSet({ namespace }),
-      () => kube.apps.listDaemonSetForAllNamespaces(),
-    ),
-    configMaps: typed<KubernetesObject>(
-      'configmaps',
-      '/api/v1',
-      (namespace) => kube.core.listNamespacedConfigMap({ namespace }),
-      () => kube.core.listConfigMapForAllNamespaces(),
-    ),
-    secrets: typed<KubernetesObject>(
-      'secrets',
-      '/api/v1',
-      (namespace) => kube.core.listNamespacedSecret({ namespace }),
-      () => kube.core.listSecretForAllNamespaces(),
-    ),
+    deployments: core<PodWorkload>('deployments', '/apis/apps/v1'),
+    daemonSets: core<PodWorkload>('daemonsets', '/apis/apps/v1'),
+    configMaps: core<KubernetesObject>('configmaps', '/api/v1'),
+    secrets: core<KubernetesObject>('secrets', '/api/v1'),
+    services: core<KubernetesObject>('services', '/api/v1'),
+  };
+}
+
+/**
+ * An HTTPRoute informer when the apiserver serves HTTPRoutes at start, else undefined (and the
+ * gatewayapi router reads its routes from the apiserver). Outside health and the start-up wait:
+ * a cluster without a Gateway API, or one that loses it, must not stop the operator.
+ */
+async function httpRouteInformer(
+  kube: KubeClients,
+  options: OperatorOptions,
+  metrics: FledgeMetrics,
+  log: Logger,
+): Promise<SupervisedInformer<KubernetesObject> | undefined> {
+  try {
+    const resources = await kube.objects.request<{ resources?: { name: string }[] }>(
+      'GET',
+      `/apis/${HTTPROUTE_API_VERSION}`,
+      undefined,
+      undefined,
+      {},
+    );
+    if (!resources.resources?.some((resource) => resource.name === 'httproutes')) return undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  const path = options.namespace
+    ? `/apis/${HTTPROUTE_API_VERSION}/namespaces/${options.namespace}/httproutes`
+    : `/apis/${HTTPROUTE_API_VERSION}/httproutes`;
+  return createInformer<KubernetesObject>(kube.kubeConfig, {
+    metrics: metrics.informer,
+    log,
+    resource: 'httproutes',
+    path,
+    list: () =>
+      kube.objects.request<KubernetesListObject<KubernetesObject>>('GET', path, undefined, undefined, {}),
+  });
+}
+
+/** The informer caching `ref`'s kind in `ref`'s namespace, if one does (HTTPRoutes once synced). */
+function cacheFor(
+  informers: Informers,
+  httpRoutes: SupervisedInformer<KubernetesObject> | undefined,
+  watched: string | undefined,
+): CacheFor {
+  const byKind: Record<string, SupervisedInformer<KubernetesObject>> = {
+    'apps/v1/Deployment': informers.deployments,
+    'apps/v1/DaemonSet': informers.daemonSets,
+    'v1/ConfigMap': informers.configMaps,
+    'v1/Secret': informers.secrets,
+    'v1/Service': informers.services,
+  };
+  return (ref) => {
+    if (watched !== undefined && ref.namespace !== watched) return undefined;
+    if (ref.apiVersion === HTTPROUTE_API_VERSION && ref.kind === HTTPROUTE_KIND)
+      return httpRoutes?.hasSynced() ? httpRoutes : undefined;
+    return byKind[`${ref.apiVersion}/${ref.kind}`];
   };
 }
 
@@ -401,19 +470,19 @@ function wireHandlers(informers: Informers, enqueue: (key: string) => void): voi
   });
 }
 
-function routerSet(kube: KubeClients): RouterSet {
+function routerSet(client: KubeObjectClient): RouterSet {
   const routers = new Map<string, Router>();
   return {
     forProvider(provider) {
       let router = routers.get(provider);
-      if (!router) routers.set(provider, (router = createRouter(provider, { client: kube.objects })));
+      if (!router) routers.set(provider, (router = createRouter(provider, { client })));
       return router;
     },
   };
 }
 
 function measureDeps(
-  kube: KubeClients,
+  client: KubeObjectClient,
   templates: (namespace: string, name: string) => Promise<(MetricTemplate & KubernetesObject) | undefined>,
   providers: ProviderCache,
   options: OperatorOptions,
@@ -422,7 +491,12 @@ function measureDeps(
     getMetricTemplate: async (ref) => templates(ref.namespace, ref.name),
     getSecretData: async (ref) => {
       try {
-        const secret = await kube.core.readNamespacedSecret({ namespace: ref.namespace, name: ref.name });
+        const secret = await client.get<KubernetesObject & { data?: Record<string, string> }>({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          namespace: ref.namespace,
+          name: ref.name,
+        });
         return Object.fromEntries(
           Object.entries(secret.data ?? {}).map(([key, value]) => [
             key,

@@ -19,6 +19,8 @@ export interface OperatorOptions {
   selectorLabels: string[];
   configTracking: boolean;
   workers: number;
+  /** Client-side limit on apiserver requests (watches excluded), as client-go's QPS and burst. */
+  kubeApi: { qps: number; burst: number };
   listenAddress: string;
   queryTimeoutMs: number;
   leaderElection: { namespace: string; id: string; identity: string } | undefined;
@@ -48,6 +50,8 @@ Behaviour:
   --selector-labels LIST            selector labels rewritten with -primary (default: app,name,app.kubernetes.io/name)
   --enable-config-tracking BOOL     copy and track ConfigMaps and Secrets (default: true)
   --workers N                       canaries reconciled at once (default: 4)
+  --kube-api-qps N                  apiserver requests per second, on average (default: 100)
+  --kube-api-burst N                apiserver requests at once after a quiet spell (default: 200)
 Operations:
   --listen-address ADDR             /metrics, /healthz and /readyz (default: :8080)
   --leader-elect                    run leader election (for several replicas)
@@ -81,6 +85,8 @@ export function parseRunOptions(
       'selector-labels': { type: 'string' },
       'enable-config-tracking': { type: 'string' },
       workers: { type: 'string' },
+      'kube-api-qps': { type: 'string' },
+      'kube-api-burst': { type: 'string' },
       'listen-address': { type: 'string' },
       'leader-elect': { type: 'boolean' },
       'leader-election-namespace': { type: 'string' },
@@ -130,6 +136,17 @@ export function parseRunOptions(
     throw new UsageError(`--workers "${workersText}" must be a whole number from 1 to 64`);
   }
 
+  const qpsText = flag('kube-api-qps') ?? '100';
+  const qps = Number(qpsText);
+  if (!(qps > 0 && qps <= 10_000)) {
+    throw new UsageError(`--kube-api-qps "${qpsText}" must be a number above 0, at most 10000`);
+  }
+  const burstText = flag('kube-api-burst') ?? '200';
+  const burst = Number(burstText);
+  if (!Number.isInteger(burst) || burst < 1 || burst > 10_000) {
+    throw new UsageError(`--kube-api-burst "${burstText}" must be a whole number from 1 to 10000`);
+  }
+
   const tracking = flag('enable-config-tracking') ?? 'true';
   if (tracking !== 'true' && tracking !== 'false') {
     throw new UsageError(`--enable-config-tracking "${tracking}" must be true or false`);
@@ -159,6 +176,7 @@ export function parseRunOptions(
     selectorLabels: list(flag('selector-labels') ?? 'app,name,app.kubernetes.io/name'),
     configTracking: tracking === 'true',
     workers,
+    kubeApi: { qps, burst },
     listenAddress: flag('listen-address') ?? ':8080',
     queryTimeoutMs,
     leaderElection: values['leader-elect']

@@ -15,6 +15,7 @@ import { addFinalizer, patchStatus, removeFinalizer } from '../kube/patch.ts';
 import type { WorkResult } from '../runtime/work-queue.ts';
 import { parseObjectKey } from '../runtime/keys.ts';
 import { reconcileLogger, type Logger } from '../telemetry/logger.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
 import type { CanaryTelemetry } from './telemetry.ts';
 import type { CapabilityFinding } from '../routers/index.ts';
 import type { Effects } from './effects.ts';
@@ -194,10 +195,12 @@ export function createReconciler(deps: ReconcilerDeps) {
       const ignoredNote = reportIgnored(decision.status, ignored);
       // The status goes first: every state-changing action is repeated until observed
       // done, so a crash between the two only replays actions, never loses progress.
-      const patch = statusMergePatch(previous, decision.status);
+      // Against what the apiserver would hold: a redacted credential is no change.
+      const patch = statusMergePatch(previous, knownSecrets.redactDeep(decision.status));
+      const changed = Object.keys(patch).length > 0;
       // Info when the status moves; every other decision only at debug, with what it was based on.
-      log[patch === undefined ? 'debug' : 'info'](describeDecision(decision, observed), 'decided');
-      if (patch !== undefined) {
+      log[changed ? 'info' : 'debug'](describeDecision(decision, observed), 'decided');
+      if (changed) {
         const written = await write((resourceVersion) =>
           patchStatus(deps.client, asKubeObject(canary), patch as Record<string, unknown>, {
             signal,

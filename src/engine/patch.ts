@@ -11,7 +11,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * JSON equality regardless of key order: the apiserver serves objects with their keys
+ * sorted, the engine builds them in its own order, and either is the same status.
+ */
 function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameJson(v, b[i]))
+    );
+  }
+  if (isObject(a) && isObject(b)) {
+    const keys = (o: Record<string, unknown>) => Object.keys(o).filter((key) => o[key] !== undefined);
+    const left = keys(a);
+    return left.length === keys(b).length && left.every((key) => sameJson(a[key], b[key]));
+  }
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

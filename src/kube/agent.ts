@@ -1,6 +1,7 @@
 import type { AgentOptions } from 'node:https';
 import { HttpMethod, RequestContext, type Cluster, type KubeConfig } from '@kubernetes/client-node';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import { TokenBucket, type RateLimit } from './rate-limit.ts';
 
 /**
  * Pooled, keep-alive connections to the apiserver, one set per kubeconfig identity.
@@ -64,6 +65,11 @@ export interface PoolCounts {
   resets: number;
 }
 
+/** Process-wide counts (apiserverPoolCounts): the pools' plus the time requests waited for the rate limit. */
+export interface ProcessPoolCounts extends PoolCounts {
+  rateLimitWaitSeconds: number;
+}
+
 /** The TLS side of an identity: what a connection is bound to. Headers are not part of it. */
 interface TlsIdentity {
   server: string;
@@ -91,7 +97,7 @@ interface AgentSet {
 const zero = (): Record<RequestKind, number> => ({ request: 0, watch: 0 });
 
 /** Totals over every pool of the process, for /metrics. */
-const totals = { opened: 0, requests: zero(), rebuilds: 0, resets: 0 };
+const totals = { opened: 0, requests: zero(), rebuilds: 0, resets: 0, rateLimitWaitSeconds: 0 };
 const livePools = new Set<ApiserverPool>();
 
 /**
@@ -111,6 +117,8 @@ export class ApiserverPool {
   #rebuilds = 0;
   #resets = 0;
   #closed = false;
+  /** Client-side limit on requests (watches are not limited: each is one long request). */
+  #limiter: TokenBucket | undefined;
 
   constructor(kubeConfig: KubeConfig, tuning: Partial<PoolTuning> = {}) {
     this.#kubeConfig = kubeConfig;
@@ -122,9 +130,17 @@ export class ApiserverPool {
     return 'pooled kubeconfig authentication';
   }
 
+  /** Limits requests through this pool to `limit` from now on; undefined lifts the limit. */
+  setRateLimit(limit: RateLimit | undefined): void {
+    this.#limiter = limit === undefined ? undefined : new TokenBucket(limit);
+  }
+
   /** As KubeConfig.applySecurityAuthentication, but on the pooled agent. */
   async applySecurityAuthentication(context: RequestContext, kind: RequestKind = 'request'): Promise<void> {
     if (this.#closed) throw new Error('the apiserver connection pool is closed');
+    if (kind === 'request' && this.#limiter !== undefined) {
+      totals.rateLimitWaitSeconds += (await this.#limiter.take(context.getSignal())) / 1000;
+    }
     const cluster = this.#kubeConfig.getCurrentCluster();
     // client-node's public hook: fresh headers (tokens are read or refreshed per its auth
     // provider's rules) plus the TLS material, read as it reads it.
@@ -389,7 +405,7 @@ export function watchKubeConfig(kubeConfig: KubeConfig): KubeConfig {
 }
 
 /** Counts summed over every open pool of the process (counters over every pool ever opened). */
-export function apiserverPoolCounts(): PoolCounts {
+export function apiserverPoolCounts(): ProcessPoolCounts {
   let connections = 0;
   let inFlight = 0;
   for (const pool of livePools) {
@@ -404,5 +420,6 @@ export function apiserverPoolCounts(): PoolCounts {
     requests: { ...totals.requests },
     rebuilds: totals.rebuilds,
     resets: totals.resets,
+    rateLimitWaitSeconds: totals.rateLimitWaitSeconds,
   };
 }

@@ -145,6 +145,8 @@ export interface RequestOptions {
 export interface PatchRequest extends RequestOptions {
   /** e.g. "status"; the patch then goes to the subresource. */
   subresource?: string;
+  /** See ApplyOptions.live; never sent. */
+  live?: KubernetesObject | undefined;
 }
 
 type RequestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

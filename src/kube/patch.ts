@@ -136,6 +136,11 @@ export async function applyGuardedJsonPatch<T extends KubernetesObject>(
 export interface ApplyOptions extends RequestOptions {
   /** Take ownership of fields another manager set. Default true: Fledge owns the children it generates. */
   force?: boolean;
+  /**
+   * The object as the caller just read it, for a kind no informer caches: a CachedObjectClient
+   * then skips an apply this shows done, as it does for cached kinds.
+   */
+  live?: KubernetesObject | undefined;
 }
 
 /**

@@ -179,6 +179,8 @@ export class GatewayApiRouter implements Router {
     const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
     // Render first, so a spec error leaves an adopted route untouched.
     const route = renderHTTPRoute(canary, state, owned);
+    // What the route looks like before the apply: the apply is skipped when it holds the route already.
+    let current = live;
     if (!owned && live !== undefined) {
       // The owner's labels and annotations are saved before the apply below overwrites them.
       const adopting = savedOriginal(live.metadata, description) === undefined;
@@ -196,9 +198,10 @@ export class GatewayApiRouter implements Router {
           ...saveOriginalOps(live.metadata, original),
           ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: route.spec }] : []),
         ]);
+        current = undefined;
       }
     }
-    await applyObject(this.#client, route);
+    await applyObject(this.#client, route, { live: current });
   }
 
   async #live(canary: RoutableCanary): Promise<HTTPRoute | undefined> {

@@ -40,6 +40,10 @@ export interface FledgeMetrics {
   readonly transientErrors: Counter<'reason'>;
   /** Canaries refused (Ready=False, one Warning event), by the condition's reason. */
   readonly refusals: Counter<'reason'>;
+  /** Reads answered from an informer's cache instead of the apiserver, by kind. */
+  readonly cachedReads: Counter<'kind'>;
+  /** Server-side applies not sent because the cache showed them applied, by kind. */
+  readonly appliesSkipped: Counter<'kind'>;
 }
 
 export interface MetricsOptions {
@@ -240,15 +244,27 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     registers,
   });
 
-  const reasonCounter = (name: string, help: string) =>
-    new Counter({ name: `${prefix}${name}`, help, labelNames: ['reason'] as const, registers });
-  const transientErrors = reasonCounter(
+  const counterBy = <L extends string>(label: L, name: string, help: string) =>
+    new Counter<L>({ name: `${prefix}${name}`, help, labelNames: [label], registers });
+  const transientErrors = counterBy(
+    'reason',
     'reconcile_transient_errors_total',
     'Reconciles that failed with an error a retry can fix (retried with back-off), by kind',
   );
-  const refusals = reasonCounter(
+  const refusals = counterBy(
+    'reason',
     'canary_refusals_total',
     'Canaries refused as written (Ready=False, not retried), by condition reason',
+  );
+  const cachedReads = counterBy(
+    'kind',
+    'apiserver_cached_reads_total',
+    "Object reads answered from an informer's cache instead of the apiserver, by kind",
+  );
+  const appliesSkipped = counterBy(
+    'kind',
+    'apiserver_applies_skipped_total',
+    'Server-side applies not sent because the cache showed the object as applied, by kind',
   );
 
   return {
@@ -262,6 +278,8 @@ export function createMetrics(options: MetricsOptions): FledgeMetrics {
     eventsDropped,
     transientErrors,
     refusals,
+    cachedReads,
+    appliesSkipped,
   };
 }
 
@@ -314,6 +332,40 @@ interface LabelledMetric {
 
 /** Connections and requests of the pooled apiserver agents (src/kube/agent.ts), read at scrape time. */
 function registerApiserverMetrics(registers: Registry[]): void {
+  // Process-wide totals, read from the pools at scrape time.
+  const totals: [string, string, 'opened' | 'resets' | 'rateLimitWaitSeconds' | 'rebuilds'][] = [
+    [
+      'apiserver_connections_opened_total',
+      'Connections opened to the apiserver (each a TCP connect and TLS handshake)',
+      'opened',
+    ],
+    [
+      'apiserver_connection_resets_total',
+      'Times every apiserver connection was dropped because a request timed out or a watch stalled',
+      'resets',
+    ],
+    [
+      'apiserver_rate_limit_wait_seconds_total',
+      'Seconds requests waited for the client-side rate limit (--kube-api-qps, --kube-api-burst)',
+      'rateLimitWaitSeconds',
+    ],
+    [
+      'apiserver_agent_rebuilds_total',
+      'Connection pools rebuilt because the CA, client certificate or key changed',
+      'rebuilds',
+    ],
+  ];
+  for (const [name, help, field] of totals) {
+    new Counter({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(apiserverPoolCounts()[field]);
+      },
+    });
+  }
   new Gauge({
     name: `${prefix}apiserver_connections`,
     help: 'TCP (TLS) connections to the apiserver open now',
@@ -331,15 +383,6 @@ function registerApiserverMetrics(registers: Registry[]): void {
     },
   });
   new Counter({
-    name: `${prefix}apiserver_connections_opened_total`,
-    help: 'Connections opened to the apiserver (each a TCP connect and TLS handshake)',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().opened);
-    },
-  });
-  new Counter({
     name: `${prefix}apiserver_requests_total`,
     help: 'Requests sent to the apiserver, by kind: request or watch',
     labelNames: ['kind'] as const,
@@ -348,24 +391,6 @@ function registerApiserverMetrics(registers: Registry[]): void {
       const { requests } = apiserverPoolCounts();
       this.reset();
       for (const kind of requestKinds) this.inc({ kind }, requests[kind]);
-    },
-  });
-  new Counter({
-    name: `${prefix}apiserver_connection_resets_total`,
-    help: 'Times every apiserver connection was dropped because a request timed out or a watch stalled',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().resets);
-    },
-  });
-  new Counter({
-    name: `${prefix}apiserver_agent_rebuilds_total`,
-    help: 'Connection pools rebuilt because the CA, client certificate or key changed',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(apiserverPoolCounts().rebuilds);
     },
   });
 }

@@ -29,6 +29,8 @@ export interface ControlPlane {
 
 export interface ControlPlaneOptions {
   nodes?: number;
+  /** More kube-apiserver flags (the benchmark's audit log). */
+  apiserverArgs?: string[];
   /** Extra stages/manifests are not needed by default; kept small on purpose. */
   onProgress?: (message: string) => void;
 }
@@ -117,6 +119,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--authorization-mode=RBAC',
       '--allow-privileged=true',
       '--v=0',
+      ...(options.apiserverArgs ?? []),
     ]);
 
     const kubeconfigPath = join(dir, 'kubeconfig');

@@ -15,6 +15,7 @@ describe('fledge run flags', () => {
       includeLabelPrefixes: [],
       configTracking: true,
       workers: 4,
+      kubeApi: { qps: 100, burst: 200 },
       listenAddress: ':8080',
       queryTimeoutMs: 30_000,
       leaderElection: undefined,
@@ -35,6 +36,8 @@ describe('fledge run flags', () => {
       '--selector-labels=app',
       '--enable-config-tracking=false',
       '--workers=8',
+      '--kube-api-qps=20.5',
+      '--kube-api-burst=40',
       '--leader-elect',
       '--leader-election-id=fledge-a',
       '--slack-url=https://hooks.example/x',
@@ -50,6 +53,7 @@ describe('fledge run flags', () => {
       selectorLabels: ['app'],
       configTracking: false,
       workers: 8,
+      kubeApi: { qps: 20.5, burst: 40 },
       clusterName: 'prod',
       alertFlags: { 'slack-url': 'https://hooks.example/x', 'alert-severity': 'warn' },
     });
@@ -76,6 +80,8 @@ describe('fledge run flags', () => {
     [['--query-timeout=10'], /--query-timeout/],
     [['--workers=0'], /--workers "0" must be a whole number from 1 to 64/],
     [['--enable-config-tracking=yes'], /must be true or false/],
+    [['--kube-api-qps=0'], /--kube-api-qps "0" must be a number above 0/],
+    [['--kube-api-burst=2.5'], /--kube-api-burst "2.5" must be a whole number from 1 to 10000/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parse(argv)).toThrow(UsageError);
     expect(() => parse(argv)).toThrow(message);

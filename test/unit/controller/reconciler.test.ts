@@ -12,6 +12,7 @@ import type { Observations } from '../../../src/engine/index.ts';
 import type { KubeObjectClient } from '../../../src/kube/client.ts';
 import { KubeRequestError } from '../../../src/kube/errors.ts';
 import { createLogger } from '../../../src/telemetry/logger.ts';
+import { knownSecrets } from '../../../src/telemetry/secrets.ts';
 
 // The reconciler against an informer cache that lags the apiserver: the copy it
 // reads can be older than the status it just wrote, and it must not decide on it.
@@ -184,6 +185,55 @@ describe('reconcile on a lagging cache', () => {
     expect(server.object.metadata.resourceVersion).toBe('6');
     await reconcile();
     expect(calls.observed).toBe(3);
+  });
+});
+
+/** The object as the apiserver serves it: JSON with every object's keys in sorted order (Go's encoding of maps). */
+function asServed<T>(value: T): T {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((key) => [key, sort((v as Record<string, unknown>)[key])]),
+          )
+        : v;
+  return sort(JSON.parse(JSON.stringify(value))) as T;
+}
+
+describe('status patches', () => {
+  it('sends none when the decided status equals the served one, whatever its key order', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const { calls, reconcile } = harness(server, () => cache);
+    await reconcile();
+    expect(server.patches).toHaveLength(1);
+    // The same world again, read back as the apiserver serves it: nothing to write.
+    for (let i = 0; i < 3; i++) {
+      cache = asServed(server.object);
+      await reconcile();
+    }
+    expect(calls.observed).toBe(4);
+    expect(server.patches).toHaveLength(1);
+  });
+
+  it('sends none when the served status is the decided one with a credential redacted', async () => {
+    const token = 'tok-9f8e7d6c5b4a39281706';
+    knownSecrets.remember(token);
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const notReady = { ready: false, message: `probe answered ${token}`, retriable: true };
+    const { reconcile } = harness(server, () => cache, {
+      observe: async () => ({ ...observations, primary: { exists: true, ready: notReady } }),
+    });
+    await reconcile();
+    expect(JSON.stringify(server.object.status)).toContain('[redacted]');
+    expect(JSON.stringify(server.object.status)).not.toContain(token);
+    cache = asServed(server.object);
+    await reconcile();
+    expect(server.patches).toHaveLength(1);
   });
 });
 

@@ -43,6 +43,35 @@ describe('statusMergePatch', () => {
     });
   });
 
+  it('sees no change in objects whose keys come in another order', () => {
+    const decided: CanaryStatus = {
+      phase: 'Progressing',
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Progressing',
+          lastTransitionTime: '2030-01-01T00:00:00.000Z',
+        },
+      ],
+      tick: { number: 2, startedTime: '2030-01-01T00:00:00.000Z', evaluated: true },
+    };
+    // As the apiserver serves it: every object's keys sorted.
+    const served = {
+      conditions: [
+        {
+          lastTransitionTime: '2030-01-01T00:00:00.000Z',
+          reason: 'Progressing',
+          status: 'True',
+          type: 'Ready',
+        },
+      ],
+      phase: 'Progressing',
+      tick: { evaluated: true, number: 2, startedTime: '2030-01-01T00:00:00.000Z' },
+    } as CanaryStatus;
+    expect(statusMergePatch(served, decided)).toEqual({});
+  });
+
   it('turns any previous status into the next one when applied', () => {
     const status = fc.record(
       {

@@ -23,6 +23,7 @@ const discovery: Record<string, { name: string; kind: string; namespaced: boolea
   '/api/v1': [
     { name: 'configmaps', kind: 'ConfigMap', namespaced: true },
     { name: 'namespaces', kind: 'Namespace', namespaced: false },
+    { name: 'services', kind: 'Service', namespaced: true },
   ],
   '/apis/fledge.dev/v1beta1': [
     { name: 'canaries', kind: 'Canary', namespaced: true },

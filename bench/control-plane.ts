@@ -1,0 +1,446 @@
+// N Deployments and Canaries on a real control plane (KWOK pods), all released at once, with the
+// operator running as its own process under its own ServiceAccount. The apiserver's audit log
+// counts that identity's requests, so nothing the benchmark itself sends is in them.
+// Numbers to compare between runs, never assertions.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { Canary } from '../src/api/index.ts';
+import { KubeObjectClient, loadKubeConfig } from '../src/kube/client.ts';
+import { createInformer } from '../src/runtime/informer.ts';
+import { kubectl, startControlPlane, type ControlPlane } from '../test/harness/control-plane.ts';
+import { installCrds } from '../test/harness/install.ts';
+import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator.ts';
+import { repoRoot, waitFor } from '../test/harness/processes.ts';
+import { installGatewayApiCrds, startFakeGatewayController } from '../test/harness/third-party.ts';
+
+export type Scenario = 'bluegreen' | 'gatewayapi';
+
+export interface ControlPlaneBenchOptions {
+  sizes: number[];
+  scenarios: Scenario[];
+  /** Analysis interval of every Canary, seconds. */
+  intervalSeconds: number;
+  /** Where the JSON goes. */
+  out: string;
+}
+
+interface Percentiles {
+  p50: number | undefined;
+  p99: number | undefined;
+}
+
+export interface RunResult {
+  scenario: Scenario;
+  n: number;
+  /** Revision changed (Deployment patched) to phase Progressing, seconds. */
+  reaction: Percentiles;
+  /** How much later than `interval` after the previous one each analysis tick started, seconds. */
+  stepLag: Percentiles;
+  /** Revision changed to phase Succeeded, seconds; max is when the last one finished. */
+  timeToSucceeded: Percentiles & { max: number | undefined };
+  succeeded: number;
+  /** Status moves seen: phase changes and analysis ticks. */
+  steps: number;
+  /** The operator's requests during the release by "verb resource", the idle rate subtracted. */
+  requests: Record<string, number>;
+  readsPerStep: number;
+  writesPerStep: number;
+  connectionsMax: number;
+  cpuSecondsPer1000Steps: number;
+  idleRssMiB: number;
+  peakRssMiB: number;
+  peakHeapMiB: number;
+}
+
+const OPERATOR_NAMESPACE = 'fledge-bench';
+const OPERATOR_SA = 'fledge';
+const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`;
+const IDLE_WINDOW_MS = 15_000;
+const gatewayRefs = [{ name: 'public', namespace: 'gateways' }];
+
+export async function benchControlPlane(options: ControlPlaneBenchOptions): Promise<RunResult[]> {
+  const workdir = join(repoRoot, '.bench');
+  await mkdir(workdir, { recursive: true });
+  const policy = join(workdir, 'audit-policy.yaml');
+  const auditLog = join(workdir, `audit-${Date.now()}.log`);
+  // Only the operator's identity is logged, one line per request once it completes.
+  await writeFile(
+    policy,
+    [
+      'apiVersion: audit.k8s.io/v1',
+      'kind: Policy',
+      'omitStages: [RequestReceived, ResponseStarted]',
+      'rules:',
+      `  - level: Metadata`,
+      `    users: ["${OPERATOR_USER}"]`,
+      '  - level: None',
+      '',
+    ].join('\n'),
+  );
+  const largest = Math.max(...options.sizes);
+  process.stdout.write(`\ncontrol plane: starting (KWOK nodes for ${largest} canaries)\n`);
+  const controlPlane = await startControlPlane({
+    // Primary and canary pods of every Canary, 110 pods a node.
+    nodes: Math.ceil((largest * 2.2) / 110) + 1,
+    apiserverArgs: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-maxsize=0'],
+  });
+  const results: RunResult[] = [];
+  try {
+    await installCrds(controlPlane.kubeconfigPath);
+    if (options.scenarios.includes('gatewayapi')) await installGatewayApiCrds(controlPlane.kubeconfigPath);
+    const operatorKubeconfig = await operatorIdentity(controlPlane, workdir);
+    for (const n of options.sizes) {
+      for (const scenario of options.scenarios) {
+        const result = await runOnce(controlPlane, operatorKubeconfig, auditLog, scenario, n, options);
+        results.push(result);
+        printResult(result);
+        await writeFile(options.out, `${JSON.stringify({ node: process.version, results }, null, 2)}\n`);
+      }
+    }
+  } finally {
+    await controlPlane.stop();
+  }
+  process.stdout.write(`results: ${options.out}\n`);
+  return results;
+}
+
+/** A ServiceAccount with cluster-admin and a kubeconfig holding its token: the operator's own identity. */
+async function operatorIdentity(controlPlane: ControlPlane, workdir: string): Promise<string> {
+  const kc = controlPlane.kubeconfigPath;
+  await kubectl(kc, ['create', 'namespace', OPERATOR_NAMESPACE]);
+  await kubectl(kc, ['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NAMESPACE]);
+  await kubectl(kc, [
+    'create',
+    'clusterrolebinding',
+    'fledge-bench',
+    '--clusterrole=cluster-admin',
+    `--serviceaccount=${OPERATOR_NAMESPACE}:${OPERATOR_SA}`,
+  ]);
+  const token = (
+    await kubectl(kc, ['create', 'token', OPERATOR_SA, '-n', OPERATOR_NAMESPACE, '--duration=24h'])
+  ).trim();
+  const path = join(workdir, 'operator.kubeconfig');
+  await writeFile(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'bench',
+          cluster: { server: controlPlane.server, 'certificate-authority': controlPlane.caPath },
+        },
+      ],
+      users: [{ name: OPERATOR_SA, user: { token } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench', user: OPERATOR_SA } }],
+      'current-context': 'bench',
+    }),
+  );
+  return path;
+}
+
+function deployment(namespace: string, name: string): KubernetesObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { namespace, name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', ports: [{ containerPort: 80 }] }],
+        },
+      },
+    },
+  } as KubernetesObject;
+}
+
+function canary(namespace: string, name: string, scenario: Scenario, interval: string): KubernetesObject {
+  const spec =
+    scenario === 'bluegreen'
+      ? {
+          provider: 'kubernetes',
+          service: { port: 80 },
+          analysis: { interval, threshold: 1, iterations: 3 },
+        }
+      : {
+          provider: 'gatewayapi:v1',
+          service: { port: 80, gatewayRefs },
+          analysis: { interval, threshold: 1, stepWeight: 25, maxWeight: 50 },
+        };
+  return {
+    apiVersion: 'fledge.dev/v1beta1',
+    kind: 'Canary',
+    metadata: { namespace, name },
+    spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, ...spec },
+  } as KubernetesObject;
+}
+
+/** Runs `work` over `items`, `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++] as T);
+    }),
+  );
+}
+
+interface Timeline {
+  releasedAt?: number;
+  progressingAt?: number;
+  succeededAt?: number;
+  ticks: Map<number, number>;
+  last?: string;
+}
+
+async function runOnce(
+  controlPlane: ControlPlane,
+  operatorKubeconfig: string,
+  auditLog: string,
+  scenario: Scenario,
+  n: number,
+  options: ControlPlaneBenchOptions,
+): Promise<RunResult> {
+  const kc = controlPlane.kubeconfigPath;
+  const namespace = `bench-${scenario}-${n}`;
+  const interval = `${options.intervalSeconds}s`;
+  process.stdout.write(`${scenario}, N = ${n}: creating ${n} Deployments and Canaries\n`);
+  await kubectl(kc, ['create', 'namespace', namespace]);
+  const client = new KubeObjectClient(loadKubeConfig({ kubeconfigPath: kc }));
+  const names = Array.from({ length: n }, (_, i) => `app-${i}`);
+  await inParallel(names, 16, (name) => client.create(deployment(namespace, name)));
+  await inParallel(names, 16, (name) => client.create(canary(namespace, name, scenario, interval)));
+  const gateway =
+    scenario === 'gatewayapi' ? startFakeGatewayController(kc, namespace, 1_000) : { stop: async () => {} };
+
+  const timelines = new Map<string, Timeline>(names.map((name) => [name, { ticks: new Map() }]));
+  let steps = 0;
+  const path = `/apis/fledge.dev/v1beta1/namespaces/${namespace}/canaries`;
+  const canaries = createInformer<Canary & KubernetesObject>(loadKubeConfig({ kubeconfigPath: kc }), {
+    resource: 'canaries',
+    path,
+    list: () =>
+      client.request<KubernetesListObject<Canary & KubernetesObject>>('GET', path, undefined, undefined, {}),
+  });
+  canaries.addHandler({
+    enqueue: () => undefined,
+    keysFor: (object) => {
+      const timeline = timelines.get(object.metadata.name ?? '');
+      const status = object.status;
+      if (timeline?.releasedAt === undefined || status === undefined) return [];
+      const tick = status.tick?.number;
+      const moved = `${status.phase}/${tick ?? ''}`;
+      if (moved !== timeline.last) steps++;
+      timeline.last = moved;
+      const since = Date.parse(status.lastTransitionTime ?? '');
+      if (status.phase === 'Progressing' && timeline.progressingAt === undefined)
+        timeline.progressingAt = since;
+      if (status.phase === 'Succeeded' && timeline.succeededAt === undefined) timeline.succeededAt = since;
+      if (tick !== undefined && status.tick?.startedTime !== undefined && status.phase !== 'Succeeded')
+        timeline.ticks.set(tick, Date.parse(status.tick.startedTime));
+      return [];
+    },
+  });
+  canaries.start();
+
+  let operator: OperatorProcess | undefined;
+  const samples = new Sampler();
+  try {
+    operator = await startOperatorProcess({
+      kubeconfigPath: operatorKubeconfig,
+      namespace,
+      name: `fledge-${scenario}-${n}`,
+      args: ['--log-level=info'],
+    });
+    await waitFor(
+      `${n} Canaries initialised`,
+      async () => canaries.list(namespace).filter((c) => c.status?.phase === 'Initialized').length === n,
+      Math.max(120_000, n * 600),
+    );
+    // The idle cost: requests while nothing happens, subtracted from the release's below.
+    await samples.sample(operator.url);
+    const idleRssMiB = samples.last('process_resident_memory_bytes') / 2 ** 20;
+    const idleFrom = Date.now();
+    await new Promise((done) => setTimeout(done, IDLE_WINDOW_MS));
+    const idleTo = Date.now();
+
+    process.stdout.write(`${scenario}, N = ${n}: releasing all at once\n`);
+    samples.start(operator.url);
+    const cpuBefore = samples.last('process_cpu_seconds_total');
+    const releaseFrom = Date.now();
+    await inParallel(names, 32, async (name) => {
+      await client.patch(
+        { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name },
+        { spec: { template: { metadata: { annotations: { 'bench/revision': '2' } } } } },
+        'application/merge-patch+json',
+      );
+      (timelines.get(name) as Timeline).releasedAt = Date.now();
+    });
+    const deadline = Math.max(600_000, n * 1_200);
+    await waitFor(
+      `${n} Canaries Succeeded`,
+      async () => [...timelines.values()].every((t) => t.succeededAt !== undefined),
+      deadline,
+    ).catch((err: unknown) => process.stdout.write(`  ${(err as Error).message}\n`));
+    const releaseTo = Date.now();
+    await samples.stop();
+    const cpu = samples.last('process_cpu_seconds_total') - cpuBefore;
+
+    const requests = await operatorRequests(auditLog, [idleFrom, idleTo], [releaseFrom, releaseTo]);
+    const verbs = (read: boolean) =>
+      Object.entries(requests)
+        .filter(([key]) => ['get', 'list', 'watch'].includes(key.split(' ')[0] as string) === read)
+        .reduce((sum, [, count]) => sum + count, 0);
+    const all = [...timelines.values()];
+    const since = (at: number | undefined, t: Timeline) =>
+      at === undefined || t.releasedAt === undefined ? undefined : (at - t.releasedAt) / 1000;
+    const lags = all.flatMap((t) => {
+      const starts = [...t.ticks.entries()].sort(([a], [b]) => a - b).map(([, at]) => at);
+      return starts.slice(1).map((at, i) => (at - (starts[i] as number)) / 1000 - options.intervalSeconds);
+    });
+    const succeeded = all.map((t) => since(t.succeededAt, t)).filter((s) => s !== undefined);
+    return {
+      scenario,
+      n,
+      reaction: percentiles(all.map((t) => since(t.progressingAt, t)).filter((s) => s !== undefined)),
+      stepLag: percentiles(lags),
+      timeToSucceeded: {
+        ...percentiles(succeeded),
+        max: succeeded.length ? Math.max(...succeeded) : undefined,
+      },
+      succeeded: succeeded.length,
+      steps,
+      requests,
+      readsPerStep: round(verbs(true) / Math.max(steps, 1)),
+      writesPerStep: round(verbs(false) / Math.max(steps, 1)),
+      connectionsMax: samples.max('fledge_apiserver_connections'),
+      cpuSecondsPer1000Steps: round((cpu / Math.max(steps, 1)) * 1000),
+      idleRssMiB: round(idleRssMiB),
+      peakRssMiB: round(samples.max('process_resident_memory_bytes') / 2 ** 20),
+      peakHeapMiB: round(samples.max('nodejs_heap_size_used_bytes') / 2 ** 20),
+    };
+  } finally {
+    await samples.stop();
+    await operator?.stop();
+    canaries.stop();
+    await gateway.stop();
+    await kubectl(kc, ['delete', 'namespace', namespace, '--wait=false']);
+  }
+}
+
+/** The operator's audited requests by "verb resource" in `window`, minus the idle rate over `idle`. */
+async function operatorRequests(
+  auditLog: string,
+  idle: [number, number],
+  window: [number, number],
+): Promise<Record<string, number>> {
+  // The audit backend writes in batches: give it a moment to catch up.
+  await new Promise((done) => setTimeout(done, 2_000));
+  const counts = { idle: new Map<string, number>(), window: new Map<string, number>() };
+  for (const line of (await readFile(auditLog, 'utf8')).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const event = JSON.parse(line) as {
+      verb: string;
+      user?: { username?: string };
+      objectRef?: { resource?: string; subresource?: string };
+      requestReceivedTimestamp: string;
+    };
+    if (event.user?.username !== OPERATOR_USER) continue;
+    const at = Date.parse(event.requestReceivedTimestamp);
+    const into =
+      at >= idle[0] && at < idle[1]
+        ? counts.idle
+        : at >= window[0] && at < window[1]
+          ? counts.window
+          : undefined;
+    if (into === undefined) continue;
+    const ref = event.objectRef;
+    const key = `${event.verb} ${ref?.resource ?? '(none)'}${ref?.subresource ? `/${ref.subresource}` : ''}`;
+    into.set(key, (into.get(key) ?? 0) + 1);
+  }
+  const scale = (window[1] - window[0]) / (idle[1] - idle[0]);
+  const result: Record<string, number> = {};
+  for (const [key, count] of counts.window) {
+    const net = Math.round(count - (counts.idle.get(key) ?? 0) * scale);
+    if (net > 0) result[key] = net;
+  }
+  return Object.fromEntries(Object.entries(result).sort(([, a], [, b]) => b - a));
+}
+
+/** Scrapes the operator's /metrics every second; keeps the last and the largest value of each sample. */
+class Sampler {
+  readonly #last = new Map<string, number>();
+  readonly #max = new Map<string, number>();
+  #loop: Promise<void> | undefined;
+  #running = false;
+
+  async sample(url: string): Promise<void> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      const match = /^(\w+) ([\d.e+-]+)$/.exec(line);
+      if (!match) continue;
+      const value = Number(match[2]);
+      this.#last.set(match[1] as string, value);
+      this.#max.set(match[1] as string, Math.max(value, this.#max.get(match[1] as string) ?? value));
+    }
+  }
+
+  start(url: string): void {
+    this.#max.clear();
+    for (const [name, value] of this.#last) this.#max.set(name, value);
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running) {
+        await this.sample(url).catch(() => undefined);
+        await new Promise((done) => setTimeout(done, 1_000));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  last(name: string): number {
+    return this.#last.get(name) ?? Number.NaN;
+  }
+
+  max(name: string): number {
+    return this.#max.get(name) ?? Number.NaN;
+  }
+}
+
+function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { p50: undefined, p99: undefined };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) =>
+    round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number);
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function printResult(r: RunResult): void {
+  const s = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : String(v));
+  const lines = [
+    `${r.scenario}, N = ${r.n}: ${r.succeeded}/${r.n} Succeeded, ${r.steps} steps`,
+    `  reaction p50/p99            ${s(r.reaction.p50)} / ${s(r.reaction.p99)} s`,
+    `  step lag p50/p99            ${s(r.stepLag.p50)} / ${s(r.stepLag.p99)} s`,
+    `  time to Succeeded p50/max   ${s(r.timeToSucceeded.p50)} / ${s(r.timeToSucceeded.max)} s`,
+    `  reads / writes per step     ${s(r.readsPerStep)} / ${s(r.writesPerStep)}`,
+    `  CPU s per 1000 steps        ${s(r.cpuSecondsPer1000Steps)}`,
+    `  RSS idle / peak, heap peak  ${s(r.idleRssMiB)} / ${s(r.peakRssMiB)} MiB, ${s(r.peakHeapMiB)} MiB`,
+    `  apiserver connections, max  ${s(r.connectionsMax)}`,
+    `  requests (verb resource)    ${Object.entries(r.requests)
+      .map(([key, count]) => `${key}: ${count}`)
+      .join(', ')}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  KubeObjectClient,
+  type KubeClientOptions,
+  type ObjectRef,
+  type PatchRequest,
+  type RequestOptions,
+} from './client.ts';
+import { KubeRequestError } from './errors.ts';
+
+// Reads of the kinds an informer already watches are answered from its cache, and a
+// server-side apply that the cache shows already done is not sent: a reconcile that
+// finds the world as it wants it costs the apiserver nothing. Writes go through.
+
+/** An informer's cache of one kind: the object, or undefined when it does not exist. */
+export interface ObjectCache {
+  get(namespace: string, name: string): Readonly<KubernetesObject> | undefined;
+}
+
+/** The cache holding `ref`'s kind and namespace; undefined when none does (the read goes to the apiserver). */
+export type CacheFor = (ref: ObjectRef) => ObjectCache | undefined;
+
+export interface CachedReadCounters {
+  /** A read answered from an informer's cache. */
+  cached(kind: string): void;
+  /** A server-side apply not sent: the cache shows it applied. */
+  applySkipped(kind: string): void;
+}
+
+export interface CachedObjectClientOptions extends KubeClientOptions {
+  /** How long after a write its object is read from the apiserver unless the cache shows it first. Default 10 s. */
+  writeSettleMs?: number;
+  now?: () => number;
+  counters?: CachedReadCounters;
+}
+
+/** What the last write of one object left: its resourceVersion (null: deleted), when, and what was applied. */
+interface Written {
+  resourceVersion: string | null | undefined;
+  at: number;
+}
+
+/**
+ * A KubeObjectClient that reads through informer caches:
+ * - `get` of a cached kind answers from the cache (a copy, JSON as the apiserver sends it),
+ *   absent objects included, since a synced informer knows them all;
+ * - after this client wrote an object, reads of it go to the apiserver until the cache
+ *   shows that write (its resourceVersion, or its deletion), so a reconcile reads its writes;
+ * - a server-side apply whose body equals the last one this client applied to that object,
+ *   and whose every field the cached object (or, for a kind no informer caches, the object the
+ *   caller just read: ApplyOptions.live) already holds, is not sent. A field dropped from the
+ *   body changes the body, so it is applied (and removed) as before.
+ */
+export class CachedObjectClient extends KubeObjectClient {
+  readonly #cacheFor: CacheFor;
+  readonly #settleMs: number;
+  readonly #now: () => number;
+  readonly #counters: CachedReadCounters | undefined;
+  readonly #written = new Map<string, Written>();
+  /** Per object, a digest of the last server-side apply body (and its query) sent. */
+  readonly #applied = new Map<string, string>();
+
+  constructor(kubeConfig: KubeConfig, cacheFor: CacheFor, options: CachedObjectClientOptions = {}) {
+    super(kubeConfig, options);
+    this.#cacheFor = cacheFor;
+    this.#settleMs = options.writeSettleMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+    this.#counters = options.counters;
+  }
+
+  override async get<T extends KubernetesObject>(ref: ObjectRef, options: RequestOptions = {}): Promise<T> {
+    const found = this.#fromCache(ref);
+    if (found === 'uncached') return super.get<T>(ref, options);
+    this.#counters?.cached(ref.kind);
+    if (found === undefined) {
+      throw new KubeRequestError({
+        code: 404,
+        reason: 'NotFound',
+        message: `${ref.kind} "${ref.name ?? ''}" not found in the informer's cache`,
+      });
+    }
+    return found as T;
+  }
+
+  override async patch<T extends KubernetesObject>(
+    ref: ObjectRef,
+    body: unknown,
+    contentType: string,
+    options: PatchRequest = {},
+  ): Promise<T> {
+    const key = keyOf(ref);
+    const apply = contentType === PatchStrategy.ServerSideApply && options.subresource === undefined;
+    const digest = apply ? digestOf(body, options.query) : undefined;
+    if (digest !== undefined && this.#applied.get(key) === digest) {
+      const cached = this.#fromCache(ref);
+      const live = cached === 'uncached' ? options.live : cached;
+      if (live !== undefined && contains(live, body, true)) {
+        this.#counters?.applySkipped(ref.kind);
+        return live as T;
+      }
+    }
+    const written = await super.patch<T>(ref, body, contentType, options);
+    this.#wrote(ref, written);
+    if (digest !== undefined) this.#applied.set(key, digest);
+    return written;
+  }
+
+  override async create<T extends KubernetesObject>(object: T, options: RequestOptions = {}) {
+    const created = await super.create<T>(object, options);
+    this.#wrote(refOfObject(created), created);
+    return created;
+  }
+
+  override async replace<T extends KubernetesObject>(object: T, options: RequestOptions = {}) {
+    const replaced = await super.replace<T>(object, options);
+    this.#wrote(refOfObject(replaced), replaced);
+    return replaced;
+  }
+
+  override async delete(ref: ObjectRef, options: RequestOptions & { uid?: string } = {}) {
+    const key = keyOf(ref);
+    try {
+      await super.delete(ref, options);
+    } finally {
+      // Deleted, or in an unknown state: read it from the apiserver until the cache shows it gone.
+      this.#applied.delete(key);
+      if (this.#cacheFor(ref) !== undefined)
+        this.#written.set(key, { resourceVersion: null, at: this.#now() });
+    }
+  }
+
+  /** The cached object (a copy), undefined when the cache says it does not exist, or 'uncached'. */
+  #fromCache(ref: ObjectRef): KubernetesObject | undefined | 'uncached' {
+    const cache = ref.name === undefined ? undefined : this.#cacheFor(ref);
+    if (cache === undefined) return 'uncached';
+    const object = cache.get(ref.namespace ?? '', ref.name ?? '');
+    const key = keyOf(ref);
+    const written = this.#written.get(key);
+    if (written !== undefined) {
+      const seen =
+        written.resourceVersion === null
+          ? object === undefined
+          : object?.metadata?.resourceVersion === written.resourceVersion;
+      if (!seen && this.#now() - written.at < this.#settleMs) return 'uncached';
+      this.#written.delete(key);
+    }
+    // A copy in the apiserver's JSON form: callers may change it, and typed lists carry Dates.
+    return object === undefined ? undefined : (JSON.parse(JSON.stringify(object)) as KubernetesObject);
+  }
+
+  #wrote(ref: ObjectRef, object: KubernetesObject | undefined): void {
+    if (this.#cacheFor(ref) === undefined) return;
+    this.#written.set(keyOf(ref), { resourceVersion: object?.metadata?.resourceVersion, at: this.#now() });
+  }
+}
+
+function keyOf(ref: ObjectRef): string {
+  return `${ref.apiVersion}/${ref.kind}/${ref.namespace ?? ''}/${ref.name ?? ''}`;
+}
+
+function refOfObject(object: KubernetesObject): ObjectRef {
+  return {
+    apiVersion: object.apiVersion ?? '',
+    kind: object.kind ?? '',
+    namespace: object.metadata?.namespace,
+    name: object.metadata?.name ?? '',
+  };
+}
+
+function digestOf(body: unknown, query: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify([body, query ?? null]))
+    .digest('base64url');
+}
+
+/**
+ * Whether `live` holds every field of `desired` with the same value. Lists must match
+ * item for item (an applied list is the whole list); apiVersion and kind at the top are
+ * skipped, as list items come without them. Anything else counts as a difference.
+ */
+export function contains(live: unknown, desired: unknown, top = false): boolean {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((item, index) => contains(live[index], item))
+    );
+  }
+  if (typeof desired === 'object' && desired !== null) {
+    if (typeof live !== 'object' || live === null || Array.isArray(live)) return false;
+    return Object.entries(desired).every(
+      ([key, value]) =>
+        value === undefined ||
+        (top && (key === 'apiVersion' || key === 'kind')) ||
+        contains((live as Record<string, unknown>)[key], value),
+    );
+  }
+  return live === desired;
+}
