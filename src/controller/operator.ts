@@ -162,6 +162,9 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       getMetricTemplate: templates,
       canariesIn: (namespace) => informers.canaries.list(namespace),
       metricProviderTypes: Object.keys(providerFactories),
+      getWorkload: (kind, namespace, name) =>
+        (kind === 'DaemonSet' ? informers.daemonSets : informers.deployments).get(namespace, name),
+      getAlertProvider: alertProviders,
     }),
     failures: {
       transient: (reason) => metrics.transientErrors.inc({ reason }),
