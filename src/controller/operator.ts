@@ -181,6 +181,9 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     ? new LeaderElector({
         identity: options.leaderElection.identity,
         name: options.leaderElection.id,
+        leaseDurationMs: options.leaderElection.leaseDurationMs,
+        renewDeadlineMs: options.leaderElection.renewDeadlineMs,
+        retryPeriodMs: options.leaderElection.retryPeriodMs,
         store: new KubeLeaseStore(kube.objects, options.leaderElection.namespace, options.leaderElection.id),
         metrics: metrics.leaderElection,
         log,
