@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import type { OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
+import { startReplica as startLeaseReplica } from './fixtures.ts';
 
 // The Lease timings are flags: with a 4 s lease and a 500 ms retry period, a standby
 // takes over a SIGKILLed leader once the Lease it last saw change is 4 s old, which
@@ -28,18 +29,7 @@ describe('leader election timings as flags', () => {
       spec: { holderIdentity?: string; leaseDurationSeconds?: number; leaseTransitions?: number };
     };
   const startReplica = async (name: string) => {
-    const replica = await startOperatorProcess({
-      kubeconfigPath,
-      namespace,
-      name,
-      env: { POD_NAME: name },
-      args: [
-        '--leader-elect',
-        `--leader-election-namespace=${namespace}`,
-        `--leader-election-id=${LEASE}`,
-        ...timings,
-      ],
-    });
+    const replica = await startLeaseReplica(kubeconfigPath, namespace, LEASE, name, timings);
     replicas.push(replica);
     return replica;
   };
