@@ -28,6 +28,7 @@ describe('generated Canaries on the real apiserver', () => {
       numRuns: sampleSize,
     });
     const seen: Record<Outcome, number> = { rejected: 0, invalid: 0, refused: 0, runs: 0 };
+    const rejectedAt = new Map<string, number>();
     for (const [i, object] of sample.entries()) {
       let admitted: Canary;
       try {
@@ -39,7 +40,10 @@ describe('generated Canaries on the real apiserver', () => {
         admitted = JSON.parse(out) as Canary;
       } catch (err) {
         // The apiserver names what it refused; anything else is a broken test set-up.
-        expect((err as Error).message).toMatch(/Invalid value|Required value|Unsupported value|spec\./);
+        const message = (err as Error).message;
+        expect(message).toMatch(/Invalid value|Required value|Unsupported value|spec\./);
+        const field = /spec\.[\w.[\]]+/.exec(message)?.[0] ?? 'other';
+        rejectedAt.set(field, (rejectedAt.get(field) ?? 0) + 1);
         seen.rejected++;
         continue;
       }
@@ -53,7 +57,9 @@ describe('generated Canaries on the real apiserver', () => {
       });
       seen[outcome]++;
     }
-    console.log(`generated Canaries: ${JSON.stringify(seen)}`);
+    console.log(
+      `generated Canaries: ${JSON.stringify(seen)}; rejected at ${JSON.stringify([...rejectedAt])}`,
+    );
     expect(seen.rejected).toBeGreaterThan(0);
     expect(sampleSize - seen.rejected).toBeGreaterThan(0);
   }, 180_000);

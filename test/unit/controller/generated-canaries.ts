@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import {
   AlertSeverities,
   AutoscalerKinds,
@@ -14,9 +17,10 @@ import { classifyError } from '../../../src/controller/failures.ts';
 import { createPreflight } from '../../../src/controller/preflight.ts';
 import { decide } from '../../../src/engine/index.ts';
 
-// Canaries as a user might write them, right or wrong: every field from a small domain
-// of valid values, edge values and plain mistakes, so a sample is a mix of what the CRD
-// rejects and what it lets through for the operator to refuse or run.
+// Canaries as a user might write them, right or wrong: a Canary the CRD admits, edited a
+// few times with values from small domains of valid values, edge values and plain mistakes,
+// so a sample is a mix of what the CRD rejects and what it lets through for the operator
+// to refuse or run.
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 2 });
 /** Mostly `valid`, now and then a mistake: enough get through the schema to reach the operator. */
@@ -129,40 +133,108 @@ const service = fc.record(
   { requiredKeys: ['port'] },
 );
 
-/** A Canary in namespace `namespace`, named `canaryName`. */
-export function canaryArbitrary(namespace: string, canaryName: fc.Arbitrary<string> = fc.constant('web')) {
-  const spec = fc.record(
-    {
-      // Mostly the routers this version has, so that many get as far as a first decision.
-      provider: fc.oneof(
-        { weight: 4, arbitrary: fc.constantFrom('kubernetes', 'gatewayapi:v1') },
-        { weight: 1, arbitrary: mostly(fc.constantFrom(...RouterProviders), fc.constant('envoy')) },
-      ),
-      targetRef: fc.record({
-        apiVersion: mostly(fc.constant('apps/v1'), fc.constantFrom('v1', 'serving.knative.dev/v1')),
-        kind: mostly(fc.constantFrom(...TargetKinds), fc.constant('StatefulSet')),
-        name,
-      }),
-      autoscalerRef: fc.record({
-        apiVersion: fc.constantFrom('autoscaling/v2', 'keda.sh/v1alpha1'),
-        kind: fc.constantFrom(...AutoscalerKinds),
-        name,
-      }),
-      service,
-      analysis,
-      canaryAnalysis: analysis,
-      progressDeadlineSeconds: count(3600),
-      skipAnalysis: fc.boolean(),
-      suspend: fc.boolean(),
-    },
-    { requiredKeys: ['targetRef'] },
+/** The Canaries of the admission corpus (test/fixtures/api/valid): starting points the CRD admits. */
+const corpus: readonly Canary[] = readdirSync(
+  fileURLToPath(new URL('../../fixtures/api/valid/', import.meta.url)),
+)
+  .filter((file) => file.endsWith('.yaml'))
+  .sort()
+  .flatMap((file) =>
+    parseAllDocuments(
+      readFileSync(fileURLToPath(new URL(`../../fixtures/api/valid/${file}`, import.meta.url)), 'utf8'),
+    )
+      .map((document) => document.toJS() as Canary)
+      .filter((object) => object.kind === 'Canary'),
   );
-  return fc.record({
-    apiVersion: fc.constant('fledge.dev/v1beta1'),
-    kind: fc.constant('Canary'),
-    metadata: fc.record({ name: canaryName, namespace: fc.constant(namespace) }),
-    spec,
-  });
+
+/** One edit a user might make: a field set to a right or wrong value, or removed. */
+const edit: fc.Arbitrary<(spec: Record<string, unknown>) => void> = fc.oneof(
+  ...(
+    [
+      [
+        'provider',
+        mostly(fc.constantFrom('kubernetes', 'gatewayapi:v1', ...RouterProviders), fc.constant('envoy')),
+      ],
+      [
+        'targetRef',
+        fc.record({
+          apiVersion: fc.constant('apps/v1'),
+          kind: mostly(fc.constantFrom(...TargetKinds), fc.constant('StatefulSet')),
+          name,
+        }),
+      ],
+      [
+        'autoscalerRef',
+        fc.record({
+          apiVersion: fc.constantFrom('autoscaling/v2', 'keda.sh/v1alpha1'),
+          kind: fc.constantFrom(...AutoscalerKinds),
+          name,
+        }),
+      ],
+      ['service', service],
+      ['analysis', analysis],
+      ['canaryAnalysis', analysis],
+      ['progressDeadlineSeconds', count(3600)],
+      ['skipAnalysis', fc.boolean()],
+      ['suspend', fc.boolean()],
+    ] as const
+  ).map(([key, value]) =>
+    (value as fc.Arbitrary<unknown>).map((v) => (spec: Record<string, unknown>) => {
+      spec[key] = v;
+    }),
+  ),
+  ...(
+    [
+      'interval',
+      'threshold',
+      'maxWeight',
+      'stepWeight',
+      'iterations',
+      'metrics',
+      'webhooks',
+      'alerts',
+    ] as const
+  ).map((key) =>
+    (
+      ({
+        interval: duration,
+        threshold: count(10),
+        maxWeight: percent,
+        stepWeight: percent,
+        iterations: count(20),
+        metrics: fc.array(metric, { maxLength: 2 }),
+        webhooks: fc.array(webhook, { maxLength: 2 }),
+        alerts: fc.array(alert, { maxLength: 2 }),
+      })[key] as fc.Arbitrary<unknown>
+    ).map((v) => (spec: Record<string, unknown>) => {
+      const section = (spec.analysis ?? spec.canaryAnalysis) as Record<string, unknown> | undefined;
+      if (section !== undefined) section[key] = v;
+    }),
+  ),
+  fc
+    .constantFrom('service', 'analysis', 'provider', 'autoscalerRef')
+    .map((key) => (spec: Record<string, unknown>) => {
+      delete spec[key];
+    }),
+);
+
+/**
+ * A Canary in namespace `namespace`, named `canaryName`: one of the corpus with up to three
+ * edits, so a sample holds Canaries the CRD admits and mistakes it catches, in about equal parts.
+ */
+export function canaryArbitrary(namespace: string, canaryName: fc.Arbitrary<string> = fc.constant('web')) {
+  return fc
+    .tuple(fc.constantFrom(...corpus), fc.array(edit, { maxLength: 3 }), canaryName)
+    .map(([base, edits, canaryNameValue]) => {
+      const spec = structuredClone(base.spec) as unknown as Record<string, unknown>;
+      for (const apply of edits) apply(spec);
+      return {
+        apiVersion: 'fledge.dev/v1beta1',
+        kind: 'Canary',
+        metadata: { name: canaryNameValue, namespace },
+        spec,
+      };
+    });
 }
 
 const preflight = createPreflight({
