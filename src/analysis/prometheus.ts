@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { describeTlsFailure } from '../telemetry/tls.ts';
 import { noData, ProviderError, type MetricProvider, type NoData, type ProviderConfig } from './provider.ts';
 
 // Prometheus instant queries over the HTTP API (/api/v1/query). One provider
@@ -136,16 +137,12 @@ function buildHeaders(config: ProviderConfig): Record<string, string> {
 function classifyTransportError(err: unknown, where: string): ProviderError {
   const code = err instanceof AxiosError ? err.code : undefined;
   const detail = err instanceof Error ? err.message : String(err);
-  if (
-    code &&
-    (code.includes('CERT') || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code === 'EPROTO')
-  ) {
-    return new ProviderError(
-      'tls',
-      `TLS with Prometheus at ${where} failed (${code}: ${detail}); trust its CA with ca.crt in the provider Secret or set spec.provider.insecureSkipVerify`,
-      { cause: err },
-    );
-  }
+  const tlsLine = describeTlsFailure(
+    err,
+    where,
+    'trust its CA with ca.crt in the provider Secret, or set spec.provider.insecureSkipVerify',
+  );
+  if (tlsLine !== undefined) return new ProviderError('tls', tlsLine, { cause: err });
   if (code === AxiosError.ERR_BAD_RESPONSE) {
     return new ProviderError('bad-response', `unreadable answer from Prometheus at ${where}: ${detail}`, {
       cause: err,

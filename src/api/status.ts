@@ -121,6 +121,25 @@ export const PendingConfirmationSchema = Type.Object(
 );
 export type PendingConfirmation = Static<typeof PendingConfirmationSchema>;
 
+export const DecidedEventsSchema = Type.Object(
+  {
+    decidedTime: Type.String({ format: 'date-time', description: 'When the decision was made.' }),
+    events: Type.Array(
+      Type.Object({
+        reason: Type.String(),
+        type: Type.Union([Type.Literal('Normal'), Type.Literal('Warning')]),
+        message: Type.String(),
+      }),
+    ),
+  },
+  {
+    description:
+      'The Events of the last decision that recorded any. Written with the decision, so a replica that ' +
+      'starts after a crash sends those the crash kept from being written.',
+  },
+);
+export type DecidedEvents = Static<typeof DecidedEventsSchema>;
+
 const Checksums = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
 export const CanaryStatusSchema = Type.Object({
@@ -168,5 +187,6 @@ export const CanaryStatusSchema = Type.Object({
   lastPromotedConfigs: Type.Optional(
     Checksums('trackedConfigs as they were when lastPromotedSpec was promoted.'),
   ),
+  lastEvents: Type.Optional(DecidedEventsSchema),
 });
 export type CanaryStatus = Static<typeof CanaryStatusSchema>;

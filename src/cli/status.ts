@@ -80,9 +80,12 @@ export interface StatusSummary {
   specProblem?: string;
   /** Set when the operator refuses the Canary as written (Ready=False with a refusal reason). */
   refused?: { reason: string; message: string; observedGeneration?: number };
+  /** What the run goes on without (fields the router ignores, alerts with no AlertProvider), from Ready. */
+  ignored?: string;
 }
 
 export const TERMINAL_PHASES: readonly Phase[] = ['Succeeded', 'Failed'];
+const IGNORED_MARK = 'ignored: ';
 
 export function summarizeCanary(canary: Canary): StatusSummary {
   const status = canary.status ?? {};
@@ -142,6 +145,10 @@ export function summarizeCanary(canary: Canary): StatusSummary {
       ...(ready.observedGeneration === undefined ? {} : { observedGeneration: ready.observedGeneration }),
     };
   }
+  // The operator appends "ignored: ..." to the Ready message (reconciler.ts, reportIgnored).
+  const ignoredAt = ready?.message?.indexOf(IGNORED_MARK) ?? -1;
+  if (summary.refused === undefined && ready?.message !== undefined && ignoredAt >= 0)
+    summary.ignored = ready.message.slice(ignoredAt + IGNORED_MARK.length);
   summary.metrics = (status.metrics ?? []).map((metric) => {
     const range = thresholds.get(metric.name);
     return range === undefined ? metric : { ...metric, thresholdRange: range };
@@ -288,6 +295,7 @@ export function renderStatus(summary: StatusSummary, now: Date): string {
       `${summary.refused.reason}: ${summary.refused.message} (nothing moves until this is fixed)`,
     );
   }
+  if (summary.ignored !== undefined) field('Ignored', `${summary.ignored} (the run goes on without it)`);
 
   const lines = table(fields);
   if (summary.metrics.length > 0) {

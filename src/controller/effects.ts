@@ -4,6 +4,7 @@ import {
   CANARY_KIND,
   type AlertProvider,
   type Canary,
+  type CanaryStatus,
   type NormalizedCanarySpec,
   type Phase,
 } from '../api/index.ts';
@@ -257,7 +258,7 @@ export class Effects {
   }
 
   #event(canary: Canary, spec: NormalizedCanarySpec, action: Extract<Action, { kind: 'event' }>): void {
-    this.#record(canary, action.type, action.reason, action.message);
+    this.#record(canary, action.type, action.reason, action.message, decidedEventId(canary.status, action));
     // The canary's own event hooks come from the engine as runHook actions; the
     // operator-wide one covers canaries that have none.
     const ownHooks = spec.analysis.webhooks.some((w) => w.type === 'event');
@@ -273,15 +274,47 @@ export class Effects {
     }
   }
 
-  #record(canary: Canary, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  /**
+   * The first reconcile of a Canary in this process: the Events its last recorded decision
+   * asked for, in case a crash came between writing that decision and writing them. Those
+   * already written are found by name and not repeated. Past the age at which the apiserver
+   * deletes Events (an hour by default) they are left alone, as they can no longer be told
+   * from ones that were written and have expired.
+   */
+  replayDecidedEvents(canary: Canary, now: Date): void {
+    const decided = canary.status?.lastEvents;
+    if (decided === undefined || now.getTime() - Date.parse(decided.decidedTime) > eventTtlMs) return;
+    for (const event of decided.events)
+      this.#record(canary, event.type, event.reason, event.message, decidedEventId(canary.status, event));
+  }
+
+  #record(canary: Canary, type: 'Normal' | 'Warning', reason: string, message: string, id?: string): void {
     this.#deps.events.record({
       regarding: { apiVersion: API_VERSION, kind: CANARY_KIND, ...identityOf(canary) },
       type,
       reason,
       action: reason,
       note: message,
+      ...(id === undefined ? {} : { id }),
     });
   }
+}
+
+/** The apiserver's default --event-ttl. */
+const eventTtlMs = 60 * 60_000;
+
+/** `<decision time, hex ms>-<index>` of an Event the status records as decided; undefined for any other. */
+function decidedEventId(
+  status: CanaryStatus | undefined,
+  event: { reason: string; type: string; message: string },
+): string | undefined {
+  const decided = status?.lastEvents;
+  const index =
+    decided?.events.findIndex(
+      (e) => e.reason === event.reason && e.type === event.type && e.message === event.message,
+    ) ?? -1;
+  if (decided === undefined || index < 0) return undefined;
+  return `${Date.parse(decided.decidedTime).toString(16)}-${index}`;
 }
 
 function desiredRoutes(routes: RouteSpec) {

@@ -191,6 +191,9 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       getMetricTemplate: templates,
       canariesIn: (namespace) => informers.canaries.list(namespace),
       metricProviderTypes: Object.keys(providerFactories),
+      getWorkload: (kind, namespace, name) =>
+        (kind === 'DaemonSet' ? informers.daemonSets : informers.deployments).get(namespace, name),
+      getAlertProvider: alertProviders,
     }),
     failures: {
       transient: (reason) => metrics.transientErrors.inc({ reason }),
@@ -208,6 +211,9 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     ? new LeaderElector({
         identity: options.leaderElection.identity,
         name: options.leaderElection.id,
+        leaseDurationMs: options.leaderElection.leaseDurationMs,
+        renewDeadlineMs: options.leaderElection.renewDeadlineMs,
+        retryPeriodMs: options.leaderElection.retryPeriodMs,
         store: new KubeLeaseStore(kube.objects, options.leaderElection.namespace, options.leaderElection.id),
         metrics: metrics.leaderElection,
         log,

@@ -23,9 +23,21 @@ export interface OperatorOptions {
   kubeApi: { qps: number; burst: number };
   listenAddress: string;
   queryTimeoutMs: number;
-  leaderElection: { namespace: string; id: string; identity: string } | undefined;
+  leaderElection: LeaderElectionFlags | undefined;
   alertFlags: DefaultAlertFlags;
   eventWebhook: string | undefined;
+}
+
+export interface LeaderElectionFlags {
+  namespace: string;
+  id: string;
+  identity: string;
+  /** How long a standby waits, from when it last saw the Lease change, before taking it. */
+  leaseDurationMs: number;
+  /** The leader stops acting when it has not renewed for this long. */
+  renewDeadlineMs: number;
+  /** Pause between Lease reads and renewals (standbys add up to 120 % jitter). */
+  retryPeriodMs: number;
 }
 
 export class UsageError extends Error {
@@ -57,6 +69,13 @@ Operations:
   --leader-elect                    run leader election (for several replicas)
   --leader-election-namespace NS    namespace of the Lease (default: the --namespace, else default)
   --leader-election-id NAME         name of the Lease (default: fledge)
+  --leader-election-lease-duration DURATION
+                                    a standby takes the Lease once it has not changed for this long (default: 15s)
+  --leader-election-renew-deadline DURATION
+                                    the leader stops acting when it could not renew for this long (default: 10s)
+  --leader-election-retry-period DURATION
+                                    pause between Lease renewals and reads (default: 2s); after a crash a
+                                    standby takes over within lease-duration + 4.4 x retry-period (23.8s)
   --log-level LEVEL                 ${LogLevels.join('|')} (default: info, or $LOG_LEVEL)
 Alerts for canaries without spec.analysis.alerts (each also read from the upper-case environment variable):
   --<type>-url, --<type>-token, --<type>-proxy-url, --<type>-user, --<type>-channel
@@ -91,6 +110,9 @@ export function parseRunOptions(
       'leader-elect': { type: 'boolean' },
       'leader-election-namespace': { type: 'string' },
       'leader-election-id': { type: 'string' },
+      'leader-election-lease-duration': { type: 'string' },
+      'leader-election-renew-deadline': { type: 'string' },
+      'leader-election-retry-period': { type: 'string' },
       'log-level': { type: 'string' },
       'alert-severity': { type: 'string' },
       'event-webhook': { type: 'string' },
@@ -122,13 +144,14 @@ export function parseRunOptions(
     );
   }
 
-  const queryTimeout = flag('query-timeout') ?? '30s';
-  let queryTimeoutMs: number;
-  try {
-    queryTimeoutMs = parseGoDuration(queryTimeout, '--query-timeout');
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const duration = (name: string, fallback: string): number => {
+    try {
+      return parseGoDuration(flag(name) ?? fallback, `--${name}`);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+  const queryTimeoutMs = duration('query-timeout', '30s');
 
   const workersText = flag('workers') ?? '4';
   const workers = Number(workersText);
@@ -184,9 +207,35 @@ export function parseRunOptions(
           namespace: flag('leader-election-namespace') ?? namespace ?? 'default',
           id: flag('leader-election-id') ?? 'fledge',
           identity: `${env.POD_NAME ?? hostname()}-${Math.random().toString(36).slice(2, 8)}`,
+          ...leaseDurations(duration),
         }
       : undefined,
     alertFlags,
     eventWebhook: flag('event-webhook') ?? env.EVENT_WEBHOOK_URL,
   };
+}
+
+/**
+ * The Lease timings, checked as the elector needs them: the leader must stop acting
+ * (renew deadline) before a standby may take over (lease duration), and get more than
+ * one jittered retry within its deadline.
+ */
+function leaseDurations(
+  duration: (name: string, fallback: string) => number,
+): Pick<LeaderElectionFlags, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'> {
+  const leaseDurationMs = duration('leader-election-lease-duration', '15s');
+  const renewDeadlineMs = duration('leader-election-renew-deadline', '10s');
+  const retryPeriodMs = duration('leader-election-retry-period', '2s');
+  if (leaseDurationMs % 1000 !== 0 || leaseDurationMs < 1000)
+    throw new UsageError('--leader-election-lease-duration must be whole seconds (the Lease stores seconds)');
+  if (renewDeadlineMs >= leaseDurationMs)
+    throw new UsageError(
+      '--leader-election-renew-deadline must be shorter than --leader-election-lease-duration: ' +
+        'the leader must stop acting before a standby may take over',
+    );
+  if (retryPeriodMs <= 0 || renewDeadlineMs <= 1.2 * retryPeriodMs)
+    throw new UsageError(
+      '--leader-election-retry-period must be above zero and under --leader-election-renew-deadline / 1.2',
+    );
+  return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
 }

@@ -1,4 +1,4 @@
-import type { Canary, MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
+import type { AlertProvider, Canary, MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
 import {
   capabilitiesOf,
   ignoredFields,
@@ -6,15 +6,18 @@ import {
   missingReferences,
   type CapabilityFinding,
 } from '../routers/index.ts';
+import { checkNotScaledToZero, checkTargetPort, primaryName, type TargetShape } from '../workloads/index.ts';
 import { TerminalError } from './failures.ts';
 import { providerOf } from './identity.ts';
 import { ReferenceUnreadableError } from './references.ts';
 
 // What the controller checks before the engine decides: that the effective provider
 // has a router and can route the Canary as written, and, before a run starts, that
-// the MetricTemplates it names exist and can be queried. (A missing AlertProvider changes
-// no traffic: it is reported when an alert is sent, and the run goes on.) A failure
-// is a TerminalError; what is merely ignored is returned to be reported.
+// the MetricTemplates it names exist and can be queried and that the target exposes
+// spec.service.targetPort and is not at zero replicas with no primary to size from.
+// A failure is a TerminalError. What is merely ignored is returned to be reported in
+// Ready, a missing AlertProvider among it: it changes no traffic, so the run goes on
+// without that alert.
 
 export interface PreflightDeps {
   getMetricTemplate(namespace: string, name: string): Promise<Readonly<MetricTemplate> | undefined>;
@@ -22,6 +25,9 @@ export interface PreflightDeps {
   canariesIn(namespace: string): readonly Readonly<Canary>[];
   /** MetricTemplate spec.provider.type values Fledge can query. */
   metricProviderTypes: readonly string[];
+  /** A Deployment or DaemonSet from the informer cache. */
+  getWorkload(kind: string, namespace: string, name: string): Readonly<TargetShape> | undefined;
+  getAlertProvider(namespace: string, name: string): Promise<Readonly<AlertProvider> | undefined>;
 }
 
 /** Phases in which no run is under way: references are checked before one starts. */
@@ -53,9 +59,67 @@ export function createPreflight(deps: PreflightDeps): Preflight {
     }
     // Throws a RouterConfigError (CapabilityMissing) for what the router's objects cannot say.
     capabilities.checkExpressible?.(spec);
-    if (AT_REST.has(phase)) await checkReferences(spec, deps);
-    return ignoredFields(spec, capabilities);
+    if (AT_REST.has(phase)) {
+      await checkReferences(spec, deps);
+      checkTarget(canary, spec, phase, deps);
+    }
+    return [...ignoredFields(spec, capabilities), ...(await missingAlertProviders(spec, deps))];
   };
+}
+
+/**
+ * The target as a run would find it. Only while no run is under way: a target changed
+ * mid-run is the run's to judge, and a refusal then would freeze traffic where it is.
+ */
+function checkTarget(
+  canary: Readonly<Canary>,
+  spec: NormalizedCanarySpec,
+  phase: Phase | undefined,
+  deps: PreflightDeps,
+): void {
+  const { kind, name } = spec.targetRef;
+  const namespace = canary.metadata.namespace ?? '';
+  const target = deps.getWorkload(kind, namespace, name);
+  // A missing target is the engine's to wait for.
+  if (target === undefined) return;
+  const describe = `${kind} ${namespace}/${name}`;
+  if (spec.service !== undefined)
+    checkTargetPort(target, describe, spec.service.targetPort, 'spec.service.targetPort');
+  // Never initialised: Fledge's own scale to zero comes only after a primary exists.
+  const uninitialised = phase === undefined || phase === 'Initializing';
+  if (
+    kind === 'Deployment' &&
+    uninitialised &&
+    spec.autoscalerRef === undefined &&
+    deps.getWorkload(kind, namespace, primaryName(name)) === undefined
+  )
+    checkNotScaledToZero(target, describe, name, 'spec.targetRef');
+}
+
+/** Alerts whose AlertProvider is missing: named in Ready, never a refusal (alerts move no traffic). */
+async function missingAlertProviders(
+  spec: NormalizedCanarySpec,
+  deps: PreflightDeps,
+): Promise<CapabilityFinding[]> {
+  const findings: CapabilityFinding[] = [];
+  for (const [i, alert] of spec.analysis.alerts.entries()) {
+    const { namespace, name } = alert.providerRef;
+    const field = `spec.analysis.alerts[${i}].providerRef`;
+    const notSent = `alert ${alert.name} is not sent`;
+    const message = await deps.getAlertProvider(namespace, name).then(
+      (provider) =>
+        provider === undefined
+          ? `${field}: AlertProvider ${namespace}/${name} not found, so ${notSent}: create it, or fix ${field}`
+          : undefined,
+      (err: unknown) => {
+        if (err instanceof ReferenceUnreadableError) return `${field}: ${err.message}; until then ${notSent}`;
+        // A failed read is not a missing provider; sending the alert reports it, and nothing waits on it.
+        return undefined;
+      },
+    );
+    if (message !== undefined) findings.push({ field, message });
+  }
+  return findings;
 }
 
 /**

@@ -72,11 +72,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   /** Per key, what the last Warning event said, so a refusal or an ignored field is told once. */
   const warned = new Map<string, string>();
   const ignoredWarned = new Map<string, string>();
+  /** Canaries whose last decided Events this process has sent again (once per process, after a crash). */
+  const replayed = new Set<string>();
   return async function reconcile(key: string, signal: AbortSignal): Promise<WorkResult> {
     const { namespace, name } = parseObjectKey(key);
     const cached = deps.canaries.get(namespace, name);
     if (!cached) {
       ownWrites.forget(key);
+      replayed.delete(key);
       warned.delete(key);
       ignoredWarned.delete(key);
       deps.observer.forget(key);
@@ -171,6 +174,10 @@ export function createReconciler(deps: ReconcilerDeps) {
       // Before anything is observed or moved: can the provider route this as written?
       const ignored = deleting ? [] : await deps.preflight(canary, spec, canary.status?.phase);
 
+      if (!replayed.has(key)) {
+        replayed.add(key);
+        deps.effects.replayDecidedEvents(canary, deps.now());
+      }
       const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
       const previous: CanaryStatus = canary.status ?? {};
       const decision: Decision = decide({

@@ -10,8 +10,10 @@ export const RefusalReasons = [
   'UnsupportedTarget',
   /** The spec asks for routing the effective provider cannot make. */
   'CapabilityMissing',
-  /** The target, its selector or its labels are not what Fledge needs. */
+  /** The target (its selector, labels or ports) is not what Fledge needs. */
   'TargetInvalid',
+  /** The target is at zero replicas and has no primary yet: nothing tells the primary's size. */
+  'TargetScaledToZero',
   /** A MetricTemplate the analysis names does not exist. */
   'TemplateMissing',
   /** A MetricTemplate names a metric provider type Fledge cannot query. */

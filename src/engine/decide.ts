@@ -36,6 +36,7 @@ export function decide(input: DecisionInput): Decision {
   const frozen = FROZEN.has(last.id);
   if (!frozen) levelActions(ctx);
   notifyEventHooks(ctx);
+  recordDecidedEvents(ctx);
   finish(ctx, frozen);
   return {
     status: ctx.status,
@@ -79,6 +80,17 @@ function enterPhase(ctx: Ctx, phase: Phase): void {
   // Progress was made: the deadline clock starts again in the new phase.
   delete ctx.status.stalled;
   enterPhaseCondition(ctx);
+}
+
+/**
+ * The decision's Events go into status with it: the status is written before they are, and
+ * a replica starting after a crash in between sends them from there (see Effects).
+ */
+function recordDecidedEvents(ctx: Ctx): void {
+  const events = ctx.actions.flatMap((action) =>
+    action.kind === 'event' ? [{ reason: action.reason, type: action.type, message: action.message }] : [],
+  );
+  if (events.length > 0) ctx.status.lastEvents = { decidedTime: ctx.nowIso, events };
 }
 
 /** Bookkeeping every decision ends with: generation, strategy, stall clock, Ready condition. */

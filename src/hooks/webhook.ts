@@ -22,6 +22,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { version } from '../version.ts';
 import { redactWebhookUrl } from './redact.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
+import { describeTlsFailure } from '../telemetry/tls.ts';
 
 // Calls one canary webhook the way Flagger does: a JSON POST, success when the
 // status is at most 202, a timeout that bounds the whole call (retries included),
@@ -126,6 +127,9 @@ const transientNetworkCodes = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
 ]);
+
+const WEBHOOK_TRUST_FIX =
+  "add its CA to the operator's NODE_EXTRA_CA_CERTS, or set disableTLS on the webhook";
 
 type Attempt =
   | { kind: 'response'; status: number; body: string; retryAfterMs?: number }
@@ -373,6 +377,8 @@ export class WebhookClient {
         ...(retryAfterMs !== undefined && { retryAfterMs }),
       };
     } catch (error) {
+      const tlsLine = describeTlsFailure(error, url.host, WEBHOOK_TRUST_FIX);
+      if (tlsLine !== undefined) return { kind: 'network', code: undefined, message: tlsLine };
       // Keep only code and message: axios errors carry the request config, URL included.
       if (axios.isAxiosError(error)) return { kind: 'network', code: error.code, message: error.message };
       return {

@@ -4,7 +4,7 @@ import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
 import type { KubeObjectClient } from './client.ts';
-import { describeKubeError, isNotFound } from './errors.ts';
+import { describeKubeError, isAlreadyExists, isNotFound } from './errors.ts';
 import { microTime } from './time.ts';
 
 export const reportingController = 'fledge.dev/operator';
@@ -31,6 +31,12 @@ export interface EventInput {
   action: string;
   /** Human-readable detail; cut to 1 kB. */
   note: string;
+  /**
+   * Names one occurrence for good (`<object>.<id>`, lower-case letters, digits and dashes), for an
+   * event that may be recorded again after a restart: it never joins another series, and a create
+   * that finds it already there counts as written.
+   */
+  id?: string;
 }
 
 export interface EventsV1Event extends KubernetesObject {
@@ -101,6 +107,8 @@ const camelCase = /^[A-Z][A-Za-z0-9]*$/;
 
 interface Series {
   namespace: string;
+  /** Named by EventInput.id. */
+  fixed: boolean;
   event: EventsV1Event;
   /** Set once the event exists in the API. */
   created: boolean;
@@ -176,6 +184,7 @@ export class EventRecorder {
     }
     const series: Series = {
       namespace: input.regarding.namespace || 'default',
+      fixed: input.id !== undefined,
       event: this.#buildEvent(input, now),
       created: false,
       count: 1,
@@ -210,7 +219,13 @@ export class EventRecorder {
     const event: EventsV1Event = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { name: eventName(input.regarding.name, now), namespace },
+      metadata: {
+        name:
+          input.id === undefined
+            ? eventName(input.regarding.name, now)
+            : fixedName(input.regarding.name, input.id),
+        namespace,
+      },
       eventTime: microTime(now),
       reportingController,
       reportingInstance: this.#reportingInstance,
@@ -265,7 +280,12 @@ export class EventRecorder {
     if (!series.created) {
       // Repeats that arrived before a (failed or pending) create are carried as its series.
       if (count > 1) series.event.series = update;
-      await this.#sink.create(series.event);
+      try {
+        await this.#sink.create(series.event);
+      } catch (error) {
+        // An event with a fixed name that is already there was written before a restart.
+        if (!(series.fixed && isAlreadyExists(error))) throw error;
+      }
       series.created = true;
       return;
     }
@@ -321,6 +341,9 @@ function validate(input: EventInput): void {
   if (input.type !== 'Normal' && input.type !== 'Warning') {
     throw new Error(`event type "${String(input.type)}" must be Normal or Warning`);
   }
+  if (input.id !== undefined && !/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/.test(input.id)) {
+    throw new Error(`event id "${input.id}" must be 1-64 lower-case letters, digits and dashes`);
+  }
   const { regarding } = input;
   if (!regarding.apiVersion || !regarding.kind || !regarding.name) {
     throw new Error('event regarding needs apiVersion, kind and name');
@@ -345,6 +368,7 @@ function seriesKey(input: EventInput): string {
     input.reason,
     input.action,
     input.note,
+    input.id ?? '',
   ]);
 }
 
@@ -352,6 +376,10 @@ function seriesKey(input: EventInput): string {
 function eventName(objectName: string, now: number): string {
   const suffix = `${now.toString(16)}${randomBytes(2).toString('hex')}`;
   return `${objectName.slice(0, 253 - suffix.length - 1)}.${suffix}`;
+}
+
+function fixedName(objectName: string, id: string): string {
+  return `${objectName.slice(0, 253 - id.length - 1)}.${id}`;
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */

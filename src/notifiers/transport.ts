@@ -1,4 +1,7 @@
 import axios, { type AxiosProxyConfig } from 'axios';
+import { describeTlsFailure } from '../telemetry/tls.ts';
+
+const ALERT_TRUST_FIX = "add its CA to the operator's NODE_EXTRA_CA_CERTS";
 
 /** One POST, already serialised. url, headers and proxy may hold secrets. */
 export interface TransportRequest {
@@ -76,7 +79,8 @@ export function createHttpTransport(): AlertTransport {
       } catch (error) {
         // Rebuild the error from its code and message only: axios errors carry the request
         // config (URL, headers with tokens), which must never reach a log line.
-        if (axios.isAxiosError(error)) throw new TransportError(error.message, error.code);
+        const tlsLine = describeTlsFailure(error, new URL(request.url).host, ALERT_TRUST_FIX);
+        if (axios.isAxiosError(error)) throw new TransportError(tlsLine ?? error.message, error.code);
         throw new TransportError(error instanceof Error ? error.message : String(error));
       }
     },

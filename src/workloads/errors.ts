@@ -1,8 +1,9 @@
 /**
- * Why a target cannot be run: its kind is not one Fledge runs (`UnsupportedTarget`), or it
- * (its selector, labels or apiVersion) is not what Fledge needs (`TargetInvalid`).
+ * Why a target cannot be run: its kind is not one Fledge runs (`UnsupportedTarget`), it
+ * (its selector, labels, apiVersion or ports) is not what Fledge needs (`TargetInvalid`),
+ * or it is at zero replicas with no primary to size from (`TargetScaledToZero`).
  */
-export type WorkloadRefusal = 'UnsupportedTarget' | 'TargetInvalid';
+export type WorkloadRefusal = 'UnsupportedTarget' | 'TargetInvalid' | 'TargetScaledToZero';
 
 /** A target Fledge cannot act on; retrying will not help until the Canary or the target changes. */
 export class WorkloadConfigError extends Error {

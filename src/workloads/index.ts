@@ -2,6 +2,7 @@
 // DaemonSet targets. The controller imports from here only.
 export * from './workload.ts';
 export { WorkloadConfigError, type WorkloadRefusal } from './errors.ts';
+export { checkNotScaledToZero, checkTargetPort, type TargetShape } from './checks.ts';
 export {
   createWorkloadRegistry,
   workloadDeclarations,

@@ -1,4 +1,5 @@
 import { kubectl } from '../../harness/control-plane.ts';
+import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 
 /** A Deployment named `name` with one container; `image` is what a new revision changes. */
 export function deployment(namespace: string, name: string, image: string, replicas = 2): object {
@@ -46,4 +47,26 @@ export async function setImage(
   image: string,
 ): Promise<void> {
   await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'image', `deployment/${name}`, `app=${image}`]);
+}
+
+/** One replica of a leader-elected operator on the Lease `lease` of `namespace`. */
+export function startReplica(
+  kubeconfigPath: string,
+  namespace: string,
+  lease: string,
+  name: string,
+  args: string[] = [],
+): Promise<OperatorProcess> {
+  return startOperatorProcess({
+    kubeconfigPath,
+    namespace,
+    name,
+    env: { POD_NAME: name },
+    args: [
+      '--leader-elect',
+      `--leader-election-namespace=${namespace}`,
+      `--leader-election-id=${lease}`,
+      ...args,
+    ],
+  });
 }

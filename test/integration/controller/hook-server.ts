@@ -15,6 +15,7 @@ export interface HookAnswer {
   body?: string;
   /** Answer only after this long. */
   delayMs?: number;
+  headers?: Record<string, string>;
 }
 
 export interface HookServer {
@@ -42,9 +43,11 @@ export async function startHookServer(): Promise<HookServer> {
       at: Date.now(),
     };
     calls.push(call);
-    const { status, body, delayMs } = answer(call);
+    const { status, body, delayMs, headers } = answer(call);
     if (delayMs !== undefined) await new Promise((resume) => setTimeout(resume, delayMs));
-    response.writeHead(status, { 'content-type': 'text/plain' }).end(body ?? '');
+    // A caller that gave up has closed the connection; there is no one to answer.
+    if (response.destroyed) return;
+    response.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(body ?? '');
   };
   const server = createServer((request, response) => {
     handle(request, response).catch(() => response.writeHead(500).end('hook server error'));

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import type { OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
-import { apply, canary, deployment, setImage } from './fixtures.ts';
+import { apply, canary, deployment, setImage, startReplica as startLeaseReplica } from './fixtures.ts';
 import {
   canaryEvents,
   occurrences,
@@ -49,13 +49,7 @@ describe('two replicas with leader election', () => {
   const replicas: OperatorProcess[] = [];
 
   const startReplica = async (name: string) => {
-    const replica = await startOperatorProcess({
-      kubeconfigPath,
-      namespace,
-      name,
-      env: { POD_NAME: name },
-      args: ['--leader-elect', `--leader-election-namespace=${namespace}`, `--leader-election-id=${LEASE}`],
-    });
+    const replica = await startLeaseReplica(kubeconfigPath, namespace, LEASE, name);
     replicas.push(replica);
     return replica;
   };

@@ -190,6 +190,31 @@ describe('a refused Canary', () => {
   });
 });
 
+describe('what a run goes on without', () => {
+  it('has its own line, from the end of the Ready message', () => {
+    const missing =
+      'spec.analysis.alerts[0].providerRef: AlertProvider test/pager not found, so alert on-call is not sent: ' +
+      'create it, or fix spec.analysis.alerts[0].providerRef';
+    const summary = summarizeCanary(
+      canary(progressive, {
+        phase: 'Initialized',
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Initialized',
+            message: `Deployment initialization completed.; ignored: ${missing}`,
+            lastTransitionTime: '2025-06-01T11:59:00Z',
+          },
+        ],
+      }),
+    );
+    expect(summary.ignored).toBe(missing);
+    expect(renderStatus(summary, now)).toContain(`Ignored:        ${missing} (the run goes on without it)`);
+    expect(summarizeCanary(canary(progressive, progressing)).ignored).toBeUndefined();
+  });
+});
+
 describe('isFinished', () => {
   it('is true for Succeeded and Failed once the status is about the current generation', () => {
     for (const phase of ['Succeeded', 'Failed'] as const) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Canary, MetricTemplate, NormalizedCanarySpec } from '../../../src/api/index.ts';
+import type { AlertProvider, Canary, MetricTemplate, NormalizedCanarySpec } from '../../../src/api/index.ts';
 import { normalizeCanary } from '../../../src/api/index.ts';
 import { ProviderError } from '../../../src/analysis/index.ts';
 import { classifyError, TerminalError } from '../../../src/controller/failures.ts';
@@ -7,7 +7,7 @@ import { createPreflight } from '../../../src/controller/preflight.ts';
 import { ReferenceUnreadableError } from '../../../src/controller/references.ts';
 import { KubeRequestError } from '../../../src/kube/errors.ts';
 import { RouterConfigError } from '../../../src/routers/index.ts';
-import { WorkloadConfigError } from '../../../src/workloads/index.ts';
+import { WorkloadConfigError, type TargetShape } from '../../../src/workloads/index.ts';
 
 describe('classifyError', () => {
   it('calls errors a retry cannot fix terminal, with their reason', () => {
@@ -83,8 +83,14 @@ const cached = (name: string, created: string, target = 'podinfo'): Canary =>
     spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target } },
   }) as unknown as Canary;
 
+/** A Deployment as the informer cache holds it. */
+const workload = (replicas: number, ports: { name?: string; containerPort: number }[]): TargetShape => ({
+  spec: { replicas, template: { spec: { containers: [{ name: 'app', ports }] } } },
+});
+
 describe('preflight', () => {
   const subject = cached('podinfo', '2026-12-01T10:00:00Z');
+  let workloads: Record<string, TargetShape> = {};
   let canaries: Canary[] = [subject];
   const templates: Record<string, MetricTemplate> = {
     latency: template('prometheus'),
@@ -98,6 +104,13 @@ describe('preflight', () => {
     },
     metricProviderTypes: ['prometheus'],
     canariesIn: () => canaries,
+    getWorkload: (kind, _namespace, name) => (kind === 'Deployment' ? workloads[name] : undefined),
+    getAlertProvider: async (namespace, name) => {
+      if (name === 'forbidden')
+        throw new ReferenceUnreadableError(`AlertProvider ${namespace}/forbidden: move it into team`);
+      if (name === 'flaky') throw new Error('connection reset');
+      return name === 'slack' ? ({ spec: { type: 'slack' } } as unknown as AlertProvider) : undefined;
+    },
   });
   const withMetric = (name: string) =>
     specOf({
@@ -199,5 +212,103 @@ describe('preflight', () => {
     });
     // Mid-run, a missing template is a failed check, not a refusal.
     await expect(preflight(subject, withMetric('nope'), 'Progressing')).resolves.toEqual([]);
+  });
+
+  describe('the target', () => {
+    const http = { name: 'http', containerPort: 9898 };
+    const withService = (service: Record<string, unknown>) => specOf({ service: { port: 80, ...service } });
+
+    it('refuses a targetPort, by number or by name, that no container exposes, naming what they do', async () => {
+      workloads = { podinfo: workload(2, [http, { containerPort: 9797 }]) };
+      await expect(preflight(subject, withService({ targetPort: 8080 }), undefined)).rejects.toMatchObject({
+        reason: 'TargetInvalid',
+        message:
+          'spec.service.targetPort: no container of Deployment team/podinfo exposes port 8080 ' +
+          '(it exposes http 9898/TCP (app), 9797/TCP (app)): set spec.service.targetPort to one of those, ' +
+          "or add it to the container's ports",
+      });
+      await expect(preflight(subject, withService({ targetPort: 'web' }), 'Succeeded')).rejects.toMatchObject(
+        {
+          reason: 'TargetInvalid',
+          message: expect.stringContaining('exposes a port named "web"'),
+        },
+      );
+      // spec.service.port stands in for an unset targetPort.
+      await expect(preflight(subject, withService({}), 'Initialized')).rejects.toMatchObject({
+        message: expect.stringContaining('exposes port 80 '),
+      });
+    });
+
+    it('lets a targetPort a container exposes, and one it cannot check, through', async () => {
+      workloads = { podinfo: workload(2, [http]) };
+      await expect(preflight(subject, withService({ targetPort: 'http' }), undefined)).resolves.toEqual([]);
+      await expect(preflight(subject, withService({ targetPort: 9898 }), undefined)).resolves.toEqual([]);
+      // No container declares a port: it may listen on an undeclared one.
+      workloads = { podinfo: workload(2, []) };
+      await expect(preflight(subject, withService({ targetPort: 8080 }), undefined)).resolves.toEqual([]);
+      // Mid-run, a changed target is the analysis's to judge: a refusal would freeze traffic.
+      workloads = { podinfo: workload(2, [{ containerPort: 1 }]) };
+      await expect(preflight(subject, withService({ targetPort: 8080 }), 'Progressing')).resolves.toEqual([]);
+      // A missing target is waited for, not refused.
+      workloads = {};
+      await expect(preflight(subject, withService({ targetPort: 8080 }), undefined)).resolves.toEqual([]);
+    });
+
+    it('refuses a Deployment at zero replicas only before Fledge ever initialised it', async () => {
+      workloads = { podinfo: workload(0, [http]) };
+      for (const phase of [undefined, 'Initializing'] as const) {
+        await expect(preflight(subject, specOf({}), phase)).rejects.toMatchObject({
+          reason: 'TargetScaledToZero',
+          message: expect.stringMatching(
+            /^spec\.targetRef: Deployment team\/podinfo has spec\.replicas 0 and no primary yet.*kubectl scale deployment\/podinfo --replicas=N/,
+          ),
+        });
+      }
+      // Fledge's own scale to zero: after initialising and after each promotion.
+      for (const phase of ['Initialized', 'Succeeded', 'Failed'] as const)
+        await expect(preflight(subject, specOf({}), phase)).resolves.toEqual([]);
+      // A crash between scaling to zero and recording Initialized: the primary is there.
+      workloads = { podinfo: workload(0, [http]), 'podinfo-primary': workload(2, [http]) };
+      await expect(preflight(subject, specOf({}), 'Initializing')).resolves.toEqual([]);
+      // An autoscaler sizes the primary (KEDA scales targets to zero itself).
+      workloads = { podinfo: workload(0, [http]) };
+      const scaled = specOf({
+        autoscalerRef: { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'podinfo' },
+      });
+      await expect(preflight(subject, scaled, undefined)).resolves.toEqual([]);
+      workloads = { podinfo: workload(1, [http]) };
+      await expect(preflight(subject, specOf({}), undefined)).resolves.toEqual([]);
+    });
+  });
+
+  it('names a missing AlertProvider without refusing the Canary, in every phase', async () => {
+    const withAlerts = specOf({
+      analysis: {
+        interval: '1m',
+        iterations: 3,
+        alerts: [
+          { name: 'chat', severity: 'info', providerRef: { name: 'slack' } },
+          { name: 'on-call', severity: 'error', providerRef: { name: 'pager' } },
+          { name: 'elsewhere', severity: 'error', providerRef: { name: 'forbidden', namespace: 'ops' } },
+          { name: 'flaky', severity: 'error', providerRef: { name: 'flaky' } },
+        ],
+      },
+    });
+    for (const phase of [undefined, 'Progressing'] as const) {
+      await expect(preflight(subject, withAlerts, phase)).resolves.toEqual([
+        {
+          field: 'spec.analysis.alerts[1].providerRef',
+          message:
+            'spec.analysis.alerts[1].providerRef: AlertProvider team/pager not found, so alert on-call ' +
+            'is not sent: create it, or fix spec.analysis.alerts[1].providerRef',
+        },
+        {
+          field: 'spec.analysis.alerts[2].providerRef',
+          message:
+            'spec.analysis.alerts[2].providerRef: AlertProvider ops/forbidden: move it into team; ' +
+            'until then alert elsewhere is not sent',
+        },
+      ]);
+    }
   });
 });

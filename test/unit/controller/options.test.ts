@@ -62,6 +62,25 @@ describe('fledge run flags', () => {
     expect(options?.leaderElection?.identity).toMatch(/-[a-z0-9]{1,6}$/);
   });
 
+  it('takes the Lease timings as Go durations, with controller-runtime defaults', () => {
+    expect(parse(['--leader-elect'])?.leaderElection).toMatchObject({
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+    const fast = parse([
+      '--leader-elect',
+      '--leader-election-lease-duration=4s',
+      '--leader-election-renew-deadline=3s',
+      '--leader-election-retry-period=500ms',
+    ]);
+    expect(fast?.leaderElection).toMatchObject({
+      leaseDurationMs: 4_000,
+      renewDeadlineMs: 3_000,
+      retryPeriodMs: 500,
+    });
+  });
+
   it('takes the log level, kubeconfig, pod name and event webhook from the environment', () => {
     const options = parse(['--leader-elect'], {
       LOG_LEVEL: 'debug',
@@ -82,6 +101,10 @@ describe('fledge run flags', () => {
     [['--enable-config-tracking=yes'], /must be true or false/],
     [['--kube-api-qps=0'], /--kube-api-qps "0" must be a number above 0/],
     [['--kube-api-burst=2.5'], /--kube-api-burst "2.5" must be a whole number from 1 to 10000/],
+    [['--leader-elect', '--leader-election-lease-duration=1500ms'], /must be whole seconds/],
+    [['--leader-elect', '--leader-election-renew-deadline=15s'], /renew-deadline must be shorter than/],
+    [['--leader-elect', '--leader-election-retry-period=9s'], /retry-period must be above zero and under/],
+    [['--leader-elect', '--leader-election-retry-period=soon'], /--leader-election-retry-period/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parse(argv)).toThrow(UsageError);
     expect(() => parse(argv)).toThrow(message);

@@ -98,6 +98,7 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined, option
     warnings: [] as { reason: string; message: string }[],
     transient: [] as string[],
     refused: [] as string[],
+    replayed: 0,
   };
   const reconcile = createReconciler({
     log: createLogger('silent'),
@@ -120,6 +121,9 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined, option
       },
       warn: (_canary: Canary, reason: string, message: string) => {
         calls.warnings.push({ reason, message });
+      },
+      replayDecidedEvents: () => {
+        calls.replayed++;
       },
     } as unknown as Effects,
     telemetry: { observe: () => {}, forget: async () => {} } as unknown as CanaryTelemetry,
@@ -158,6 +162,8 @@ describe('reconcile on a lagging cache', () => {
     cache = structuredClone(server.object);
     await reconcile();
     expect(calls.observed).toBe(2);
+    // The last decision's Events are sent again once per process, in case a crash lost them.
+    expect(calls.replayed).toBe(1);
   });
 
   it('acts on nothing when the Canary changed since it was read, and does not decide on that copy again', async () => {

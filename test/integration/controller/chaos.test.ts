@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CanaryStatus } from '../../../src/api/index.ts';
+import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
+import { apply, canary, deployment, setImage } from './fixtures.ts';
+import { canaryEvents, occurrences } from './history.ts';
+import { startHookServer, type HookServer } from './hook-server.ts';
+import { field, routeWeights } from './sampling.ts';
+
+// Releases under random SIGKILLs of the operator. Four Canaries (progressive canary on
+// Gateway API, blue/green on kubernetes) take five releases each, some planned to fail
+// (their rollout webhook answers 500); meanwhile the operator is killed at seeded random
+// moments and started again. Every release must end as an uninterrupted one would: its
+// phase, the primary's image, all traffic on the primary, and one NewRevision event per
+// release, one Promoted per success. FLEDGE_CHAOS_SEED replays a run.
+
+const seed = Number(process.env.FLEDGE_CHAOS_SEED ?? Date.now() % 2 ** 31);
+const releasesEach = 5;
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed. */
+function random(state: number): () => number {
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Subject {
+  name: string;
+  progressive: boolean;
+}
+
+const subjects: Subject[] = [
+  { name: 'cn-a', progressive: true },
+  { name: 'cn-b', progressive: true },
+  { name: 'bg-a', progressive: false },
+  { name: 'bg-b', progressive: false },
+];
+
+describe('releases while the operator is killed at random', () => {
+  const { kubeconfigPath } = integrationEnv();
+  let namespace: string;
+  let operator: OperatorProcess;
+  let gateway: FakeGatewayController;
+  let hooks: HookServer;
+  /** Per Canary: whether its webhook fails the current release. */
+  const failing = new Map<string, boolean>();
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('chaos');
+    hooks = await startHookServer();
+    hooks.answerWith((call) => {
+      const name = call.url.slice(1);
+      return failing.get(name) === true
+        ? { status: 500, body: 'planned failure' }
+        : { status: 200, body: 'ok' };
+    });
+    gateway = startFakeGatewayController(kubeconfigPath, namespace);
+    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+  }, 60_000);
+  afterAll(async () => {
+    await operator?.stop();
+    await gateway?.stop();
+    await hooks?.close();
+  });
+
+  it(`${subjects.length * releasesEach} releases end as they would uninterrupted`, async () => {
+    console.log(`chaos: seed ${seed} (FLEDGE_CHAOS_SEED=${seed} replays the plan and the kill times)`);
+    const next = random(seed);
+    const analysisOf = (subject: Subject) => {
+      const webhooks = [{ name: 'check', type: 'rollout', url: `${hooks.base}/${subject.name}` }];
+      return subject.progressive
+        ? {
+            provider: 'gatewayapi:v1',
+            service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
+            analysis: { interval: '10s', threshold: 1, maxWeight: 50, stepWeight: 25, webhooks },
+          }
+        : { provider: 'kubernetes', analysis: { interval: '10s', threshold: 1, iterations: 2, webhooks } };
+    };
+    await apply(
+      kubeconfigPath,
+      ...subjects.flatMap((s) => [
+        deployment(namespace, s.name, `example/${s.name}:0`),
+        canary(namespace, s.name, analysisOf(s)),
+      ]),
+    );
+    for (const s of subjects)
+      await waitForCanary(kubeconfigPath, namespace, s.name, inPhase('Initialized'), {
+        what: `${s.name} ready`,
+      });
+
+    // The plan, drawn before anything runs so the seed alone decides it.
+    const plans = new Map(
+      subjects.map((s) => [s.name, Array.from({ length: releasesEach }, () => next() < 0.3)] as const),
+    );
+    const killDelays = Array.from({ length: 200 }, () => 8_000 + Math.floor(next() * 22_000));
+
+    let running = true;
+    let kills = 0;
+    const killer = (async () => {
+      for (const delay of killDelays) {
+        await new Promise((resume) => setTimeout(resume, delay));
+        if (!running) return;
+        await operator.kill();
+        kills++;
+        operator = await startOperatorProcess({ kubeconfigPath, namespace });
+      }
+    })();
+
+    const release = async (subject: Subject) => {
+      const outcomes: {
+        release: number;
+        phase: string;
+        primary: string;
+        expected: string;
+        routes: string;
+      }[] = [];
+      let promoted = `example/${subject.name}:0`;
+      for (const [i, fails] of (plans.get(subject.name) ?? []).entries()) {
+        const image = `example/${subject.name}:${i + 1}`;
+        const before = (await canaryStatus(kubeconfigPath, namespace, subject.name)).lastAppliedSpec;
+        failing.set(subject.name, fails);
+        await setImage(kubeconfigPath, namespace, subject.name, image);
+        const { status } = await waitForCanary(
+          kubeconfigPath,
+          namespace,
+          subject.name,
+          (s: CanaryStatus) =>
+            s.lastAppliedSpec !== before && (s.phase === 'Succeeded' || s.phase === 'Failed'),
+          { what: `${subject.name} release ${i + 1}`, timeoutMs: 240_000 },
+        );
+        if (!fails) promoted = image;
+        outcomes.push({
+          release: i + 1,
+          phase: status.phase ?? '',
+          primary: await imageOf(kubeconfigPath, namespace, `${subject.name}-primary`),
+          expected: `${fails ? 'Failed' : 'Succeeded'} ${promoted}`,
+          routes: subject.progressive
+            ? await routeWeights(kubeconfigPath, namespace, subject.name)
+            : await field(kubeconfigPath, namespace, 'service', subject.name, '{.spec.selector.app}'),
+        });
+      }
+      return outcomes;
+    };
+
+    const results = await Promise.all(subjects.map(release));
+    running = false;
+    await killer;
+    console.log(`chaos: ${kills} kills during ${subjects.length * releasesEach} releases`);
+
+    for (const [s, outcomes] of subjects.map((subject, i) => [subject, results[i] ?? []] as const)) {
+      const allOnPrimary = s.progressive ? `${s.name}-primary=100 ${s.name}-canary=0` : `${s.name}-primary`;
+      expect(outcomes.map((o) => `${o.phase} ${o.primary} ${o.routes}`)).toEqual(
+        outcomes.map((o) => `${o.expected} ${allOnPrimary}`),
+      );
+      const events = await canaryEvents(kubeconfigPath, namespace, s.name);
+      const successes = (plans.get(s.name) ?? []).filter((fails) => !fails).length;
+      expect({ canary: s.name, newRevision: occurrences(events, 'NewRevision') }).toEqual({
+        canary: s.name,
+        newRevision: releasesEach,
+      });
+      expect({ canary: s.name, promoted: occurrences(events, 'Promoted') }).toEqual({
+        canary: s.name,
+        promoted: successes,
+      });
+    }
+    expect(kills).toBeGreaterThan(0);
+  }, 1_500_000);
+});
