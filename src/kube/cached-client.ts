@@ -16,6 +16,7 @@ import { KubeRequestError } from './errors.ts';
 /** An informer's cache of one kind: the object, or undefined when it does not exist. */
 export interface ObjectCache {
   get(namespace: string, name: string): Readonly<KubernetesObject> | undefined;
+  list(namespace: string): readonly Readonly<KubernetesObject>[];
 }
 
 /** The cache holding `ref`'s kind and namespace; undefined when none does (the read goes to the apiserver). */
@@ -46,11 +47,13 @@ interface Written {
  * - `get` of a cached kind answers from the cache (a copy, JSON as the apiserver sends it),
  *   absent objects included, since a synced informer knows them all;
  * - after this client wrote an object, reads of it go to the apiserver until the cache
- *   shows that write (its resourceVersion, or its deletion), so a reconcile reads its writes;
- * - a server-side apply whose body equals the last one this client applied to that object,
- *   and whose every field the cached object (or, for a kind no informer caches, the object the
+ *   shows that write (its resourceVersion or a later one, or its deletion), so a reconcile
+ *   reads its writes;
+ * - a namespace's list of a cached kind comes from the cache too;
+ * - a server-side apply with the same fields as the last one this client applied to that object
+ *   (so it removes nothing), and whose every field the cached object (or, for a kind no informer caches, the object the
  *   caller just read: ApplyOptions.live) already holds, is not sent. A field dropped from the
- *   body changes the body, so it is applied (and removed) as before.
+ *   body changes its fields, so it is applied (and removed) as before.
  */
 export class CachedObjectClient extends KubeObjectClient {
   readonly #cacheFor: CacheFor;
@@ -58,7 +61,7 @@ export class CachedObjectClient extends KubeObjectClient {
   readonly #now: () => number;
   readonly #counters: CachedReadCounters | undefined;
   readonly #written = new Map<string, Written>();
-  /** Per object, a digest of the last server-side apply body (and its query) sent. */
+  /** Per object, a digest of the fields (not their values) of the last server-side apply sent, and its query. */
   readonly #applied = new Map<string, string>();
 
   constructor(kubeConfig: KubeConfig, cacheFor: CacheFor, options: CachedObjectClientOptions = {}) {
@@ -83,6 +86,17 @@ export class CachedObjectClient extends KubeObjectClient {
     return found as T;
   }
 
+  /** A namespace's objects of a cached kind come from the cache (a copy); other lists from the apiserver. */
+  override async list<T extends KubernetesObject>(
+    ref: ObjectRef,
+    options: RequestOptions = {},
+  ): Promise<{ metadata?: { resourceVersion?: string }; items: T[] }> {
+    const cache = ref.namespace === undefined || options.query ? undefined : this.#cacheFor(ref);
+    if (cache === undefined) return super.list<T>(ref, options);
+    this.#counters?.cached(ref.kind);
+    return { items: cache.list(ref.namespace ?? '').map((object) => copyOf(object) as T) };
+  }
+
   override async patch<T extends KubernetesObject>(
     ref: ObjectRef,
     body: unknown,
@@ -91,7 +105,7 @@ export class CachedObjectClient extends KubeObjectClient {
   ): Promise<T> {
     const key = keyOf(ref);
     const apply = contentType === PatchStrategy.ServerSideApply && options.subresource === undefined;
-    const digest = apply ? digestOf(body, options.query) : undefined;
+    const digest = apply ? fieldsDigest(body, options.query) : undefined;
     if (digest !== undefined && this.#applied.get(key) === digest) {
       const cached = this.#fromCache(ref);
       const live = cached === 'uncached' ? options.live : cached;
@@ -141,18 +155,33 @@ export class CachedObjectClient extends KubeObjectClient {
       const seen =
         written.resourceVersion === null
           ? object === undefined
-          : object?.metadata?.resourceVersion === written.resourceVersion;
+          : atLeast(object?.metadata?.resourceVersion, written.resourceVersion);
       if (!seen && this.#now() - written.at < this.#settleMs) return 'uncached';
       this.#written.delete(key);
     }
-    // A copy in the apiserver's JSON form: callers may change it, and typed lists carry Dates.
-    return object === undefined ? undefined : (JSON.parse(JSON.stringify(object)) as KubernetesObject);
+    return object === undefined ? undefined : copyOf(object);
   }
 
   #wrote(ref: ObjectRef, object: KubernetesObject | undefined): void {
     if (this.#cacheFor(ref) === undefined) return;
     this.#written.set(keyOf(ref), { resourceVersion: object?.metadata?.resourceVersion, at: this.#now() });
   }
+}
+
+/** A copy in the apiserver's JSON form: callers may change it, and the cache must not change. */
+function copyOf(object: Readonly<KubernetesObject>): KubernetesObject {
+  return JSON.parse(JSON.stringify(object)) as KubernetesObject;
+}
+
+/**
+ * Whether the cache's version of an object is `written` or later. Resource versions of one
+ * resource compare as integers (KEP-5504, GA in Kubernetes 1.35); any other form only by equality.
+ */
+export function atLeast(cached: string | undefined, written: string | undefined): boolean {
+  if (cached === undefined || written === undefined) return cached === written;
+  const integer = /^[1-9][0-9]*$/;
+  if (!integer.test(cached) || !integer.test(written)) return cached === written;
+  return cached.length === written.length ? cached >= written : cached.length > written.length;
 }
 
 function keyOf(ref: ObjectRef): string {
@@ -168,9 +197,20 @@ function refOfObject(object: KubernetesObject): ObjectRef {
   };
 }
 
-function digestOf(body: unknown, query: unknown): string {
+/**
+ * What an apply would own: its fields, values left out (list lengths kept). An apply with the
+ * same fields as the last one removes nothing, so whether it changes anything is only whether
+ * the object holds its values already.
+ */
+function fieldsDigest(body: unknown, query: unknown): string {
+  const fields = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(fields)
+      : typeof value === 'object' && value !== null
+        ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fields(item)]))
+        : null;
   return createHash('sha256')
-    .update(JSON.stringify([body, query ?? null]))
+    .update(JSON.stringify([fields(body), query ?? null]))
     .digest('base64url');
 }
 

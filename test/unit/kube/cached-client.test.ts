@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { CachedObjectClient, contains } from '../../../src/kube/cached-client.ts';
+import { CachedObjectClient, atLeast, contains } from '../../../src/kube/cached-client.ts';
 import { isNotFound } from '../../../src/kube/errors.ts';
 import { applyObject } from '../../../src/kube/patch.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
@@ -45,7 +45,12 @@ beforeEach(() => {
   client = new CachedObjectClient(
     server.kubeConfig(),
     (ref) =>
-      ref.kind === 'Service' ? { get: (namespace, name) => cached.get(`${namespace}/${name}`) } : undefined,
+      ref.kind === 'Service'
+        ? {
+            get: (namespace, name) => cached.get(`${namespace}/${name}`),
+            list: (namespace) => [...cached.values()].filter((o) => o.metadata?.namespace === namespace),
+          }
+        : undefined,
     { now: () => clock, writeSettleMs: 5_000 },
   );
 });
@@ -86,6 +91,25 @@ describe('CachedObjectClient reads', () => {
     cached.set('team/podinfo', service('6', { app: 'podinfo-primary' }));
     await client.get(serviceRef);
     expect(requests()).toHaveLength(2);
+  });
+
+  it('takes a later version in the cache for its own write', async () => {
+    cached.set('team/podinfo', service('9', { app: 'podinfo' }));
+    server.respond = () => ({ status: 200, body: service('10', { app: 'x' }) });
+    await client.patch(serviceRef, {}, 'application/merge-patch+json');
+    // Another writer (a controller updating status) moved it on before the cache was read.
+    cached.set('team/podinfo', service('11', { app: 'x' }));
+    expect((await client.get(serviceRef)).metadata?.resourceVersion).toBe('11');
+    expect(requests()).toHaveLength(1);
+  });
+
+  it("lists a namespace's objects of a cached kind from the cache", async () => {
+    cached.set('team/podinfo', service('5', { app: 'podinfo' }));
+    const { items } = await client.list({ apiVersion: 'v1', kind: 'Service', namespace: 'team' });
+    expect(items.map((item) => item.metadata?.name)).toEqual(['podinfo']);
+    server.respond = () => ({ status: 200, body: { items: [] } });
+    await client.list({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'team' });
+    expect(requests()).toEqual(['GET /api/v1/namespaces/team/configmaps']);
   });
 
   it('trusts the cache again once a write has had time to settle', async () => {
@@ -131,7 +155,11 @@ describe('CachedObjectClient server-side apply', () => {
     await applyObject(client, desired({ app: 'podinfo-primary' }));
     expect(applies()).toBe(2);
 
-    // A different body (a field dropped or changed): sent, though the cache holds all of it.
+    // The same fields with other values the cache already holds (a selector switched by a patch): nothing.
+    await applyObject(client, desired({ app: 'theirs' }));
+    expect(applies()).toBe(2);
+
+    // Other fields (one added, then dropped): sent, though the cache holds every value.
     cached.set('team/podinfo', service('8', { app: 'podinfo-primary', tier: 'web' }));
     await applyObject(client, desired({ app: 'podinfo-primary', tier: 'web' }));
     await applyObject(client, desired({ app: 'podinfo-primary' }));
@@ -161,6 +189,17 @@ describe('CachedObjectClient server-side apply of a kind no informer caches', ()
     await applyObject(client, configMap({ a: '1' }));
     await applyObject(client, configMap({ a: '1' }), { live: configMap({ a: '2' }) });
     expect(requests()).toHaveLength(3);
+  });
+});
+
+describe('atLeast', () => {
+  it('compares resource versions as integers, anything else by equality', () => {
+    expect(atLeast('10', '9')).toBe(true);
+    expect(atLeast('9', '10')).toBe(false);
+    expect(atLeast('10', '10')).toBe(true);
+    expect(atLeast('abc', 'abd')).toBe(false);
+    expect(atLeast('abc', 'abc')).toBe(true);
+    expect(atLeast(undefined, '1')).toBe(false);
   });
 });
 
