@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrometheusProvider } from '../../../src/analysis/prometheus.ts';
+import { createPrometheusProvider } from '../../../src/analysis/stores/prometheus.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from '../../../src/analysis/provider.ts';
 import { json, startServer, vector, type Handler, type Loopback } from './loopback.ts';
 
@@ -93,8 +93,8 @@ describe('prometheus provider: results', () => {
 
 describe('prometheus provider: errors', () => {
   it.each([
-    [400, 'bad_data', 'promql'],
-    [422, 'execution', 'promql'],
+    [400, 'bad_data', 'bad-query'],
+    [422, 'execution', 'bad-query'],
     [503, 'timeout', 'timeout'],
     [503, 'canceled', 'timeout'],
     [500, 'internal', 'http-status'],

@@ -27,7 +27,7 @@ describe('createProvider', () => {
     expect(caught).toBeInstanceOf(ProviderError);
     expect((caught as ProviderError).kind).toBe('config');
     expect((caught as ProviderError).message).toBe(
-      'unknown metric provider type "datadog" in spec.provider.type; known types: prometheus',
+      'this version of Fledge cannot query metric provider type "datadog" in spec.provider.type; known types: prometheus',
     );
   });
 
