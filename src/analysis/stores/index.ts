@@ -10,6 +10,7 @@ import { newrelic } from './newrelic.ts';
 import { prometheus } from './prometheus.ts';
 import { splunk } from './splunk.ts';
 import { stackdriver } from './stackdriver.ts';
+import { web } from './web.ts';
 
 // Every metric store Fledge knows, one line each: MetricTemplate types, the
 // registry and the docs follow this list.
@@ -25,6 +26,7 @@ export const metricStores = [
   dynatrace,
   keptn,
   splunk,
+  web,
 ] as const satisfies readonly MetricStore[];
 
 /** MetricTemplate spec.provider.type values, in declaration order. */
