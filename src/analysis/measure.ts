@@ -154,8 +154,14 @@ async function planMeasurement(
     const where = `MetricTemplate ${ref.namespace}/${ref.name}`;
     const store = metricStoreFor(template.spec.provider.type);
     if (!store) throw new SetupError(`${where}: unknown spec.provider.type "${template.spec.provider.type}"`);
+    const storeInterval = store.syntax.interval?.(intervalMs);
     return {
-      query: render(where, template.spec.query, vars, store.syntax),
+      query: render(
+        where,
+        template.spec.query,
+        storeInterval ? { ...vars, interval: storeInterval } : vars,
+        store.syntax,
+      ),
       provider: await templateProvider(template, ref.namespace, ctx, deps),
       intervalMs,
     };

@@ -81,6 +81,8 @@ export interface QuerySyntax {
   readonly isBareToken: (value: string) => boolean;
   /** What a value outside quotes may be, for the refusal message. */
   readonly bareTokens: string;
+  /** `{{ interval }}` in the store's own duration syntax; the Prometheus form when absent. */
+  readonly interval?: (ms: number) => string;
 }
 
 export const PromQL: QuerySyntax = {

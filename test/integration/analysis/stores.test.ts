@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CanaryStatus } from '../../../src/api/index.ts';
+import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { startFakeDatadog, type FakeDatadog } from '../../harness/datadog.ts';
+import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { startGraphite, type Graphite } from '../../harness/graphite.ts';
+import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
+import { apply } from '../controller/fixtures.ts';
+import { canaryEvents } from '../controller/history.ts';
+import { startRelease } from './release.ts';
+
+// Canaries analysed through the operator with the metric stores other than
+// Prometheus: a JSON API (web), Datadog's query API (a loopback HTTPS server
+// speaking its documented shapes) and a real Graphite from Debian. For each
+// store one Canary whose metric is in range is promoted, and one whose metric
+// is out of range is rolled back, both read from the store through the
+// template's Secret.
+
+const datadogKeys = { api: 'dd-api-Tz4mWq8cLp2x', application: 'dd-app-Hn6rYv3kSb9e' };
+const graphiteAuth = { username: 'fledge', password: 'gr-Pk2sXn7vMq4w' };
+const webToken = 'web-Jc5tRz9bNf3q';
+
+describe('canary analysis with the web, datadog and graphite stores', () => {
+  const { kubeconfigPath } = integrationEnv();
+  let namespace: string;
+  let operator: OperatorProcess;
+  let web: Loopback;
+  let datadog: FakeDatadog;
+  let graphite: Graphite;
+  /** The success rate each store reports for a canary, by Canary name. */
+  const rates = new Map<string, number>();
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('stores');
+    web = await startServer((req, res) => {
+      if (req.headers.authorization !== `Bearer ${webToken}`) return json(res, 401, { error: 'bad token' });
+      const canaryName = new URL(req.url, 'http://x').searchParams.get('canary') ?? '';
+      const rate = rates.get(canaryName);
+      return json(res, 200, { data: rate === undefined ? {} : { successRate: rate } });
+    });
+    datadog = await startFakeDatadog(datadogKeys);
+    graphite = await startGraphite(graphiteAuth);
+    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    const template = (name: string, provider: object, query: string) => ({
+      apiVersion: 'fledge.dev/v1beta1',
+      kind: 'MetricTemplate',
+      metadata: { name, namespace },
+      spec: { provider, query },
+    });
+    const secret = (name: string, stringData: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace },
+      stringData,
+    });
+    await apply(
+      kubeconfigPath,
+      secret('web-auth', { token: webToken }),
+      secret('datadog', {
+        datadog_api_key: datadogKeys.api,
+        datadog_application_key: datadogKeys.application,
+        'ca.crt': datadog.ca,
+      }),
+      secret('graphite-auth', graphiteAuth),
+      template(
+        'web',
+        { type: 'web', address: web.url, secretRef: { name: 'web-auth' } },
+        'path: /score?canary={{ name }}\njsonPath: $.data.successRate',
+      ),
+      template(
+        'datadog',
+        { type: 'datadog', address: datadog.url, secretRef: { name: 'datadog' } },
+        'avg:app.success_rate{kube_namespace:{{ namespace }},canary:{{ name }}}',
+      ),
+      template(
+        'graphite',
+        { type: 'graphite', address: graphite.url, secretRef: { name: 'graphite-auth' } },
+        'target=app.{{ name }}.success&from=-10min',
+      ),
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await graphite?.stop();
+    await datadog?.close();
+    await web?.close();
+  });
+
+  async function setRate(store: string, name: string, rate: number): Promise<void> {
+    if (store === 'web') rates.set(name, rate);
+    if (store === 'datadog')
+      datadog.answer(`avg:app.success_rate{kube_namespace:${namespace},canary:${name}}`, {
+        series: [[rate, rate]],
+      });
+    if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
+  }
+
+  /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
+  async function release(name: string, template: string): Promise<{ status: CanaryStatus; path: string[] }> {
+    await startRelease(kubeconfigPath, namespace, name, {
+      provider: 'kubernetes',
+      analysis: {
+        interval: '10s',
+        iterations: 2,
+        threshold: 1,
+        metrics: [
+          {
+            name: 'success-rate',
+            interval: '1m',
+            templateRef: { name: template },
+            thresholdRange: { min: 99 },
+          },
+        ],
+      },
+    });
+    return waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
+      timeoutMs: 150_000,
+    });
+  }
+
+  for (const store of ['web', 'datadog', 'graphite'] as const) {
+    it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
+      await setRate(store, `${store}-good`, 99.7);
+      await setRate(store, `${store}-bad`, 91);
+      const [good, bad] = await Promise.all([
+        release(`${store}-good`, store),
+        release(`${store}-bad`, store),
+      ]);
+
+      expect(good.status.phase).toBe('Succeeded');
+      expect(good.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
+        value: 99.7,
+        verdict: 'Pass',
+      });
+      expect(await imageOf(kubeconfigPath, namespace, `${store}-good-primary`)).toBe('example/app:2');
+
+      expect(bad.status.phase).toBe('Failed');
+      expect(bad.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
+        value: 91,
+        verdict: 'Fail',
+      });
+      expect(await imageOf(kubeconfigPath, namespace, `${store}-bad-primary`)).toBe('example/app:1');
+      const rolledBack = (await canaryEvents(kubeconfigPath, namespace, `${store}-bad`)).filter(
+        (e) => e.reason === 'RolledBack',
+      );
+      expect(rolledBack).toHaveLength(1);
+      expect(rolledBack[0]?.note).toContain('success-rate: 91 is below the minimum 99');
+    }, 300_000);
+  }
+
+  it('never writes a store credential to status, events or the operator log', async () => {
+    const log = await operator.rawLog();
+    const texts = [log];
+    for (const name of ['web-bad', 'datadog-bad', 'graphite-bad']) {
+      texts.push(JSON.stringify(await canaryEvents(kubeconfigPath, namespace, name)));
+    }
+    for (const credential of [datadogKeys.api, datadogKeys.application, graphiteAuth.password, webToken]) {
+      for (const text of texts) expect(text).not.toContain(credential);
+    }
+    // The fakes saw every query with the right credentials.
+    expect(datadog.unauthorized).toBe(0);
+    expect(graphite.unauthorized()).toBe(0);
+  });
+});
