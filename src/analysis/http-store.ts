@@ -42,6 +42,11 @@ export interface HttpStoreOptions {
   readonly where: string;
   /** Authentication headers the store builds from its Secret; they win over spec.provider.headers. */
   readonly authHeaders?: Readonly<Record<string, string>>;
+  /** How long a 429 without Retry-After asks to wait, from the store's own headers. */
+  readonly rateLimitWait?: (
+    headers: Readonly<Record<string, string | undefined>>,
+    now: number,
+  ) => number | undefined;
   /** The current time, for Retry-After; defaults to the wall clock. */
   readonly now?: () => number;
 }
@@ -112,10 +117,9 @@ export function createHttpStore(config: ProviderConfig, options: HttpStoreOption
           ),
         };
         if (response.status === 429) {
-          // Datadog names the wait in X-RateLimit-Reset rather than Retry-After.
           const waitMs =
             retryAfterMs(response.headers['retry-after'], now()) ??
-            retryAfterMs(response.headers['x-ratelimit-reset'], now()) ??
+            options.rateLimitWait?.(response.headers, now()) ??
             defaultRetryAfterMs;
           blockedUntil = now() + waitMs;
           throw new ProviderError(
@@ -272,6 +276,26 @@ export function checkStatus(
     'http-status',
     `${options.name} at ${options.where} answered HTTP ${status}: ${said}`,
   );
+}
+
+/**
+ * Reads a store's error text out of a JSON error body with `pick`; undefined when
+ * the body is not JSON or `pick` finds no text, so the caller quotes the body instead.
+ */
+export function jsonErrorText(
+  pick: (body: Record<string, unknown>) => unknown,
+): (body: string) => string | undefined {
+  return (body) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const text = pick(parsed as Record<string, unknown>);
+    return typeof text === 'string' && text !== '' ? text : undefined;
+  };
 }
 
 /** The body as JSON, or a 'bad-response' error saying it is not the store's API format. */

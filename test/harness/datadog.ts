@@ -1,13 +1,10 @@
-import type { ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { selfSignedCertificate } from './tls.ts';
+import { startFakeApi, type FakeAnswer } from './fake-api.ts';
 
-// A loopback HTTPS server answering Datadog's metrics query API
-// (GET /api/v1/query?from=&to=&query=) in the documented shapes: the
-// DD-API-KEY / DD-APPLICATION-KEY check with a 403 {"errors": [...]} body, a
-// 400 for a query it cannot parse, series with a pointlist of [ms, value]
-// pairs, an empty series list, and 429 with X-RateLimit-Reset.
+// Datadog's metrics query API (GET /api/v1/query?from=&to=&query=) on a
+// loopback HTTPS server, in the documented shapes: the DD-API-KEY /
+// DD-APPLICATION-KEY check with a 403 {"errors": [...]} body, a 400 for a
+// query it cannot parse, series with a pointlist of [ms, value] pairs, an
+// empty series list, and 429 with X-RateLimit-Reset in seconds.
 
 export type DatadogAnswer =
   /** The points of each series, oldest first; null is a gap. No series: nothing matched. */
@@ -22,63 +19,47 @@ export interface FakeDatadog {
   /** Queries received with valid keys, in order. */
   readonly queries: { query: string; from: number; to: number }[];
   /** Requests refused for their keys. */
-  unauthorized: number;
+  readonly unauthorized: () => number;
   /** What to answer for a query, by its text; unknown queries have no series. */
   answer(query: string, answer: DatadogAnswer): void;
   close(): Promise<void>;
 }
 
 export async function startFakeDatadog(keys: { api: string; application: string }): Promise<FakeDatadog> {
-  const { cert, key } = selfSignedCertificate();
   const answers = new Map<string, DatadogAnswer>();
-  const send = (res: ServerResponse, status: number, body: unknown, headers = {}) => {
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify(body));
-  };
-  const fake: Omit<FakeDatadog, 'url' | 'close'> = {
-    ca: cert,
-    queries: [],
-    unauthorized: 0,
-    answer: (query, answer) => void answers.set(query, answer),
-  };
-  const server = https.createServer({ cert, key }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://localhost');
-    if (url.pathname !== '/api/v1/query' || req.method !== 'GET') {
-      send(res, 404, { errors: ['Not found'] });
-      return;
-    }
-    if (req.headers['dd-api-key'] !== keys.api || req.headers['dd-application-key'] !== keys.application) {
-      fake.unauthorized++;
-      send(res, 403, { errors: ['Forbidden'] });
-      return;
+  const queries: FakeDatadog['queries'] = [];
+  let unauthorized = 0;
+  const api = await startFakeApi(({ method, url, headers }): FakeAnswer => {
+    if (url.pathname !== '/api/v1/query' || method !== 'GET')
+      return { status: 404, body: { errors: ['Not found'] } };
+    if (headers['dd-api-key'] !== keys.api || headers['dd-application-key'] !== keys.application) {
+      unauthorized++;
+      return { status: 403, body: { errors: ['Forbidden'] } };
     }
     const query = url.searchParams.get('query');
     const from = Number(url.searchParams.get('from'));
     const to = Number(url.searchParams.get('to'));
     if (!query || !Number.isInteger(from) || !Number.isInteger(to) || from >= to) {
-      send(res, 400, { errors: ["Missing or invalid 'query', 'from' or 'to'"] });
-      return;
+      return { status: 400, body: { errors: ["Missing or invalid 'query', 'from' or 'to'"] } };
     }
     if (!/^[a-z]+:[\w.]+\{[^}]*\}/.test(query)) {
-      send(res, 400, {
-        errors: [`Error parsing query: unable to parse ${query}: Rule 'scope_expr' didn't match`],
-      });
-      return;
+      return {
+        status: 400,
+        body: { errors: [`Error parsing query: unable to parse ${query}: Rule 'scope_expr' didn't match`] },
+      };
     }
-    fake.queries.push({ query, from, to });
+    queries.push({ query, from, to });
     const answer = answers.get(query) ?? { series: [] };
     if ('rateLimitedFor' in answer) {
-      send(
-        res,
-        429,
-        { errors: ['Rate limit of 1600 requests in 3600 seconds reached'] },
-        {
+      return {
+        status: 429,
+        body: { errors: ['Rate limit of 1600 requests in 3600 seconds reached'] },
+        headers: {
           'x-ratelimit-limit': '1600',
           'x-ratelimit-remaining': '0',
           'x-ratelimit-reset': String(answer.rateLimitedFor),
         },
-      );
-      return;
+      };
     }
     const scope = query.slice(query.indexOf('{') + 1, query.indexOf('}'));
     const series = answer.series.map((points, i) => ({
@@ -89,23 +70,22 @@ export async function startFakeDatadog(keys: { api: string; application: string 
       length: points.length,
       pointlist: points.map((value, j) => [(from + 60 * j) * 1000, value]),
     }));
-    send(res, 200, {
-      status: 'ok',
-      res_type: 'time_series',
-      query,
-      from_date: from * 1000,
-      to_date: to * 1000,
-      series,
-    });
+    return {
+      status: 200,
+      body: {
+        status: 'ok',
+        res_type: 'time_series',
+        query,
+        from_date: from * 1000,
+        to_date: to * 1000,
+        series,
+      },
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(fake, {
-    url: `https://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+  return {
+    ...api,
+    queries,
+    unauthorized: () => unauthorized,
+    answer: (query, answer) => void answers.set(query, answer),
+  };
 }

@@ -1,4 +1,13 @@
-import { baseOf, checkStatus, createHttpStore, numberFrom, parseAddress, parseJson } from '../http-store.ts';
+import {
+  baseOf,
+  checkStatus,
+  createHttpStore,
+  jsonErrorText,
+  numberFrom,
+  parseAddress,
+  parseJson,
+  retryAfterMs,
+} from '../http-store.ts';
 import { noData, ProviderError, type MetricProvider, type NoData, type ProviderConfig } from '../provider.ts';
 import { defineStore, TlsSecretKeys } from '../store.ts';
 import { PlainQuery } from '../template.ts';
@@ -24,6 +33,8 @@ export function createDatadogProvider(config: ProviderConfig): MetricProvider {
     name: 'Datadog',
     where,
     authHeaders: { 'DD-API-KEY': api, 'DD-APPLICATION-KEY': application },
+    // Datadog names the wait in X-RateLimit-Reset, in seconds, rather than in Retry-After.
+    rateLimitWait: (headers, now) => retryAfterMs(headers['x-ratelimit-reset'], now),
   });
 
   return {
@@ -49,16 +60,9 @@ export function createDatadogProvider(config: ProviderConfig): MetricProvider {
 }
 
 /** Datadog's error bodies: {"errors": ["..."]}, or {"status": "error", "error": "..."}. */
-function errorsOf(body: string): string | undefined {
-  try {
-    const parsed = JSON.parse(body) as { errors?: unknown; error?: unknown };
-    if (Array.isArray(parsed.errors)) return parsed.errors.map(String).join('; ');
-    if (typeof parsed.error === 'string') return parsed.error;
-  } catch {
-    // Not JSON: the caller quotes the body.
-  }
-  return undefined;
-}
+const errorsOf = jsonErrorText((body) =>
+  Array.isArray(body.errors) ? body.errors.map(String).join('; ') : body.error,
+);
 
 interface QueryAnswer {
   status?: unknown;

@@ -3,7 +3,9 @@ import type { CanaryStatus } from '../../../src/api/index.ts';
 import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { startFakeDatadog, type FakeDatadog } from '../../harness/datadog.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
+import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
 import { apply } from '../controller/fixtures.ts';
@@ -11,8 +13,9 @@ import { canaryEvents } from '../controller/history.ts';
 import { startRelease } from './release.ts';
 
 // Canaries analysed through the operator with the metric stores other than
-// Prometheus: a JSON API (web), Datadog's query API (a loopback HTTPS server
-// speaking its documented shapes) and a real Graphite from Debian. For each
+// Prometheus: a JSON API (web), the hosted APIs of Datadog, New Relic and
+// Dynatrace (loopback HTTPS servers speaking their documented shapes) and a
+// real Graphite from Debian. For each
 // store one Canary whose metric is in range is promoted, and one whose metric
 // is out of range is rolled back, both read from the store through the
 // template's Secret.
@@ -20,14 +23,22 @@ import { startRelease } from './release.ts';
 const datadogKeys = { api: 'dd-api-Tz4mWq8cLp2x', application: 'dd-app-Hn6rYv3kSb9e' };
 const graphiteAuth = { username: 'fledge', password: 'gr-Pk2sXn7vMq4w' };
 const webToken = 'web-Jc5tRz9bNf3q';
+const newrelicAccount = '7654321';
+const newrelicKey = 'NRIQ-Wd8pLx3vKc6m';
+const dynatraceToken = 'dt0c01.Rb4nTy7wQs2k';
+const newrelicQuery = (name: string) =>
+  `SELECT percentage(count(*), WHERE error IS false) AS result FROM Transaction WHERE appName = '${name}'`;
+const dynatraceSelector = (name: string) => `app.success_rate:filter(eq("canary","${name}")):avg`;
 
-describe('canary analysis with the web, datadog and graphite stores', () => {
+describe('canary analysis with the web, datadog, graphite, newrelic and dynatrace stores', () => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
   let operator: OperatorProcess;
   let web: Loopback;
   let datadog: FakeDatadog;
   let graphite: Graphite;
+  let newrelic: FakeNewRelic;
+  let dynatrace: FakeDynatrace;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -41,6 +52,8 @@ describe('canary analysis with the web, datadog and graphite stores', () => {
     });
     datadog = await startFakeDatadog(datadogKeys);
     graphite = await startGraphite(graphiteAuth);
+    newrelic = await startFakeNewRelic(newrelicAccount, newrelicKey);
+    dynatrace = await startFakeDynatrace(dynatraceToken);
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
     const template = (name: string, provider: object, query: string) => ({
       apiVersion: 'fledge.dev/v1beta1',
@@ -63,26 +76,32 @@ describe('canary analysis with the web, datadog and graphite stores', () => {
         'ca.crt': datadog.ca,
       }),
       secret('graphite-auth', graphiteAuth),
-      template(
-        'web',
-        { type: 'web', address: web.url, secretRef: { name: 'web-auth' } },
-        'path: /score?canary={{ name }}\njsonPath: $.data.successRate',
-      ),
-      template(
-        'datadog',
-        { type: 'datadog', address: datadog.url, secretRef: { name: 'datadog' } },
-        'avg:app.success_rate{kube_namespace:{{ namespace }},canary:{{ name }}}',
-      ),
-      template(
-        'graphite',
-        { type: 'graphite', address: graphite.url, secretRef: { name: 'graphite-auth' } },
-        'target=app.{{ name }}.success&from=-10min',
+      secret('newrelic', {
+        newrelic_account_id: newrelicAccount,
+        newrelic_query_key: newrelicKey,
+        'ca.crt': newrelic.ca,
+      }),
+      secret('dynatrace', { dynatrace_token: dynatraceToken, 'ca.crt': dynatrace.ca }),
+      ...Object.entries<[string, string, string]>({
+        web: [web.url, 'web-auth', 'path: /score?canary={{ name }}\njsonPath: $.data.successRate'],
+        datadog: [
+          datadog.url,
+          'datadog',
+          'avg:app.success_rate{kube_namespace:{{ namespace }},canary:{{ name }}}',
+        ],
+        graphite: [graphite.url, 'graphite-auth', 'target=app.{{ name }}.success&from=-10min'],
+        newrelic: [newrelic.url, 'newrelic', newrelicQuery('{{ name }}')],
+        dynatrace: [dynatrace.url, 'dynatrace', dynatraceSelector('{{ name }}')],
+      }).map(([type, [address, secretName, query]]) =>
+        template(type, { type, address, secretRef: { name: secretName } }, query),
       ),
     );
   }, 180_000);
 
   afterAll(async () => {
     await operator?.stop();
+    await dynatrace?.close();
+    await newrelic?.close();
     await graphite?.stop();
     await datadog?.close();
     await web?.close();
@@ -95,6 +114,8 @@ describe('canary analysis with the web, datadog and graphite stores', () => {
         series: [[rate, rate]],
       });
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
+    if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
+    if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
   }
 
   /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
@@ -120,7 +141,7 @@ describe('canary analysis with the web, datadog and graphite stores', () => {
     });
   }
 
-  for (const store of ['web', 'datadog', 'graphite'] as const) {
+  for (const store of ['web', 'datadog', 'graphite', 'newrelic', 'dynatrace'] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
       await setRate(store, `${store}-bad`, 91);
@@ -153,14 +174,21 @@ describe('canary analysis with the web, datadog and graphite stores', () => {
   it('never writes a store credential to status, events or the operator log', async () => {
     const log = await operator.rawLog();
     const texts = [log];
-    for (const name of ['web-bad', 'datadog-bad', 'graphite-bad']) {
+    for (const name of ['web-bad', 'datadog-bad', 'graphite-bad', 'newrelic-bad', 'dynatrace-bad']) {
       texts.push(JSON.stringify(await canaryEvents(kubeconfigPath, namespace, name)));
     }
-    for (const credential of [datadogKeys.api, datadogKeys.application, graphiteAuth.password, webToken]) {
+    for (const credential of [
+      datadogKeys.api,
+      datadogKeys.application,
+      graphiteAuth.password,
+      webToken,
+      newrelicKey,
+      dynatraceToken,
+    ]) {
       for (const text of texts) expect(text).not.toContain(credential);
     }
     // The fakes saw every query with the right credentials.
-    expect(datadog.unauthorized).toBe(0);
+    expect(datadog.unauthorized()).toBe(0);
     expect(graphite.unauthorized()).toBe(0);
   });
 });
