@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests and the sandbox need from outside npm: Prometheus and
-# Graphite from Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
+# Installs what the tests and the sandbox need from outside npm: Prometheus,
+# Graphite and InfluxDB from Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
 # module proxy (all cached).
 set -euo pipefail
 missing=()
@@ -9,11 +9,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl, openssl and flock (util-linux) must be on PATH)" >&2
   exit 1
 fi
-# Real metric stores from Debian: Prometheus, and Graphite for the graphite store's tests.
+# Real metric stores from Debian: Prometheus, and Graphite and InfluxDB for their stores' tests.
 packages=()
 command -v prometheus >/dev/null || packages+=(prometheus)
 command -v carbon-cache >/dev/null || packages+=(graphite-carbon)
 command -v graphite-manage >/dev/null || packages+=(graphite-web)
+command -v influxd >/dev/null || packages+=(influxdb)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "[ensure-tools] installing ${packages[*]} from Debian" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -8,7 +8,7 @@ import {
   parseJson,
 } from '../http-store.ts';
 import { noData, ProviderError, type MetricProvider, type NoData, type ProviderConfig } from '../provider.ts';
-import { defineStore } from '../store.ts';
+import { defineStore, TlsSecretKeys } from '../store.ts';
 import { PlainQuery } from '../template.ts';
 
 // New Relic's Insights query API (GET /v1/accounts/<id>/query?nrql=...). As in
@@ -92,6 +92,7 @@ export const newrelic = defineStore({
   secretKeys: [
     { key: accountKey, meaning: 'account whose data is queried', credential: false, required: true },
     { key: queryKey, meaning: 'sent as `X-Query-Key`', credential: true, required: true },
+    ...TlsSecretKeys,
   ],
   syntax: PlainQuery,
   factory: createNewRelicProvider,

@@ -5,6 +5,7 @@ import { startFakeDatadog, type FakeDatadog } from '../../harness/datadog.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
+import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
@@ -14,14 +15,15 @@ import { startRelease } from './release.ts';
 
 // Canaries analysed through the operator with the metric stores other than
 // Prometheus: a JSON API (web), the hosted APIs of Datadog, New Relic and
-// Dynatrace (loopback HTTPS servers speaking their documented shapes) and a
-// real Graphite from Debian. For each
+// Dynatrace (loopback HTTPS servers speaking their documented shapes), and a
+// real Graphite and InfluxDB from Debian. For each
 // store one Canary whose metric is in range is promoted, and one whose metric
 // is out of range is rolled back, both read from the store through the
 // template's Secret.
 
 const datadogKeys = { api: 'dd-api-Tz4mWq8cLp2x', application: 'dd-app-Hn6rYv3kSb9e' };
 const graphiteAuth = { username: 'fledge', password: 'gr-Pk2sXn7vMq4w' };
+const influxAuth = { username: 'fledge', password: 'in-Mv3qTb8xWk5n' };
 const webToken = 'web-Jc5tRz9bNf3q';
 const newrelicAccount = '7654321';
 const newrelicKey = 'NRIQ-Wd8pLx3vKc6m';
@@ -30,7 +32,7 @@ const newrelicQuery = (name: string) =>
   `SELECT percentage(count(*), WHERE error IS false) AS result FROM Transaction WHERE appName = '${name}'`;
 const dynatraceSelector = (name: string) => `app.success_rate:filter(eq("canary","${name}")):avg`;
 
-describe('canary analysis with the web, datadog, graphite, newrelic and dynatrace stores', () => {
+describe('canary analysis with the stores other than Prometheus', () => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
   let operator: OperatorProcess;
@@ -39,6 +41,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
   let graphite: Graphite;
   let newrelic: FakeNewRelic;
   let dynatrace: FakeDynatrace;
+  let influx: InfluxDB;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -54,6 +57,8 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
     graphite = await startGraphite(graphiteAuth);
     newrelic = await startFakeNewRelic(newrelicAccount, newrelicKey);
     dynatrace = await startFakeDynatrace(dynatraceToken);
+    influx = await startInfluxDB(influxAuth);
+    await influx.influxql('CREATE DATABASE apps');
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
     const template = (name: string, provider: object, query: string) => ({
       apiVersion: 'fledge.dev/v1beta1',
@@ -82,6 +87,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
         'ca.crt': newrelic.ca,
       }),
       secret('dynatrace', { dynatrace_token: dynatraceToken, 'ca.crt': dynatrace.ca }),
+      secret('influxdb', influxAuth),
       ...Object.entries<[string, string, string]>({
         web: [web.url, 'web-auth', 'path: /score?canary={{ name }}\njsonPath: $.data.successRate'],
         datadog: [
@@ -92,6 +98,11 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
         graphite: [graphite.url, 'graphite-auth', 'target=app.{{ name }}.success&from=-10min'],
         newrelic: [newrelic.url, 'newrelic', newrelicQuery('{{ name }}')],
         dynatrace: [dynatrace.url, 'dynatrace', dynatraceSelector('{{ name }}')],
+        influxdb: [
+          influx.url,
+          'influxdb',
+          `SELECT last(success_rate) FROM "apps"."autogen"."requests" WHERE canary = '{{ name }}'`,
+        ],
       }).map(([type, [address, secretName, query]]) =>
         template(type, { type, address, secretRef: { name: secretName } }, query),
       ),
@@ -100,6 +111,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
 
   afterAll(async () => {
     await operator?.stop();
+    await influx?.stop();
     await dynatrace?.close();
     await newrelic?.close();
     await graphite?.stop();
@@ -115,6 +127,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
       });
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
     if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
+    if (store === 'influxdb') await influx.write('apps', [`requests,canary=${name} success_rate=${rate}`]);
     if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
   }
 
@@ -141,7 +154,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
     });
   }
 
-  for (const store of ['web', 'datadog', 'graphite', 'newrelic', 'dynatrace'] as const) {
+  for (const store of ['web', 'datadog', 'graphite', 'newrelic', 'dynatrace', 'influxdb'] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
       await setRate(store, `${store}-bad`, 91);
@@ -174,7 +187,14 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
   it('never writes a store credential to status, events or the operator log', async () => {
     const log = await operator.rawLog();
     const texts = [log];
-    for (const name of ['web-bad', 'datadog-bad', 'graphite-bad', 'newrelic-bad', 'dynatrace-bad']) {
+    for (const name of [
+      'web-bad',
+      'datadog-bad',
+      'graphite-bad',
+      'newrelic-bad',
+      'dynatrace-bad',
+      'influxdb-bad',
+    ]) {
       texts.push(JSON.stringify(await canaryEvents(kubeconfigPath, namespace, name)));
     }
     for (const credential of [
@@ -184,6 +204,7 @@ describe('canary analysis with the web, datadog, graphite, newrelic and dynatrac
       webToken,
       newrelicKey,
       dynatraceToken,
+      influxAuth.password,
     ]) {
       for (const text of texts) expect(text).not.toContain(credential);
     }
