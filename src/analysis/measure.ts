@@ -264,7 +264,7 @@ async function templateProvider(
     if (!data)
       throw new SetupError(`Secret ${namespace}/${ref.name} (spec.provider.secretRef of ${where}) not found`);
     secret = store.readSecret(data, `Secret ${namespace}/${ref.name}`);
-  } else if (store.secretKeys.some((key) => key.required)) {
+  } else if (store.needsSecret) {
     throw new SetupError(
       `${where} has no spec.provider.secretRef; ${spec.type} needs a Secret with ${store.secretKeys
         .filter((key) => key.required)

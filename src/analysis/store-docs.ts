@@ -25,7 +25,8 @@ function address(store: MetricStore): string {
 
 function secretKeys(store: MetricStore): string {
   if (store.secretKeys.length === 0) return 'none';
-  return store.secretKeys.map((k) => `\`${k.key}\`${k.required ? ' (required)' : ''}`).join(', ');
+  const keys = store.secretKeys.map((k) => `\`${k.key}\`${k.required ? ' (required)' : ''}`).join(', ');
+  return store.needsSecret ? keys : `optional: ${keys}`;
 }
 
 export function storeTableMarkdown(): string {

@@ -58,6 +58,8 @@ export interface MetricStore {
   readonly insecureSkipVerify: boolean;
   /** The keys read from the Secret named by spec.provider.secretRef; empty when it reads none. */
   readonly secretKeys: readonly SecretKey[];
+  /** A template must name a Secret (spec.provider.secretRef). By default: when a key is required. */
+  readonly needsSecret: boolean;
   /** Interprets the Secret's data; `where` names it in errors. Defaults to reading secretKeys as values. */
   readonly readSecret: (data: Readonly<Record<string, string>>, where: string) => SecretSettings;
   /** How query placeholders are escaped. */
@@ -68,8 +70,8 @@ export interface MetricStore {
   readonly permissions?: readonly Permission[];
 }
 
-type StoreInput = Omit<MetricStore, 'readSecret' | 'headers' | 'insecureSkipVerify' | 'secretKeys'> &
-  Partial<Pick<MetricStore, 'readSecret' | 'headers' | 'insecureSkipVerify' | 'secretKeys'>>;
+type Defaulted = 'readSecret' | 'headers' | 'insecureSkipVerify' | 'secretKeys' | 'needsSecret';
+type StoreInput = Omit<MetricStore, Defaulted> & Partial<Pick<MetricStore, Defaulted>>;
 
 /** A declaration with the defaults filled in: an HTTP store using headers and insecureSkipVerify. */
 export function defineStore<T extends string>(
@@ -80,6 +82,7 @@ export function defineStore<T extends string>(
     headers: true,
     insecureSkipVerify: true,
     readSecret: (data, where) => readDeclaredKeys(secretKeys, data, where),
+    needsSecret: secretKeys.some((key) => key.required),
     ...input,
     secretKeys,
   };

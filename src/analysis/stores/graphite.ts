@@ -104,6 +104,8 @@ export const graphite = defineStore({
   summary: 'render API (`/render?format=json`); the last non-null point of the one series',
   address: { kind: 'required' },
   secretKeys,
+  // Graphite itself has no authentication; a Secret is for a proxy in front of it.
+  needsSecret: false,
   readSecret: (data, where) => {
     const { values = {}, tls } = readDeclaredKeys(secretKeys, data, where);
     const { username = '', password = '' } = values;

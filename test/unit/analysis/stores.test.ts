@@ -3,13 +3,29 @@ import { readFileSync } from 'node:fs';
 import { providerFactories } from '../../../src/analysis/registry.ts';
 import { readDeclaredKeys } from '../../../src/analysis/store.ts';
 import { withStoreTable } from '../../../src/analysis/store-docs.ts';
-import { metricStores, metricStoreTypes } from '../../../src/analysis/stores/index.ts';
+import { metricStoreFor, metricStores, metricStoreTypes } from '../../../src/analysis/stores/index.ts';
 import { PlainQuery, renderQuery, type TemplateVariables } from '../../../src/analysis/template.ts';
-import { MetricTemplateProviderSchema, MetricProviderTypes } from '../../../src/api/index.ts';
+import { Value } from '@sinclair/typebox/value';
+import { parseAllDocuments } from 'yaml';
+import {
+  MetricProviderTypes,
+  MetricTemplateProviderSchema,
+  MetricTemplateSchema,
+  type MetricTemplate,
+} from '../../../src/api/index.ts';
 import { KnownSecrets, knownSecrets } from '../../../src/telemetry/secrets.ts';
 
 // What is derived from the store declarations: the registry, the CRD's enum and
 // rules, the docs table, and how Secret keys are read.
+
+const vars: TemplateVariables = {
+  name: 'my-app',
+  namespace: 'prod',
+  target: 'my-app',
+  service: 'my-app',
+  interval: '1m',
+  variables: { quote: "it's", spaced: 'a b' },
+};
 
 describe('metric store declarations', () => {
   it('declare each type once, and the CRD enum is exactly the declared types', () => {
@@ -36,6 +52,28 @@ describe('metric store declarations', () => {
     }
     const region = rules?.find((r) => r.rule.endsWith('has(self.region)'))?.rule ?? '';
     expect(region).toContain("'cloudwatch'");
+  });
+
+  it('each have a section in docs/analysis.md whose worked templates are valid and render', () => {
+    const doc = readFileSync(new URL('../../../docs/analysis.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Metric stores'), doc.indexOf('## Debugging a failing check'));
+    for (const store of metricStores.filter((s) => s.factory !== undefined)) {
+      expect(section).toContain(`### ${store.type}\n`);
+    }
+    const examples = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .flatMap((m) => parseAllDocuments(m[1] as string).map((d) => d.toJS() as { kind?: string }))
+      .filter((o): o is MetricTemplate => o.kind === 'MetricTemplate');
+    expect(examples.map((t) => t.spec.provider.type).sort()).toEqual(
+      metricStores
+        .filter((s) => s.factory !== undefined && s.type !== 'prometheus')
+        .map((s) => s.type)
+        .sort(),
+    );
+    for (const template of examples) {
+      expect(Value.Errors(MetricTemplateSchema, template).First()).toBeUndefined();
+      const store = metricStoreFor(template.spec.provider.type);
+      expect(() => renderQuery(template.spec.query, vars, store?.syntax)).not.toThrow();
+    }
   });
 
   it('are listed in docs/analysis.md as generated (regenerate: node src/analysis/store-docs.ts docs/analysis.md)', () => {
@@ -76,15 +114,6 @@ describe('readDeclaredKeys', () => {
 });
 
 describe('PlainQuery placeholders', () => {
-  const vars: TemplateVariables = {
-    name: 'my-app',
-    namespace: 'prod',
-    target: 'my-app',
-    service: 'my-app',
-    interval: '1m',
-    variables: { quote: "it's", spaced: 'a b' },
-  };
-
   it('take Kubernetes names outside quotes, as tag values and path segments', () => {
     expect(renderQuery('sum:requests{service:{{ target }},env:{{ namespace }}}', vars, PlainQuery)).toBe(
       'sum:requests{service:my-app,env:prod}',
