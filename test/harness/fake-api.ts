@@ -27,21 +27,25 @@ export interface FakeApi {
   close(): Promise<void>;
 }
 
-export async function startFakeApi(handler: (request: FakeRequest) => FakeAnswer): Promise<FakeApi> {
+export async function startFakeApi(
+  handler: (request: FakeRequest) => FakeAnswer | Promise<FakeAnswer>,
+): Promise<FakeApi> {
   const { cert, key } = selfSignedCertificate();
   const server = https.createServer({ cert, key }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const answer = handler({
+      const request: FakeRequest = {
         method: req.method ?? 'GET',
-        url: new URL(req.url ?? '/', 'https://127.0.0.1'),
+        url: new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`),
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+      };
+      void Promise.resolve(handler(request)).then((answer) => {
+        const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        res.end(text);
       });
-      const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(text);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
