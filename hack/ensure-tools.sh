@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests and the sandbox need from outside npm: Prometheus from
-# Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
+# Installs what the tests and the sandbox need from outside npm: Prometheus,
+# Graphite and InfluxDB from Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
 # module proxy (all cached).
 set -euo pipefail
 missing=()
@@ -9,11 +9,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl, openssl and flock (util-linux) must be on PATH)" >&2
   exit 1
 fi
-if ! command -v prometheus >/dev/null; then
-  echo "[ensure-tools] installing prometheus from Debian" >&2
+# Real metric stores from Debian: Prometheus, and Graphite and InfluxDB for their stores' tests.
+packages=()
+command -v prometheus >/dev/null || packages+=(prometheus)
+command -v carbon-cache >/dev/null || packages+=(graphite-carbon)
+command -v graphite-manage >/dev/null || packages+=(graphite-web)
+command -v influxd >/dev/null || packages+=(influxdb)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "[ensure-tools] installing ${packages[*]} from Debian" >&2
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 # Upstream third-party CRDs the integration tests install (Go module cache).
 "$(dirname "$0")/third-party-crds.sh" all >/dev/null

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
 import { withGeneratedSection } from '../src/analysis/builtin-docs.ts';
+import { withStoreTable } from '../src/analysis/store-docs.ts';
 import { RouterProviders } from '../src/api/index.ts';
 import { buildCustomResourceDefinitions, generatedCrdFiles } from '../src/api/crd.ts';
 import { renderFieldReference, spliceFieldReference } from '../src/api/reference.ts';
@@ -80,7 +81,7 @@ files.set(
   'docs/api.md',
   spliceFieldReference(readOrEmpty('docs/api.md'), renderFieldReference(buildCustomResourceDefinitions())),
 );
-files.set('docs/analysis.md', withGeneratedSection(readOrEmpty('docs/analysis.md')));
+files.set('docs/analysis.md', withStoreTable(withGeneratedSection(readOrEmpty('docs/analysis.md'))));
 const RBAC = 'charts/fledge/templates/rbac.yaml';
 files.set(
   RBAC,

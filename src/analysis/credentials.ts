@@ -1,4 +1,5 @@
-import { ProviderError, type ProviderCredentials, type ProviderTls } from './provider.ts';
+import { ProviderError, type ProviderCredentials } from './provider.ts';
+import { TlsSecretKeys, type SecretKey, type SecretSettings } from './store.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
 
 // Reads the Secret named by a MetricTemplate's spec.provider.secretRef. The
@@ -15,10 +16,17 @@ export const SecretKeys = {
   key: 'tls.key',
 } as const;
 
-export interface SecretSettings {
-  readonly credentials?: ProviderCredentials;
-  readonly tls?: Omit<ProviderTls, 'insecureSkipVerify'>;
-}
+/** The keys settingsFromSecret reads, for a store's declaration. */
+export const httpAuthSecretKeys: readonly SecretKey[] = [
+  { key: SecretKeys.token, meaning: 'sent as `Authorization: Bearer <token>`', credential: true },
+  {
+    key: SecretKeys.username,
+    meaning: 'HTTP basic auth with `password`; not together with `token`',
+    credential: false,
+  },
+  { key: SecretKeys.password, meaning: 'HTTP basic auth password', credential: true },
+  ...TlsSecretKeys,
+];
 
 /** `secret` names the Secret in errors, e.g. "Secret monitoring/prom-auth". */
 export function settingsFromSecret(data: Readonly<Record<string, string>>, secret: string): SecretSettings {

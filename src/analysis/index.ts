@@ -11,9 +11,17 @@ export {
   type ProviderErrorKind,
   type ProviderTls,
 } from './provider.ts';
-export { createPrometheusProvider } from './prometheus.ts';
+export { createPrometheusProvider } from './stores/prometheus.ts';
+export { metricStoreFor, metricStores, metricStoreTypes, type MetricStoreType } from './stores/index.ts';
+export {
+  defineStore,
+  type AddressRule,
+  type MetricStore,
+  type SecretKey,
+  type SecretSettings,
+} from './store.ts';
 export { createProvider, ProviderCache, providerFactories, type ProviderFactory } from './registry.ts';
-export { settingsFromSecret, SecretKeys, type SecretSettings } from './credentials.ts';
+export { settingsFromSecret, SecretKeys } from './credentials.ts';
 export {
   BuiltinMetrics,
   BuiltinRouters,
@@ -27,7 +35,10 @@ export {
 export {
   BuiltinVariableNames,
   isPrometheusDuration,
+  PlainQuery,
+  PromQL,
   renderQuery,
+  type QuerySyntax,
   TemplateError,
   type BuiltinVariableName,
   type TemplateVariables,

@@ -1,4 +1,4 @@
-import type { Canary, MetricTemplate, NormalizedMetric } from '../api/index.ts';
+import { parseGoDuration, type Canary, type MetricTemplate, type NormalizedMetric } from '../api/index.ts';
 import {
   builtinQueryTemplate,
   builtinRouterFor,
@@ -6,11 +6,12 @@ import {
   BuiltinRouters,
   isBuiltinMetric,
 } from './builtin.ts';
-import { settingsFromSecret, type SecretSettings } from './credentials.ts';
 import { goDurationToPrometheus } from './duration.ts';
 import { judge, type Measurement } from './judge.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from './provider.ts';
-import { renderQuery, TemplateError, type TemplateVariables } from './template.ts';
+import type { SecretSettings } from './store.ts';
+import { metricStoreFor } from './stores/index.ts';
+import { PromQL, renderQuery, TemplateError, type QuerySyntax, type TemplateVariables } from './template.ts';
 
 // One metric check from spec to verdict: pick the query (MetricTemplate,
 // builtin, or deprecated inline query), render it, run it on the provider and
@@ -81,6 +82,7 @@ class SetupError extends Error {}
 interface Plan {
   readonly query: string;
   readonly provider: ProviderConfig;
+  readonly intervalMs: number;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function measure(
   try {
     const plan = await planMeasurement(metric, ctx, deps);
     query = plan.query;
-    const result = await deps.providerFor(plan.provider).query(plan.query, signal);
+    const result = await deps.providerFor(plan.provider).query(plan.query, signal, plan.intervalMs);
     return {
       name: metric.name,
       query,
@@ -133,6 +135,7 @@ async function planMeasurement(
       `metric interval "${metric.interval}" cannot be a Prometheus range: use whole milliseconds or more, e.g. 30s, 1m, 1m30s`,
     );
   }
+  const intervalMs = parseGoDuration(metric.interval);
   const vars: TemplateVariables = {
     name: ctx.name,
     namespace: ctx.namespace,
@@ -148,9 +151,19 @@ async function planMeasurement(
     const ref = metric.templateRef;
     const template = await deps.getMetricTemplate(ref);
     if (!template) throw new SetupError(`MetricTemplate ${ref.namespace}/${ref.name} not found`);
+    const where = `MetricTemplate ${ref.namespace}/${ref.name}`;
+    const store = metricStoreFor(template.spec.provider.type);
+    if (!store) throw new SetupError(`${where}: unknown spec.provider.type "${template.spec.provider.type}"`);
+    const storeInterval = store.syntax.interval?.(intervalMs);
     return {
-      query: render(`MetricTemplate ${ref.namespace}/${ref.name}`, template.spec.query, vars),
+      query: render(
+        where,
+        template.spec.query,
+        storeInterval ? { ...vars, interval: storeInterval } : vars,
+        store.syntax,
+      ),
       provider: await templateProvider(template, ref.namespace, ctx, deps),
+      intervalMs,
     };
   }
 
@@ -159,6 +172,7 @@ async function planMeasurement(
     return {
       query: render(`metric ${metric.name}`, metric.query, vars),
       provider: prometheusAt(defaultAddress(ctx, deps, `metric "${metric.name}"`), deps),
+      intervalMs,
     };
   }
 
@@ -177,6 +191,7 @@ async function planMeasurement(
         prepare ? prepare(vars) : vars,
       ),
       provider: prometheusAt(defaultAddress(ctx, deps, `builtin metric ${metric.name}`), deps),
+      intervalMs,
     };
   }
 
@@ -186,9 +201,14 @@ async function planMeasurement(
 }
 
 /** renderQuery, with the template's origin prefixed to its errors. */
-function render(origin: string, template: string, vars: TemplateVariables): string {
+function render(
+  origin: string,
+  template: string,
+  vars: TemplateVariables,
+  syntax: QuerySyntax = PromQL,
+): string {
   try {
-    return renderQuery(template, vars);
+    return renderQuery(template, vars, syntax);
   } catch (err) {
     throw err instanceof TemplateError ? new TemplateError(`${origin}: ${err.message}`) : err;
   }
@@ -216,14 +236,25 @@ async function templateProvider(
 ): Promise<ProviderConfig> {
   const spec = template.spec.provider;
   const where = `MetricTemplate ${namespace}/${template.metadata.name ?? ''}`;
-  // Only Prometheus has a cluster-wide default address to fall back on.
+  const store = metricStoreFor(spec.type);
+  if (!store) throw new SetupError(`${where}: unknown spec.provider.type "${spec.type}"`);
+  const rule = store.address;
   const address =
-    spec.address ??
-    (spec.type === 'prometheus' ? (ctx.metricsServer ?? deps.defaultMetricsServer) : undefined);
+    rule.kind === 'cluster'
+      ? ''
+      : (spec.address ??
+        (rule.kind === 'default'
+          ? rule.value
+          : rule.kind === 'metrics-server'
+            ? (ctx.metricsServer ?? deps.defaultMetricsServer)
+            : undefined));
   if (address === undefined) {
     throw new SetupError(
-      `${where} has no spec.provider.address${spec.type === 'prometheus' ? ", and neither the Canary's spec.metricsServer nor the controller's default metrics server is set" : ''}`,
+      `${where} has no spec.provider.address${rule.kind === 'metrics-server' ? ", and neither the Canary's spec.metricsServer nor the controller's default metrics server is set" : ''}`,
     );
+  }
+  if (store.region === 'required' && spec.region === undefined) {
+    throw new SetupError(`${where} has no spec.provider.region, which ${spec.type} needs`);
   }
 
   let secret: SecretSettings = {};
@@ -232,7 +263,14 @@ async function templateProvider(
     const data = await deps.getSecretData(ref);
     if (!data)
       throw new SetupError(`Secret ${namespace}/${ref.name} (spec.provider.secretRef of ${where}) not found`);
-    secret = settingsFromSecret(data, `Secret ${namespace}/${ref.name}`);
+    secret = store.readSecret(data, `Secret ${namespace}/${ref.name}`);
+  } else if (store.needsSecret) {
+    throw new SetupError(
+      `${where} has no spec.provider.secretRef; ${spec.type} needs a Secret with ${store.secretKeys
+        .filter((key) => key.required)
+        .map((key) => key.key)
+        .join(', ')}`,
+    );
   }
 
   const headers = Object.fromEntries(
@@ -248,8 +286,10 @@ async function templateProvider(
     type: spec.type,
     address,
     timeoutMs: deps.queryTimeoutMs,
+    ...(spec.region !== undefined && { region: spec.region }),
     ...(Object.keys(headers).length > 0 && { headers }),
     ...(secret.credentials && { credentials: secret.credentials }),
+    ...(secret.values && { secretValues: secret.values }),
     ...(tlsSettings && { tls: tlsSettings }),
   };
 }

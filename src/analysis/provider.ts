@@ -18,8 +18,11 @@ export function isNoData(result: number | NoData): result is NoData {
 }
 
 export interface MetricProvider {
-  /** Runs one instant query. Resolves to a number or NoData; rejects only with ProviderError. */
-  query(query: string, signal?: AbortSignal): Promise<number | NoData>;
+  /**
+   * Runs one query. Resolves to a number or NoData; rejects only with ProviderError.
+   * `intervalMs` is the metric's interval, for stores whose API takes a time window.
+   */
+  query(query: string, signal?: AbortSignal, intervalMs?: number): Promise<number | NoData>;
   /** Releases pooled connections; called when the provider leaves the cache. */
   close(): void;
 }
@@ -39,8 +42,10 @@ export const ProviderErrorKinds = [
   'auth',
   /** Any other non-success HTTP status. */
   'http-status',
-  /** The store rejected the query itself (syntax or evaluation error). */
-  'promql',
+  /** The store rejected the query itself: its syntax, or an unknown metric. */
+  'bad-query',
+  /** 429: the store asked Fledge to wait; no query is sent before its Retry-After. */
+  'rate-limited',
   /** The answer was not the store's API format (a proxy page, truncated JSON). */
   'bad-response',
   /** The query ran but its result is not one number (several series, a range vector). */
@@ -75,7 +80,12 @@ export interface ProviderTls {
 /** Everything needed to build a provider; equal configs share one client. */
 export interface ProviderConfig {
   readonly type: string;
+  /** Empty for stores read through the Kubernetes API. */
   readonly address: string;
+  /** spec.provider.region */
+  readonly region?: string;
+  /** Store-specific Secret values (API keys, account ids), by Secret key. */
+  readonly secretValues?: Readonly<Record<string, string>>;
   readonly headers?: Readonly<Record<string, string>>;
   readonly credentials?: ProviderCredentials;
   readonly tls?: ProviderTls;

@@ -1,24 +1,26 @@
 import { createHash } from 'node:crypto';
-import { createPrometheusProvider } from './prometheus.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from './provider.ts';
+import type { ProviderFactory } from './store.ts';
+import { metricStores } from './stores/index.ts';
 
-export type ProviderFactory = (config: ProviderConfig) => MetricProvider;
+export type { ProviderFactory } from './store.ts';
 
-/** MetricTemplate spec.provider.type -> implementation. A new store is one entry here. */
-export const providerFactories: Readonly<Record<string, ProviderFactory>> = {
-  prometheus: createPrometheusProvider,
-};
+/** MetricTemplate spec.provider.type -> implementation, for the declared stores that have one. */
+export const providerFactories: Readonly<Record<string, ProviderFactory>> = Object.fromEntries(
+  metricStores.flatMap((store) => (store.factory ? [[store.type, store.factory]] : [])),
+);
 
-/** Builds a provider for config.type; an unknown type is a 'config' error naming the known ones. */
+/** Builds a provider for config.type; a type without an implementation is a 'config' error naming the ones that have one. */
 export function createProvider(
   config: ProviderConfig,
   factories: Readonly<Record<string, ProviderFactory>> = providerFactories,
 ): MetricProvider {
   const factory = Object.hasOwn(factories, config.type) ? factories[config.type] : undefined;
   if (!factory) {
+    const declared = metricStores.some((store) => store.type === config.type);
     throw new ProviderError(
       'config',
-      `unknown metric provider type "${config.type}" in spec.provider.type; known types: ${Object.keys(factories).join(', ')}`,
+      `${declared ? 'this version of Fledge cannot query' : 'unknown'} metric provider type "${config.type}" in spec.provider.type; known types: ${Object.keys(factories).join(', ')}`,
     );
   }
   return factory(config);

@@ -69,8 +69,45 @@ type Reference =
   | { readonly kind: 'builtin'; readonly name: BuiltinVariableName }
   | { readonly kind: 'variable'; readonly key: string };
 
+/** How a store's query language quotes and comments, so placeholders are filled safely in it. */
+export interface QuerySyntax {
+  /** The language, for messages. */
+  readonly name: string;
+  /** `#` starts a comment that runs to the end of the line. */
+  readonly hashComments: boolean;
+  /** Strings after `=~` and `!~` are regular expressions. */
+  readonly regexMatchers: boolean;
+  /** Whether a value may stand outside quotes. */
+  readonly isBareToken: (value: string) => boolean;
+  /** What a value outside quotes may be, for the refusal message. */
+  readonly bareTokens: string;
+  /** `{{ interval }}` in the store's own duration syntax; the Prometheus form when absent. */
+  readonly interval?: (ms: number) => string;
+}
+
+export const PromQL: QuerySyntax = {
+  name: 'PromQL',
+  hashComments: true,
+  regexMatchers: true,
+  isBareToken: isSafeBareToken,
+  bareTokens: 'one metric or label name, number or duration',
+};
+
+/**
+ * The other stores' languages (Datadog, Graphite, NRQL, Flux, JSON, URLs): strings in
+ * single, double or back quotes; outside them a value is one name-like word, such as a
+ * Kubernetes name, a dotted metric path segment, a tag value or a duration.
+ */
+export const PlainQuery: QuerySyntax = {
+  name: 'query',
+  hashComments: false,
+  regexMatchers: false,
+  isBareToken: (value) => /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/.test(value),
+  bareTokens: 'one word of letters, digits, _ . : and -',
+};
+
 /** Renders a query template; throws TemplateError listing every problem found. */
-export function renderQuery(template: string, vars: TemplateVariables): string {
+export function renderQuery(template: string, vars: TemplateVariables, syntax: QuerySyntax = PromQL): string {
   const problems: string[] = [];
   let output = '';
   let position: Position = { kind: 'bare' };
@@ -95,7 +132,7 @@ export function renderQuery(template: string, vars: TemplateVariables): string {
         problems.push(`${where}: ${reference}`);
         continue;
       }
-      const rendered = renderValue(reference, shown, position, vars);
+      const rendered = renderValue(reference, shown, position, vars, syntax);
       if (rendered.ok) output += rendered.text;
       else problems.push(`${where}: ${rendered.problem}`);
       if (position.kind === 'bare') recentCode = '';
@@ -114,8 +151,12 @@ export function renderQuery(template: string, vars: TemplateVariables): string {
     switch (position.kind) {
       case 'bare':
         if (ch === '"' || ch === "'" || ch === '`') {
-          position = { kind: 'string', quote: ch, regex: recentCode === '=~' || recentCode === '!~' };
-        } else if (ch === '#') {
+          position = {
+            kind: 'string',
+            quote: ch,
+            regex: syntax.regexMatchers && (recentCode === '=~' || recentCode === '!~'),
+          };
+        } else if (ch === '#' && syntax.hashComments) {
           position = { kind: 'comment' };
         } else if (!/\s/.test(ch)) {
           recentCode = (recentCode + ch).slice(-2);
@@ -183,6 +224,7 @@ function renderValue(
   shown: string,
   position: Position,
   vars: TemplateVariables,
+  syntax: QuerySyntax,
 ): Rendered {
   let value: string | undefined;
   if (reference.kind === 'variable') {
@@ -230,10 +272,10 @@ function renderValue(
       if (hasControlCharacter(value)) return { ok: false, problem: `${shown} contains a control character` };
       return { ok: true, text: value };
     case 'bare':
-      if (isSafeBareToken(value)) return { ok: true, text: value };
+      if (syntax.isBareToken(value)) return { ok: true, text: value };
       return {
         ok: false,
-        problem: `${shown} is "${value}", which is unsafe outside quotes: there a value must be one metric or label name, number or duration; quote the placeholder in the template, e.g. label="${shown}"`,
+        problem: `${shown} is "${value}", which is unsafe outside quotes: there a value must be ${syntax.bareTokens}; quote the placeholder in the template, e.g. label="${shown}"`,
       };
   }
 }

@@ -9,25 +9,14 @@ import {
   conditionsStatus,
 } from './schema-helpers.ts';
 import { ConditionSchema } from './status.ts';
+import { metricStores, metricStoreTypes } from '../analysis/stores/index.ts';
 
 // MetricTemplate: a named, reusable query against a metric provider. The query
 // is a template; Canary metrics reference it with templateRef and fill
 // {{ variables.<key> }} from templateVariables.
 
-/** Metric provider types Flagger's CRD accepts. An unknown type is rejected (Flagger fell back to prometheus). */
-export const MetricProviderTypes = [
-  'prometheus',
-  'influxdb',
-  'datadog',
-  'externalmetrics',
-  'stackdriver',
-  'cloudwatch',
-  'newrelic',
-  'graphite',
-  'dynatrace',
-  'keptn',
-  'splunk',
-] as const;
+/** Metric provider types: one per store declaration. An unknown type is rejected (Flagger fell back to prometheus). */
+export const MetricProviderTypes = metricStoreTypes;
 export type MetricProviderType = (typeof MetricProviderTypes)[number];
 
 export const MetricTemplateProviderSchema = Type.Object(
@@ -58,12 +47,7 @@ export const MetricTemplateProviderSchema = Type.Object(
   },
   {
     description: 'Where and how to run the query.',
-    ...celRules({
-      rule: "self.type != 'cloudwatch' || has(self.region)",
-      message: 'provider type cloudwatch needs provider.region',
-      fieldPath: '.region',
-      reason: 'FieldValueRequired',
-    }),
+    ...celRules(...storeRules()),
   },
 );
 export type MetricTemplateProvider = Static<typeof MetricTemplateProviderSchema>;
@@ -93,3 +77,21 @@ export const MetricTemplateSchema = Type.Object(
   { description: 'A reusable metric query referenced by Canary metrics.' },
 );
 export type MetricTemplate = Static<typeof MetricTemplateSchema>;
+
+/** What each store's declaration makes required: an address, a region. */
+function storeRules() {
+  const needing = (has: (store: (typeof metricStores)[number]) => boolean) =>
+    metricStores.filter(has).map((store) => store.type);
+  const rule = (types: readonly string[], field: 'address' | 'region') => ({
+    rule: `!(self.type in [${types.map((t) => `'${t}'`).join(', ')}]) || has(self.${field})`,
+    message: `provider ${types.length === 1 ? 'type' : 'types'} ${types.join(', ')} ${types.length === 1 ? 'needs' : 'need'} provider.${field}`,
+    fieldPath: `.${field}`,
+    reason: 'FieldValueRequired' as const,
+  });
+  const address = needing((store) => store.address.kind === 'required');
+  const region = needing((store) => store.region === 'required');
+  return [
+    ...(address.length > 0 ? [rule(address, 'address')] : []),
+    ...(region.length > 0 ? [rule(region, 'region')] : []),
+  ];
+}

@@ -1,9 +1,10 @@
+import { metricStores } from '../analysis/stores/index.ts';
 import { mergePermissions, MANAGE_VERBS, type Permission } from '../kube/rbac.ts';
 import { routerPermissions } from '../routers/index.ts';
 import { workloadDeclarations } from '../workloads/index.ts';
 
 // Every Kubernetes API call the operator makes, as RBAC rules: its own resources here,
-// the rest from the declarations of the target kinds and routers this version runs. The
+// the rest from the declarations of the target kinds, routers and metric stores this version runs. The
 // Helm chart's ClusterRole/Role is generated from these (hack/generate.ts), and the chart
 // install test runs the operator under them, so a missing rule fails it.
 
@@ -30,6 +31,7 @@ export const watchedNamespacePermissions: readonly Permission[] = mergePermissio
   ...operatorPermissions,
   ...workloadDeclarations.filter((d) => d.create !== undefined).flatMap((d) => d.permissions),
   ...routerPermissions(),
+  ...metricStores.filter((s) => s.factory !== undefined).flatMap((s) => s.permissions ?? []),
 ]);
 
 /** Rules in the operator's own namespace when leader election is on. */

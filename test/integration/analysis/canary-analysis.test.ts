@@ -5,10 +5,11 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
 import { startPrometheusProxy, type PrometheusProxy } from '../../harness/prometheus-proxy.ts';
-import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
+import { apply } from '../controller/fixtures.ts';
 import { canaryEvents } from '../controller/history.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { LiveSeries } from './live-series.ts';
+import { startRelease } from './release.ts';
 
 // Canary analysis driven only by what a real Prometheus returns: the test owns a
 // Prometheus, writes the canary's "success rate" into it by remote write, and
@@ -81,33 +82,24 @@ describe('canary analysis against a real Prometheus', () => {
 
   /** A Gateway API canary analysed every 10 s at weights 25 and 50, checking one template metric (min 99). */
   async function startRollout(name: string, template: string, threshold: number): Promise<void> {
-    await apply(
-      kubeconfigPath,
-      deployment(namespace, name, 'example/app:1'),
-      canary(namespace, name, {
-        provider: 'gatewayapi:v1',
-        service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
-        analysis: {
-          interval: '10s',
-          threshold,
-          maxWeight: 50,
-          stepWeight: 25,
-          metrics: [
-            {
-              name: metricName,
-              interval: '1m',
-              templateRef: { name: template },
-              thresholdRange: { min: 99 },
-            },
-          ],
-        },
-      }),
-    );
-    await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
-      what: `${name} initialised`,
-      timeoutMs: 60_000,
+    await startRelease(kubeconfigPath, namespace, name, {
+      provider: 'gatewayapi:v1',
+      service: { port: 9898, gatewayRefs: [{ name: 'public', namespace: 'gateways' }] },
+      analysis: {
+        interval: '10s',
+        threshold,
+        maxWeight: 50,
+        stepWeight: 25,
+        metrics: [
+          {
+            name: metricName,
+            interval: '1m',
+            templateRef: { name: template },
+            thresholdRange: { min: 99 },
+          },
+        ],
+      },
     });
-    await setImage(kubeconfigPath, namespace, name, 'example/app:2');
   }
 
   /** This file's series of fledge_canary_metric_analysis for one canary. */

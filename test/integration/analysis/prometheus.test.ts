@@ -246,7 +246,7 @@ describe('errors from a real Prometheus', () => {
       deps(),
     );
     expect(m.outcome).toBe('error');
-    expect(m.message).toMatch(/^promql: Prometheus rejected the query \(bad_data\): .*parse error/);
+    expect(m.message).toMatch(/^bad-query: Prometheus rejected the query \(bad_data\): .*parse error/);
   });
 
   it('refuses a query returning several series', async () => {

@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { ProviderError } from '../../../src/analysis/provider.ts';
 
 // Small loopback HTTP servers for the analysis tests: a scripted fake
 // endpoint, and a forwarding proxy that can delay or demand credentials in
@@ -52,6 +53,17 @@ export async function startServer(handler: Handler, tls?: { key: string; cert: s
         server.close(() => resolve());
       }),
   };
+}
+
+/** The ProviderError a query rejected with; fails the test when it resolved. */
+export async function providerFailure(promise: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ProviderError) return err;
+    throw err;
+  }
+  throw new Error('expected a ProviderError');
 }
 
 /** Answers with a JSON body. */

@@ -225,20 +225,36 @@ describe('measure: MetricTemplates', () => {
     await measure(metric, ctx, h.deps);
     expect(h.sent[0]?.config.address).toBe(ctx.metricsServer);
 
-    const datadog = template('errors', 'test', 'x', { type: 'datadog' });
-    const m = await measure(metric, ctx, harness({ templates: [datadog] }).deps);
+    const graphite = template('errors', 'test', 'x', { type: 'graphite' });
+    const m = await measure(metric, ctx, harness({ templates: [graphite] }).deps);
     expect(m.message).toBe('MetricTemplate test/errors has no spec.provider.address');
   });
 
-  it('names an unimplemented provider type', async () => {
-    const datadog = template('errors', 'test', 'x', {
-      type: 'datadog',
-      address: 'https://api.datadoghq.com',
+  it('names the Secret keys a store needs when the template has no secretRef, or the Secret lacks them', async () => {
+    const splunk = template('errors', 'test', 'x', { type: 'splunk', address: 'https://api.signalfx.com' });
+    const m = await measure(metric, ctx, harness({ templates: [splunk] }).deps);
+    expect(m.message).toBe(
+      'MetricTemplate test/errors has no spec.provider.secretRef; splunk needs a Secret with sf_token_key',
+    );
+    const withRef = template('errors', 'test', 'x', {
+      type: 'splunk',
+      address: 'https://api.signalfx.com',
+      secretRef: { name: 'sfx' },
     });
-    const m = await measure(metric, ctx, harness({ templates: [datadog] }).deps);
+    const lacking = await measure(
+      metric,
+      ctx,
+      harness({ templates: [withRef], secrets: { 'test/sfx': { token: 'abc' } } }).deps,
+    );
+    expect(lacking.message).toBe('config: Secret test/sfx has no sf_token_key; the store needs them');
+  });
+
+  it('names a declared provider type that has no implementation yet', async () => {
+    const keptn = template('errors', 'test', 'x', { type: 'keptn' });
+    const m = await measure(metric, ctx, harness({ templates: [keptn] }).deps);
     expect(m).toMatchObject({ outcome: 'error' });
     expect(m.message).toBe(
-      'config: unknown metric provider type "datadog" in spec.provider.type; known types: prometheus',
+      'config: this version of Fledge cannot query metric provider type "keptn" in spec.provider.type; known types: prometheus',
     );
   });
 });

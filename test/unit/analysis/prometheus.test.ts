@@ -1,10 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPrometheusProvider } from '../../../src/analysis/prometheus.ts';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { createPrometheusProvider } from '../../../src/analysis/stores/prometheus.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from '../../../src/analysis/provider.ts';
+import { selfSignedCertificate } from '../../harness/tls.ts';
 import { json, startServer, vector, type Handler, type Loopback } from './loopback.ts';
 
 // The provider against scripted loopback servers: every answer shape
@@ -93,8 +90,8 @@ describe('prometheus provider: results', () => {
 
 describe('prometheus provider: errors', () => {
   it.each([
-    [400, 'bad_data', 'promql'],
-    [422, 'execution', 'promql'],
+    [400, 'bad_data', 'bad-query'],
+    [422, 'execution', 'bad-query'],
     [503, 'timeout', 'timeout'],
     [503, 'canceled', 'timeout'],
     [500, 'internal', 'http-status'],
@@ -266,40 +263,12 @@ describe('prometheus provider: headers and credentials', () => {
 });
 
 describe('prometheus provider: TLS', () => {
-  let dir: string;
   let cert: string;
   let key: string;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'fledge-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=fledge-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-    key = readFileSync(join(dir, 'key.pem'), 'utf8');
+    ({ cert, key } = selfSignedCertificate());
   });
-
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('refuses an untrusted certificate with a tls error naming the fixes', async () => {
     const server = await serve((_req, res) => json(res, 200, vector({ value: '1' })), { key, cert });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { createProvider, ProviderCache, type ProviderFactory } from '../../../src/analysis/registry.ts';
+import {
+  createProvider,
+  ProviderCache,
+  providerFactories,
+  type ProviderFactory,
+} from '../../../src/analysis/registry.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from '../../../src/analysis/provider.ts';
 
 const base: ProviderConfig = { type: 'fake', address: 'http://a', timeoutMs: 1000 };
@@ -20,14 +25,14 @@ describe('createProvider', () => {
   it('names the unknown type and the known ones', () => {
     let caught: unknown;
     try {
-      createProvider({ ...base, type: 'datadog' });
+      createProvider({ ...base, type: 'keptn' });
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ProviderError);
     expect((caught as ProviderError).kind).toBe('config');
     expect((caught as ProviderError).message).toBe(
-      'unknown metric provider type "datadog" in spec.provider.type; known types: prometheus',
+      `this version of Fledge cannot query metric provider type "keptn" in spec.provider.type; known types: ${Object.keys(providerFactories).join(', ')}`,
     );
   });
 

@@ -347,10 +347,13 @@ spec:
     address: https://api.datadoghq.com
   query: avg:requests.error.rate{*}
 `;
-    expect(unsupported(template('datadog'))).toEqual([
-      expect.stringMatching(/^spec\.provider\.type: this version of Fledge queries prometheus, not datadog/),
+    expect(unsupported(template('splunk'))).toEqual([
+      expect.stringMatching(
+        /^spec\.provider\.type: this version of Fledge queries prometheus, .*, not splunk/,
+      ),
     ]);
     expect(unsupported(template('prometheus'))).toEqual([]);
+    expect(unsupported(template('datadog'))).toEqual([]);
   });
 
   it('notes that a builtin-named template metric runs only its template', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPrometheusProvider } from '../../../src/analysis/prometheus.ts';
+import { createPrometheusProvider } from '../../../src/analysis/stores/prometheus.ts';
 import type { ProviderTls } from '../../../src/analysis/provider.ts';
 import { WebhookClient } from '../../../src/hooks/index.ts';
 import { createHttpTransport } from '../../../src/notifiers/index.ts';
