@@ -7,6 +7,7 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
 import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
+import { startFakeCloudMonitoring, type FakeCloudMonitoring } from '../../harness/stackdriver.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
@@ -64,6 +65,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
   let dynatrace: FakeDynatrace;
   let influx: InfluxDB;
   let cloudwatch: FakeCloudWatch;
+  let google: FakeCloudMonitoring;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -80,6 +82,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     newrelic = await startFakeNewRelic(newrelicAccount, newrelicKey);
     dynatrace = await startFakeDynatrace(dynatraceToken);
     cloudwatch = await startFakeCloudWatch(awsKeys);
+    google = await startFakeCloudMonitoring('fledge-e2e-1');
     influx = await startInfluxDB(influxAuth);
     await influx.influxql('CREATE DATABASE apps');
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
@@ -116,6 +119,16 @@ describe('canary analysis with the stores other than Prometheus', () => {
         aws_secret_access_key: awsKeys.secretAccessKey,
         'ca.crt': cloudwatch.ca,
       }),
+      secret('gcp', {
+        project: 'fledge-e2e-1',
+        serviceAccountKey: google.serviceAccountKey,
+        'ca.crt': google.ca,
+      }),
+      template(
+        'stackdriver',
+        { type: 'stackdriver', address: google.url, secretRef: { name: 'gcp' } },
+        'sum(app_success_rate{canary="{{ name }}"})',
+      ),
       template(
         'cloudwatch',
         { type: 'cloudwatch', address: cloudwatch.url, region: awsKeys.region, secretRef: { name: 'aws' } },
@@ -146,6 +159,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     await operator?.stop();
     await influx?.stop();
     await cloudwatch?.close();
+    await google?.close();
     await dynatrace?.close();
     await newrelic?.close();
     await graphite?.stop();
@@ -161,6 +175,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       });
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
     if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
+    if (store === 'stackdriver') google.answer(`sum(app_success_rate{canary="${name}"})`, rate);
     if (store === 'cloudwatch') cloudwatch.answer(`success-${name}`, [rate]);
     if (store === 'influxdb') await influx.write('apps', [`requests,canary=${name} success_rate=${rate}`]);
     if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
@@ -249,6 +264,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       dynatraceToken,
       influxAuth.password,
       awsKeys.secretAccessKey,
+      ...google.issued,
     ]) {
       for (const text of texts) expect(text).not.toContain(credential);
     }
