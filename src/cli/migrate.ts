@@ -280,6 +280,13 @@ function reviewSupport(kind: string | undefined, object: Record<string, unknown>
   }
   if (kind === METRIC_TEMPLATE_KIND) {
     const type = ((spec.provider ?? {}) as { type?: unknown }).type;
+    if (type === 'stackdriver') {
+      note(
+        'spec.query',
+        'semantics',
+        "Flagger ran this query as MQL; Fledge runs PromQL through Cloud Monitoring's Prometheus API: rewrite the query in PromQL (see docs/analysis.md#stackdriver)",
+      );
+    }
     if (typeof type === 'string' && !Object.hasOwn(providerFactories, type)) {
       note(
         'spec.provider.type',

@@ -10,7 +10,7 @@ import {
   parseJson,
 } from '../http-store.ts';
 import { noData, ProviderError, type MetricProvider, type NoData, type ProviderConfig } from '../provider.ts';
-import { defineStore } from '../store.ts';
+import { defineStore, TlsSecretKeys } from '../store.ts';
 import { PlainQuery } from '../template.ts';
 
 // CloudWatch's GetMetricData over the AWS JSON 1.0 protocol, signed with SigV4
@@ -167,6 +167,7 @@ export const cloudwatch = defineStore({
     },
     { key: secretAccessKey, meaning: 'secret access key', credential: true },
     { key: sessionToken, meaning: 'session token of temporary credentials', credential: true },
+    ...TlsSecretKeys,
   ],
   syntax: PlainQuery,
   factory: createCloudWatchProvider,

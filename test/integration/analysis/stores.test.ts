@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CanaryStatus } from '../../../src/api/index.ts';
 import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { startFakeCloudWatch, type FakeCloudWatch } from '../../harness/cloudwatch.ts';
 import { startFakeDatadog, type FakeDatadog } from '../../harness/datadog.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
 import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
+import { startFakeCloudMonitoring, type FakeCloudMonitoring } from '../../harness/stackdriver.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
@@ -24,6 +26,26 @@ import { startRelease } from './release.ts';
 const datadogKeys = { api: 'dd-api-Tz4mWq8cLp2x', application: 'dd-app-Hn6rYv3kSb9e' };
 const graphiteAuth = { username: 'fledge', password: 'gr-Pk2sXn7vMq4w' };
 const influxAuth = { username: 'fledge', password: 'in-Mv3qTb8xWk5n' };
+const awsKeys = {
+  accessKeyId: 'AKIAFLEDGEE2E000001',
+  secretAccessKey: 'cw-Ks9dWm4pXv7bQt2z',
+  region: 'eu-west-1',
+};
+const cloudwatchQuery = (name: string) =>
+  JSON.stringify([
+    {
+      Id: 'rate',
+      MetricStat: {
+        Metric: {
+          Namespace: 'App',
+          MetricName: `success-${name}`,
+          Dimensions: [{ Name: 'canary', Value: name }],
+        },
+        Period: 60,
+        Stat: 'Average',
+      },
+    },
+  ]);
 const webToken = 'web-Jc5tRz9bNf3q';
 const newrelicAccount = '7654321';
 const newrelicKey = 'NRIQ-Wd8pLx3vKc6m';
@@ -42,6 +64,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
   let newrelic: FakeNewRelic;
   let dynatrace: FakeDynatrace;
   let influx: InfluxDB;
+  let cloudwatch: FakeCloudWatch;
+  let google: FakeCloudMonitoring;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -57,6 +81,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
     graphite = await startGraphite(graphiteAuth);
     newrelic = await startFakeNewRelic(newrelicAccount, newrelicKey);
     dynatrace = await startFakeDynatrace(dynatraceToken);
+    cloudwatch = await startFakeCloudWatch(awsKeys);
+    google = await startFakeCloudMonitoring('fledge-e2e-1');
     influx = await startInfluxDB(influxAuth);
     await influx.influxql('CREATE DATABASE apps');
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
@@ -88,6 +114,26 @@ describe('canary analysis with the stores other than Prometheus', () => {
       }),
       secret('dynatrace', { dynatrace_token: dynatraceToken, 'ca.crt': dynatrace.ca }),
       secret('influxdb', influxAuth),
+      secret('aws', {
+        aws_access_key_id: awsKeys.accessKeyId,
+        aws_secret_access_key: awsKeys.secretAccessKey,
+        'ca.crt': cloudwatch.ca,
+      }),
+      secret('gcp', {
+        project: 'fledge-e2e-1',
+        serviceAccountKey: google.serviceAccountKey,
+        'ca.crt': google.ca,
+      }),
+      template(
+        'stackdriver',
+        { type: 'stackdriver', address: google.url, secretRef: { name: 'gcp' } },
+        'sum(app_success_rate{canary="{{ name }}"})',
+      ),
+      template(
+        'cloudwatch',
+        { type: 'cloudwatch', address: cloudwatch.url, region: awsKeys.region, secretRef: { name: 'aws' } },
+        cloudwatchQuery('{{ name }}'),
+      ),
       ...Object.entries<[string, string, string]>({
         web: [web.url, 'web-auth', 'path: /score?canary={{ name }}\njsonPath: $.data.successRate'],
         datadog: [
@@ -112,6 +158,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
   afterAll(async () => {
     await operator?.stop();
     await influx?.stop();
+    await cloudwatch?.close();
+    await google?.close();
     await dynatrace?.close();
     await newrelic?.close();
     await graphite?.stop();
@@ -127,6 +175,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
       });
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
     if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
+    if (store === 'stackdriver') google.answer(`sum(app_success_rate{canary="${name}"})`, rate);
+    if (store === 'cloudwatch') cloudwatch.answer(`success-${name}`, [rate]);
     if (store === 'influxdb') await influx.write('apps', [`requests,canary=${name} success_rate=${rate}`]);
     if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
   }
@@ -154,7 +204,15 @@ describe('canary analysis with the stores other than Prometheus', () => {
     });
   }
 
-  for (const store of ['web', 'datadog', 'graphite', 'newrelic', 'dynatrace', 'influxdb'] as const) {
+  for (const store of [
+    'web',
+    'datadog',
+    'graphite',
+    'newrelic',
+    'dynatrace',
+    'influxdb',
+    'cloudwatch',
+  ] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
       await setRate(store, `${store}-bad`, 91);
@@ -205,6 +263,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
       newrelicKey,
       dynatraceToken,
       influxAuth.password,
+      awsKeys.secretAccessKey,
+      ...google.issued,
     ]) {
       for (const text of texts) expect(text).not.toContain(credential);
     }

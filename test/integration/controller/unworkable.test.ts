@@ -87,15 +87,15 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'datadog',
+    name: 'splunk',
     reason: 'MetricProviderUnavailable',
-    says: 'spec.provider.type datadog',
+    says: 'spec.provider.type splunk',
     objects: (ns) => [
-      template(ns, 'datadog-errors', 'datadog'),
-      deployment(ns, 'datadog', 'example/web:1'),
-      canary(ns, 'datadog', withMetric('datadog-errors')),
+      template(ns, 'splunk-errors', 'splunk'),
+      deployment(ns, 'splunk', 'example/web:1'),
+      canary(ns, 'splunk', withMetric('splunk-errors')),
     ],
-    fix: async (ns) => apply(integrationEnv().kubeconfigPath, template(ns, 'datadog-errors', 'prometheus')),
+    fix: async (ns) => apply(integrationEnv().kubeconfigPath, template(ns, 'splunk-errors', 'prometheus')),
   },
   {
     name: 'ab',

@@ -354,6 +354,13 @@ spec:
     ]);
     expect(unsupported(template('prometheus'))).toEqual([]);
     expect(unsupported(template('datadog'))).toEqual([]);
+    expect(
+      migrateDocuments(template('stackdriver'), 'mt.yaml').notes.map(
+        (n) => `${n.kind} ${n.field}: ${n.message}`,
+      ),
+    ).toContainEqual(
+      expect.stringMatching(/^semantics spec\.query: Flagger ran this query as MQL; Fledge runs PromQL/),
+    );
   });
 
   it('notes that a builtin-named template metric runs only its template', () => {
