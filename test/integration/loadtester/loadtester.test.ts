@@ -1,43 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { ProcessGroup, repoRoot, waitFor } from '../../harness/processes.ts';
-
-/** `fledge loadtester` as its own process, as the chart runs it. */
-async function startLoadTester(kubeconfigPath: string, gateNamespace: string) {
-  const group = await ProcessGroup.create('fledge-loadtester');
-  await group.start('loadtester', process.execPath, [
-    join(repoRoot, 'src/cli/main.ts'),
-    'loadtester',
-    `--kubeconfig=${kubeconfigPath}`,
-    `--gate-namespace=${gateNamespace}`,
-    '--listen-address=127.0.0.1:0',
-    '--telemetry-address=127.0.0.1:0',
-    '--allow-command=echo [a-z]+',
-  ]);
-  let url = '';
-  let telemetry = '';
-  await waitFor('the load tester to serve', async () => {
-    group.assertRunning('loadtester');
-    const line = (await readFile(group.logPath('loadtester'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, string>)
-      .find((l) => l.msg === 'load tester serving');
-    url = line?.endpoint ?? '';
-    telemetry = line?.telemetry ?? '';
-    return url !== '';
-  });
-  const post = async (path: string, body: object) => {
-    const res = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) });
-    return { status: res.status, text: await res.text() };
-  };
-  return { post, telemetry, stop: () => group.stop() };
-}
+import { startLoadTester } from '../../harness/loadtester.ts';
+import { waitFor } from '../../harness/processes.ts';
 
 describe('fledge loadtester', () => {
   const { kubeconfigPath } = integrationEnv();
@@ -59,7 +26,11 @@ describe('fledge loadtester', () => {
 
   it('keeps gates in a ConfigMap per Canary, so a restarted load tester still knows them', async () => {
     const canary = { name: 'podinfo', namespace: 'apps' };
-    let tester = await startLoadTester(kubeconfigPath, namespace);
+    let tester = await startLoadTester({
+      kubeconfigPath,
+      gateNamespace: namespace,
+      args: ['--allow-command=echo [a-z]+'],
+    });
     try {
       expect((await tester.post('/gate/check', canary)).status).toBe(403);
       expect((await tester.post('/gate/open', canary)).status).toBe(202);
@@ -79,7 +50,11 @@ describe('fledge loadtester', () => {
     ]);
     expect(JSON.parse(data)).toEqual({ gate: 'open', rollback: 'closed' });
 
-    tester = await startLoadTester(kubeconfigPath, namespace);
+    tester = await startLoadTester({
+      kubeconfigPath,
+      gateNamespace: namespace,
+      args: ['--allow-command=echo [a-z]+'],
+    });
     try {
       expect(await tester.post('/gate/check', canary)).toEqual({ status: 200, text: 'gate open\n' });
       expect((await tester.post('/rollback/check', canary)).status).toBe(403);
@@ -90,7 +65,11 @@ describe('fledge loadtester', () => {
   });
 
   it('generates the load a hey command asks for, and counts the answers in its metrics', async () => {
-    const tester = await startLoadTester(kubeconfigPath, namespace);
+    const tester = await startLoadTester({
+      kubeconfigPath,
+      gateNamespace: namespace,
+      args: ['--allow-command=echo [a-z]+'],
+    });
     try {
       const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
       const hook = { name: 'podinfo', namespace: 'apps', metadata: { cmd: `hey -n 30 -c 2 ${url}` } };
