@@ -120,22 +120,29 @@ build_helm() {
 # at "PATH VERSION" : PATH@VERSION, as go mod edit spells a module version (a bare PATH stays bare).
 at() { echo "$1" | tr -s ' \t' '@'; }
 
+# carry_directives GOMOD : copies GOMOD's replace and exclude directives (single-line or in blocks)
+# into the go.mod of the current directory. A replace by a local path cannot be carried: the proxy
+# does not serve the folder it names.
+carry_directives() {
+  local line n=0
+  while read -r line; do
+    case "$line" in
+      *' => ./'* | *' => ../'*) log "$1 replaces a module by a local path: $line"; exit 1 ;;
+      exclude\ *) go mod edit -exclude="$(at "${line#exclude }")" ;;
+      replace\ *) line="${line#replace }" && go mod edit -replace="$(at "${line%% => *}")=$(at "${line#* => }")" ;;
+    esac
+    n=$((n + 1))
+  done < <(sed 's#[[:space:]]*//.*##' "$1" | awk '/^(replace|exclude) \($/ {block=$1; next} block && /^\)/ {block=""; next}
+    block && NF {sub(/^[ \t]+/, ""); print block " " $0; next} /^(replace|exclude) / {print}')
+  log "carried $n replace/exclude directives"
+}
+
 build_traefik() {
   local out="$1" upstream_mod
   wrapper_module "$out" traefik
   upstream_mod="$(go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\([^"]*\)".*/\1/p')"
   # `go install` refuses a module with replace or exclude directives; the wrapper carries them instead.
-  local line n=0
-  while read -r line; do
-    case "$line" in
-      *' => ./'* | *' => ../'*) log "traefik $TRAEFIK_VERSION replaces a module by a local path: $line"; exit 1 ;;
-      exclude\ *) go mod edit -exclude="$(at "${line#exclude }")" ;;
-      replace\ *) line="${line#replace }" && go mod edit -replace="$(at "${line%% => *}")=$(at "${line#* => }")" ;;
-    esac
-    n=$((n + 1))
-  done < <(sed 's#[[:space:]]*//.*##' "$upstream_mod" | awk '/^(replace|exclude) \($/ {block=$1; next} block && /^\)/ {block=""; next}
-    block && NF {sub(/^[ \t]+/, ""); print block " " $0; next} /^(replace|exclude) / {print}')
-  log "traefik: carried $n replace/exclude directives"
+  carry_directives "$upstream_mod"
   go get "github.com/traefik/traefik/v3/cmd/traefik@$TRAEFIK_VERSION"
   go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
     -o "$out/bin/traefik" github.com/traefik/traefik/v3/cmd/traefik

@@ -97,6 +97,15 @@ describe('real traffic: Traefik as the Gateway API implementation', () => {
     });
   }
 
+  /** Sends `count` requests to `name`.test one by one; returns where the backends counted them. */
+  async function sendCounted(name: string, agent: Agent, headers: Record<string, string>, count = 100) {
+    const start = countsOf(await plane.backend.counts(), namespace, name);
+    for (let i = 0; i < count; i++) await get(plane.proxy.url, agent, { host: `${name}.test`, ...headers });
+    const end = countsOf(await plane.backend.counts(), namespace, name);
+    const canary = end.canary - start.canary;
+    return { canary, primary: end.total - start.total - canary };
+  }
+
   /** Changes the pod template (a new revision), with the given behaviour in its environment. */
   async function roll(name: string, env: Record<string, string>): Promise<void> {
     const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
@@ -204,19 +213,46 @@ describe('real traffic: Traefik as the Gateway API implementation', () => {
       const now = countsOf(await plane.backend.counts(), namespace, 'ab');
       return now.canary > before.canary;
     });
-    const send = async (headers: Record<string, string>) => {
-      const start = countsOf(await plane.backend.counts(), namespace, 'ab');
-      for (let i = 0; i < 100; i++) await get(plane.proxy.url, agent, { host: 'ab.test', ...headers });
-      const end = countsOf(await plane.backend.counts(), namespace, 'ab');
-      return {
-        canary: end.canary - start.canary,
-        primary: end.total - start.total - (end.canary - start.canary),
-      };
-    };
-    expect(await send({ 'x-canary': 'insider' })).toEqual({ canary: 100, primary: 0 });
-    expect(await send({})).toEqual({ canary: 0, primary: 100 });
+    expect(await sendCounted('ab', agent, { 'x-canary': 'insider' })).toEqual({ canary: 100, primary: 0 });
+    expect(await sendCounted('ab', agent, {})).toEqual({ canary: 0, primary: 100 });
     agent.destroy();
     const outcome = await waitForCanary(kubeconfigPath, namespace, 'ab', inPhase('Succeeded', 'Failed'));
     expect(outcome.status.phase).toBe('Succeeded');
+  }, 300_000);
+
+  it('the operator killed mid-run and restarted: Traefik never goes back to a lower weight', async () => {
+    await release('restart');
+    const load = startLoad(plane.proxy.url, { host: 'restart.test' });
+    // Every weight Traefik applies, in order, sampled throughout, restart included.
+    const applied: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const weight = await appliedCanaryWeight(plane.proxy, namespace, 'restart').catch(() => undefined);
+        if (weight !== undefined && applied.at(-1) !== weight) applied.push(weight);
+        await new Promise((done) => setTimeout(done, 200));
+      }
+    })();
+    try {
+      await roll('restart', { VERSION: '2' });
+      await waitFor('Traefik to apply the first step', async () => applied.includes(20));
+      await operator.kill();
+      // Traffic stays where it was while no operator runs.
+      await new Promise((done) => setTimeout(done, 5_000));
+      operator = await startOperatorProcess({ kubeconfigPath, namespace });
+      const outcome = await waitForCanary(
+        kubeconfigPath,
+        namespace,
+        'restart',
+        inPhase('Succeeded', 'Failed'),
+      );
+      expect(outcome.status.phase).toBe('Succeeded');
+      await waitFor('everything back on the promoted primary', async () => applied.at(-1) === 0);
+    } finally {
+      sampling = false;
+      await sampler;
+      await load.stop();
+    }
+    expect(applied).toEqual([0, 20, 40, 60, 0]);
   }, 300_000);
 });
