@@ -3,8 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { startLoadTester } from '../../harness/loadtester.ts';
+import { startOperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
+import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
 
 describe('fledge loadtester', () => {
   const { kubeconfigPath } = integrationEnv();
@@ -88,4 +91,54 @@ describe('fledge loadtester', () => {
       await tester.stop();
     }
   });
+
+  it('holds a release at its confirm-promotion gate until the gate is opened, through the operator', async () => {
+    const tester = await startLoadTester({ kubeconfigPath, gateNamespace: namespace });
+    const operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    try {
+      await apply(
+        kubeconfigPath,
+        deployment(namespace, 'gated', 'example/app:1'),
+        canary(namespace, 'gated', {
+          analysis: {
+            interval: '10s',
+            threshold: 1,
+            iterations: 1,
+            webhooks: [{ name: 'approval', type: 'confirm-promotion', url: `${tester.url}/gate/check` }],
+          },
+        }),
+      );
+      await waitForCanary(kubeconfigPath, namespace, 'gated', inPhase('Initialized'));
+      await setImage(kubeconfigPath, namespace, 'gated', 'example/app:2');
+      await waitForCanary(kubeconfigPath, namespace, 'gated', inPhase('WaitingPromotion'));
+      // A closed gate holds: the operator asks again and again, and the load tester says no.
+      await waitFor(
+        'two closed-gate answers',
+        async () => {
+          const metrics = await (await fetch(`${tester.telemetry}/metrics`)).text();
+          const line =
+            /fledge_loadtester_gate_requests_total\{gate="gate",action="check",code="403"\} (\d+)/.exec(
+              metrics,
+            );
+          return Number(line?.[1] ?? 0) >= 2;
+        },
+        60_000,
+      );
+      expect((await canaryStatus(kubeconfigPath, namespace, 'gated')).phase).toBe('WaitingPromotion');
+      expect(await imageOf(kubeconfigPath, namespace, 'gated-primary')).toBe('example/app:1');
+
+      expect((await tester.post('/gate/open', { name: 'gated', namespace })).status).toBe(202);
+      const { status } = await waitForCanary(
+        kubeconfigPath,
+        namespace,
+        'gated',
+        inPhase('Succeeded', 'Failed'),
+      );
+      expect(status.phase).toBe('Succeeded');
+      expect(await imageOf(kubeconfigPath, namespace, 'gated-primary')).toBe('example/app:2');
+    } finally {
+      await operator.stop();
+      await tester.stop();
+    }
+  }, 180_000);
 });
