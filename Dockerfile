@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Fledge operator image: Node 24 LTS, production dependencies only, non-root.
+# Fledge image: Node 24 LTS, production dependencies only, non-root. It runs the operator
+# (`run`, the default) and the load tester (`loadtester`; bash is there for allow-listed commands).
 #   docker build -t ghcr.io/fledge-dev/fledge:$(node -p 'require("./package.json").version') .
 
 FROM node:24-bookworm-slim AS build
@@ -23,6 +24,7 @@ COPY --from=deps /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 USER 10001:10001
-EXPOSE 8080
+# Operator: telemetry on 8080. Load tester: webhook API on 8080, telemetry on 8081.
+EXPOSE 8080 8081
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["run"]

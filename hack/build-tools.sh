@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the test control plane and Helm from the Go module proxy and caches them under
+# Builds the test control plane, Helm and Traefik (the sandbox's data plane) from the Go module proxy and caches them under
 # ~/.cache/fledge/<component>-<version>/bin (or $FLEDGE_CACHE). Runs may overlap (a
 # sandbox and a test run, two checkouts): see ensure_entry for how they share the cache.
 set -euo pipefail
@@ -8,6 +8,8 @@ KUBE_VERSION="${FLEDGE_KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${FLEDGE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${FLEDGE_KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${FLEDGE_HELM_VERSION:-v3.22.0}"
+# v3.7 pulls a nested module by local path, which the proxy cannot serve; v3.6 is the newest line that builds.
+TRAEFIK_VERSION="${FLEDGE_TRAEFIK_VERSION:-v3.6.12}"
 CACHE="${FLEDGE_CACHE:-$HOME/.cache/fledge}"
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
@@ -62,6 +64,7 @@ check_kubernetes() { runs "$1" --version kube-apiserver kube-controller-manager 
 check_etcd() { runs "$1" --version etcd; }
 check_kwok() { runs "$1" --version kwok && [ -d "$1/stages" ]; }
 check_helm() { runs "$1" version helm; }
+check_traefik() { runs "$1" version traefik && [ -d "$1/crds" ]; }
 
 build_kubernetes() {
   local out="$1" staging_version="v0.${KUBE_VERSION#v1.}"
@@ -114,6 +117,41 @@ build_helm() {
   go build -trimpath -ldflags "$ldflags" -o "$1/bin/helm" helm.sh/helm/v3/cmd/helm
 }
 
+# at "PATH VERSION" : PATH@VERSION, as go mod edit spells a module version (a bare PATH stays bare).
+at() { echo "$1" | tr -s ' \t' '@'; }
+
+# carry_directives GOMOD : copies GOMOD's replace and exclude directives (single-line or in blocks)
+# into the go.mod of the current directory. A replace by a local path cannot be carried: the proxy
+# does not serve the folder it names.
+carry_directives() {
+  local line n=0
+  while read -r line; do
+    case "$line" in
+      *' => ./'* | *' => ../'*) log "$1 replaces a module by a local path: $line"; exit 1 ;;
+      exclude\ *) go mod edit -exclude="$(at "${line#exclude }")" ;;
+      replace\ *) line="${line#replace }" && go mod edit -replace="$(at "${line%% => *}")=$(at "${line#* => }")" ;;
+    esac
+    n=$((n + 1))
+  done < <(sed 's#[[:space:]]*//.*##' "$1" | awk '/^(replace|exclude) \($/ {block=$1; next} block && /^\)/ {block=""; next}
+    block && NF {sub(/^[ \t]+/, ""); print block " " $0; next} /^(replace|exclude) / {print}')
+  log "carried $n replace/exclude directives"
+}
+
+build_traefik() {
+  local out="$1" upstream_mod
+  wrapper_module "$out" traefik
+  upstream_mod="$(go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\([^"]*\)".*/\1/p')"
+  # `go install` refuses a module with replace or exclude directives; the wrapper carries them instead.
+  carry_directives "$upstream_mod"
+  go get "github.com/traefik/traefik/v3/cmd/traefik@$TRAEFIK_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+    -o "$out/bin/traefik" github.com/traefik/traefik/v3/cmd/traefik
+  # Traefik's own CRDs (IngressRoute, TraefikService, ...) ship in its module's docs.
+  mkdir -p "$out/crds"
+  cp "$(go list -m -f '{{.Dir}}' github.com/traefik/traefik/v3)/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml" "$out/crds/"
+  chmod -R u+w "$out/crds"
+}
+
 # tool NAME VERSION : the cache entry for one component.
 tool() { ensure_entry "$CACHE/$1-$2" "check_$1" "build_$1"; }
 
@@ -126,13 +164,15 @@ case "$what" in
   etcd) tool etcd "$ETCD_VERSION" ;;
   kwok) tool kwok "$KWOK_VERSION" ;;
   helm) tool helm "$HELM_VERSION" ;;
+  traefik) tool traefik "$TRAEFIK_VERSION" ;;
   # One at a time: each go build already keeps both cores busy, so overlapping them would
   # not finish sooner, only add memory pressure and interleave their logs.
-  all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION" ;;
+  all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION"; tool traefik "$TRAEFIK_VERSION" ;;
   paths)
-    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\n' \
+    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \
       "$CACHE/kwok-$KWOK_VERSION/stages" "$CACHE/helm-$HELM_VERSION/bin" \
-      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" ;;
-  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|paths]"; exit 2 ;;
+      "$CACHE/traefik-$TRAEFIK_VERSION/bin" "$CACHE/traefik-$TRAEFIK_VERSION/crds" \
+      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" "$TRAEFIK_VERSION" ;;
+  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|traefik|paths]"; exit 2 ;;
 esac

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests and the sandbox need from outside npm: Prometheus,
-# Graphite and InfluxDB from Debian, upstream CRDs and the control-plane binaries and Helm built from the Go
-# module proxy (all cached).
+# Graphite and InfluxDB from Debian, upstream CRDs, and the control-plane binaries,
+# Helm and Traefik (the sandbox's data plane) built from the Go module proxy (all cached).
 set -euo pipefail
 missing=()
-for tool in go kubectl openssl flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in go kubectl openssl flock ip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl, openssl and flock (util-linux) must be on PATH)" >&2
+  echo "missing required tools: ${missing[*]} (Go >= 1.26, kubectl, openssl, flock (util-linux) and ip (iproute2) must be on PATH)" >&2
   exit 1
 fi
 # Real metric stores from Debian: Prometheus, and Graphite and InfluxDB for their stores' tests.

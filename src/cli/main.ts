@@ -2,6 +2,7 @@
 import type { Command } from './command.ts';
 import { runCommand } from './run.ts';
 import { abortCommand, pauseCommand, promoteCommand, resumeCommand, retryCommand } from './controls.ts';
+import { loadtesterCommand } from './loadtester.ts';
 import { migrateCommand } from './migrate-command.ts';
 import { statusCommand } from './status.ts';
 import { version } from '../version.ts';
@@ -24,6 +25,7 @@ const commands: Record<string, Command> = {
   pause: pauseCommand,
   resume: resumeCommand,
   migrate: migrateCommand,
+  loadtester: loadtesterCommand,
   version: versionCommand,
 };
 

@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ProcessGroup } from './processes.ts';
+
+const run = promisify(execFile);
+
+/** The range KWOK gives pod IPs from (`--cidr` in control-plane.ts). */
+export const POD_CIDR = '10.244.0.0/16';
+
+export interface PodNetwork {
+  /** Name of the network namespace in which every pod IP is a local address. */
+  netns: string;
+  /** The namespace's end of the veth pair, reachable from the host (a server there can bind it). */
+  address: string;
+  podCidr: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Makes KWOK's pod IPs answer: a network namespace in which the whole pod CIDR is local (an "AnyIP"
+ * route on its loopback), joined to the host by a veth pair, with a host route sending the pod CIDR
+ * through it. A process started in the namespace (`ip netns exec`) and listening on 0.0.0.0
+ * receives every connection to any pod IP and sees the pod IP as its local address.
+ *
+ * The host route makes it one per machine. Needs CAP_NET_ADMIN (root); CI runs as root.
+ */
+export async function startPodNetwork(): Promise<PodNetwork> {
+  const group = await ProcessGroup.create('fledge-podnet');
+  const id = group.workdir
+    .slice(-6)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x');
+  const netns = `fledge-pods-${id}`;
+  const hostIf = `flg${id}h`;
+  const podIf = `flg${id}p`;
+  const hostAddress = '10.250.0.1';
+  const address = '10.250.0.2';
+  const cleanup = join(group.workdir, 'cleanup.sh');
+  // The reaper runs this if the owner dies; stop() runs it otherwise. Deleting the host end
+  // of the veth removes its peer and the host route with it.
+  await writeFile(cleanup, `ip link del ${hostIf} 2>/dev/null\nip netns del ${netns} 2>/dev/null\nexit 0\n`);
+  const stop = async () => {
+    await group.stop({ keepWorkdir: true });
+    await run('bash', [cleanup]);
+    await rm(group.workdir, { recursive: true, force: true });
+  };
+  try {
+    await refuseUnlessPossible();
+    const ip = (...args: string[]) => run('ip', args);
+    await ip('netns', 'add', netns);
+    await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', podIf);
+    await ip('link', 'set', podIf, 'netns', netns);
+    await ip('addr', 'add', `${hostAddress}/30`, 'dev', hostIf);
+    await ip('link', 'set', hostIf, 'up');
+    await ip('-n', netns, 'addr', 'add', `${address}/30`, 'dev', podIf);
+    await ip('-n', netns, 'link', 'set', podIf, 'up');
+    await ip('-n', netns, 'link', 'set', 'lo', 'up');
+    await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
+    await ip('-n', netns, 'route', 'add', 'default', 'via', hostAddress);
+    await ip('route', 'add', POD_CIDR, 'via', address);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { netns, address, podCidr: POD_CIDR, stop };
+}
+
+/** Fails with what to do when this machine cannot give pods a network. */
+async function refuseUnlessPossible(): Promise<void> {
+  const why = (reason: string) =>
+    new Error(
+      `cannot make the pod network for traffic tests: ${reason}. These tests need root (CAP_NET_ADMIN) ` +
+        `and iproute2 to create a network namespace, a veth pair and a route for ${POD_CIDR}; CI runs them as root.`,
+    );
+  if (process.getuid?.() !== 0) throw why('not running as root');
+  let routes: string;
+  try {
+    routes = (await run('ip', ['route', 'show', POD_CIDR])).stdout.trim();
+  } catch (err) {
+    throw why(`\`ip route\` failed (${(err as Error).message.trim()})`);
+  }
+  if (routes !== '')
+    throw why(
+      `${POD_CIDR} is already routed on this machine (${routes}): another pod network is running; ` +
+        'stop it first, or delete that route if its owner is gone',
+    );
+}
