@@ -2,14 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CanaryStatus } from '../../../src/api/index.ts';
 import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { kubectl } from '../../harness/control-plane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
-import { apply, canary, deployment, setImage } from './fixtures.ts';
+import { apply, canary, deployment, setImage, startReplica } from './fixtures.ts';
 import { canaryEvents, occurrences } from './history.ts';
 import { startHookServer, type HookServer } from './hook-server.ts';
 import { field, routeWeights } from './sampling.ts';
 
-// Releases under random SIGKILLs of the operator. Four Canaries (progressive canary on
+// Releases under random SIGKILLs of the operator, alone or as the leader of two replicas
+// (a new replica replaces each one killed). Four Canaries (progressive canary on
 // Gateway API, blue/green on kubernetes) take five releases each, some planned to fail
 // (their rollout webhook answers 500); meanwhile the operator is killed at seeded random
 // moments and started again. Every release must end as an uninterrupted one would: its
@@ -41,10 +43,72 @@ const subjects: Subject[] = [
   { name: 'bg-b', progressive: false },
 ];
 
-describe('releases while the operator is killed at random', () => {
+/** The operator processes of one test: what gets killed, and what takes over. */
+interface Fleet {
+  /** SIGKILLs the process acting now and starts a new one in its place; false when none was acting. */
+  killActing(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+const LEASE = 'fledge-chaos';
+/** Short Lease timings, so a standby takes over a killed leader within seconds. */
+const leaseTimings = [
+  '--leader-election-lease-duration=4s',
+  '--leader-election-renew-deadline=3s',
+  '--leader-election-retry-period=500ms',
+];
+
+async function oneOperator(kubeconfigPath: string, namespace: string): Promise<Fleet> {
+  let operator = await startOperatorProcess({ kubeconfigPath, namespace });
+  return {
+    async killActing() {
+      await operator.kill();
+      operator = await startOperatorProcess({ kubeconfigPath, namespace });
+      return true;
+    },
+    stop: () => operator.stop(),
+  };
+}
+
+async function twoReplicas(kubeconfigPath: string, namespace: string): Promise<Fleet> {
+  let started = 0;
+  const start = () => startReplica(kubeconfigPath, namespace, LEASE, `replica-${started++}`, leaseTimings);
+  let replicas = [await start(), await start()];
+  const identityOf = async (replica: OperatorProcess) =>
+    (await replica.logs()).find((l) => l.msg === 'became leader')?.identity;
+  return {
+    async killActing() {
+      const holder = await kubectl(kubeconfigPath, [
+        '-n',
+        namespace,
+        'get',
+        'lease',
+        LEASE,
+        '--ignore-not-found',
+        '-o',
+        'jsonpath={.spec.holderIdentity}',
+      ]);
+      const identities = await Promise.all(replicas.map(identityOf));
+      const leader = replicas.find((_, i) => identities[i] === holder && holder !== '');
+      // Between a kill and the takeover nobody leads: wait for the next moment.
+      if (leader === undefined) return false;
+      await leader.kill();
+      replicas = [...replicas.filter((r) => r !== leader), await start()];
+      return true;
+    },
+    stop: async () => {
+      for (const replica of replicas) await replica.stop();
+    },
+  };
+}
+
+describe.each([
+  ['one operator', oneOperator],
+  ['two replicas, the leader', twoReplicas],
+] as const)('releases while %s is killed at random', (_what, startFleet) => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
-  let operator: OperatorProcess;
+  let fleet: Fleet;
   let gateway: FakeGatewayController;
   let hooks: HookServer;
   /** Per Canary: whether its webhook fails the current release. */
@@ -60,10 +124,10 @@ describe('releases while the operator is killed at random', () => {
         : { status: 200, body: 'ok' };
     });
     gateway = startFakeGatewayController(kubeconfigPath, namespace);
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
-  }, 60_000);
+    fleet = await startFleet(kubeconfigPath, namespace);
+  }, 120_000);
   afterAll(async () => {
-    await operator?.stop();
+    await fleet?.stop();
     await gateway?.stop();
     await hooks?.close();
   });
@@ -101,13 +165,13 @@ describe('releases while the operator is killed at random', () => {
 
     let running = true;
     let kills = 0;
+    let skipped = 0;
     const killer = (async () => {
       for (const delay of killDelays) {
         await new Promise((resume) => setTimeout(resume, delay));
         if (!running) return;
-        await operator.kill();
-        kills++;
-        operator = await startOperatorProcess({ kubeconfigPath, namespace });
+        if (await fleet.killActing()) kills++;
+        else skipped++;
       }
     })();
 
@@ -150,7 +214,10 @@ describe('releases while the operator is killed at random', () => {
     const results = await Promise.all(subjects.map(release));
     running = false;
     await killer;
-    console.log(`chaos: ${kills} kills during ${subjects.length * releasesEach} releases`);
+    console.log(
+      `chaos: ${kills} kills of the acting operator (${skipped} moments with none acting) during ` +
+        `${subjects.length * releasesEach} releases`,
+    );
 
     for (const [s, outcomes] of subjects.map((subject, i) => [subject, results[i] ?? []] as const)) {
       const allOnPrimary = s.progressive ? `${s.name}-primary=100 ${s.name}-canary=0` : `${s.name}-primary`;
