@@ -21,6 +21,11 @@ const VERSIONS: Readonly<Record<string, SmiVersion>> = {
   'smi:v1alpha3': 'v1alpha3',
 };
 
+/** smi providers whose TrafficSplit cannot match requests (A/B testing is refused for them). */
+export const SMI_PROVIDERS_WITHOUT_MATCHES: readonly string[] = Object.keys(VERSIONS).filter(
+  (provider) => VERSIONS[provider] !== AB_VERSION,
+);
+
 /** The TrafficSplit version an smi provider string names. */
 export function smiVersionOf(provider: string | undefined): SmiVersion {
   const version = provider === undefined ? undefined : VERSIONS[provider];

@@ -60,7 +60,8 @@ export interface TrafficSplitBackend {
 export interface TrafficSplitSpec {
   service: string;
   backends: TrafficSplitBackend[];
-  matches?: { apiGroup?: string; kind: string; name: string }[];
+  /** kind and name only: the SMI CRDs declare no apiGroup here, and server-side apply refuses it. */
+  matches?: { kind: string; name: string }[];
 }
 
 export type TrafficSplit = SpecObject<TrafficSplitSpec>;
@@ -164,8 +165,7 @@ export function renderTrafficSplit(
       { service: names.canary, weight: splitWeight(version, weights.canaryWeight) },
     ],
   };
-  if (isABTesting(canary))
-    spec.matches = [{ apiGroup: SPECS_GROUP, kind: ROUTE_GROUP_KIND, name: names.apex }];
+  if (isABTesting(canary)) spec.matches = [{ kind: ROUTE_GROUP_KIND, name: names.apex }];
   return {
     apiVersion: `${SPLIT_GROUP}/${version}`,
     kind: TRAFFIC_SPLIT_KIND,

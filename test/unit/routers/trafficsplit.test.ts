@@ -89,9 +89,7 @@ describe('TrafficSplit rendering', () => {
   it('matches an HTTPRouteGroup for A/B testing in v1alpha3', () => {
     const canary = smiCanary('smi:v1alpha3', abAnalysis);
     const split = renderTrafficSplit(canary, 'v1alpha3', { primaryWeight: 0, canaryWeight: 100 }, true);
-    expect(split.spec.matches).toEqual([
-      { apiGroup: 'specs.smi-spec.io', kind: 'HTTPRouteGroup', name: 'podinfo' },
-    ]);
+    expect(split.spec.matches).toEqual([{ kind: 'HTTPRouteGroup', name: 'podinfo' }]);
     const group = renderRouteGroup(canary, abAnalysis.match ?? []);
     expect(group.apiVersion).toBe('specs.smi-spec.io/v1alpha3');
     expect(group.spec.matches).toEqual([
