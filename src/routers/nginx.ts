@@ -12,6 +12,7 @@ import {
   type Ingress,
 } from './ingress.ts';
 import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
+import { getService } from './services.ts';
 import {
   NO_SESSION_COOKIES,
   ORIGINAL_CONFIGURATION_ANNOTATION,
@@ -243,6 +244,11 @@ export class NginxRouter implements Router {
 
   async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
     const live = await getLive<Ingress>(this.#client, this.#canaryRef(canary));
+    if (live === undefined) {
+      // No copy is the resting state; it routes only once the Ingress can be cloned and the Services exist.
+      const unready = await this.#unready(canary);
+      if (unready !== undefined) return { applied: false, reason: unready };
+    }
     const read = readCanaryWeight(live);
     if (!read.ok) return { applied: false, reason: read.reason };
     // No copy (or one without the canary annotation): ingress-nginx sends everything to the primary.
@@ -257,6 +263,22 @@ export class NginxRouter implements Router {
 
   async finalize(canary: RoutableCanary): Promise<void> {
     await this.#remove(canary, await getLive<Ingress>(this.#client, this.#canaryRef(canary)));
+  }
+
+  /** Why the user's Ingress does not reach the primary through Fledge's Services yet, if it does not. */
+  async #unready(canary: RoutableCanary): Promise<string | undefined> {
+    const { namespace } = canary.metadata;
+    const names = serviceNames(requireService(canary, NGINX_PROVIDER));
+    for (const name of [names.apex, names.primary, names.canary]) {
+      if ((await getService(this.#client, namespace, name)) === undefined)
+        return `Service ${namespace}/${name} does not exist yet`;
+    }
+    try {
+      cloneForCanary(await this.#userIngress(canary), ...this.#backends(canary));
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return undefined;
   }
 
   /** Deletes the copy Fledge created, or gives an adopted one its original back. */

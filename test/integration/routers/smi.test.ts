@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CanaryStatus, Condition } from '../../../src/api/index.ts';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
-import { kubectl } from '../../harness/control-plane.ts';
-import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
-import { waitFor } from '../../harness/processes.ts';
-import { apply, canary, deployment, setImage } from '../controller/fixtures.ts';
-import { startHookServer, type HookServer } from '../controller/hook-server.ts';
-import { sampleDistinct } from '../controller/sampling.ts';
 import { createRouter } from '../../../src/routers/index.ts';
+import { waitForCanary } from '../../harness/canary.ts';
+import { integrationEnv } from '../../harness/env.ts';
+import { apply, canary, deployment } from '../controller/fixtures.ts';
 import { createCanary, objectClient, targetRef } from './helpers.ts';
+import { FAILING_HOOK, readyOf, startReleaseRig, type ReleaseRig } from './releases.ts';
 import { installSmiCrds } from './smi-crds.ts';
 
 // The linkerd, smi:v1alphaN and osm routers through the operator, on the real apiserver
@@ -27,23 +22,10 @@ interface Split {
 
 describe('SMI TrafficSplit routers through the operator', () => {
   const { kubeconfigPath } = integrationEnv();
-  let namespace = '';
-  let operator: OperatorProcess;
-  let hooks: HookServer;
+  let rig: ReleaseRig;
 
-  const split = async (name: string, version = 'v1alpha2'): Promise<Split | undefined> => {
-    const out = await kubectl(kubeconfigPath, [
-      'get',
-      `trafficsplits.${version}.split.smi-spec.io`,
-      name,
-      '-n',
-      namespace,
-      '-o',
-      'json',
-      '--ignore-not-found',
-    ]);
-    return out.trim() === '' ? undefined : (JSON.parse(out) as Split);
-  };
+  const split = (name: string, version = 'v1alpha2') =>
+    rig.get<Split>(`trafficsplits.${version}.split.smi-spec.io`, name);
   /** `<backend>=<weight>` as the apiserver has them, with `+ab` when the split matches a route group. */
   const weights = async (name: string, version?: string): Promise<string> => {
     const live = await split(name, version);
@@ -51,45 +33,15 @@ describe('SMI TrafficSplit routers through the operator', () => {
     const text = live.spec.backends.map((b) => `${b.service}=${b.weight}`).join(' ');
     return (live.spec.matches?.length ?? 0) > 0 ? `${text} +ab` : text;
   };
-  const ready = (status: CanaryStatus): Condition | undefined =>
-    status.conditions?.find((c) => c.type === 'Ready');
-
-  /** Applies a target and its Canary and waits for the first initialisation. */
-  const initialise = async (name: string, spec: Record<string, unknown>) => {
-    await apply(kubeconfigPath, deployment(namespace, name, 'example/web:1'), canary(namespace, name, spec));
-    await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
-      what: `${name} initialised`,
-    });
-  };
-  /** Starts a release and records every distinct split it passes through. */
-  const runRelease = async (name: string, version?: string) => {
-    const sampler = sampleDistinct(() => weights(name, version));
-    await setImage(kubeconfigPath, namespace, name, 'example/web:2');
-    let outcome: Awaited<ReturnType<typeof waitForCanary>>;
-    try {
-      outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'));
-    } finally {
-      await sampler.stop();
-    }
-    return { ...outcome, splits: sampler.seen() };
-  };
 
   beforeAll(async () => {
     await installSmiCrds(kubeconfigPath);
-    namespace = await createTestNamespace('routers-smi');
-    hooks = await startHookServer();
-    hooks.answerWith((call) =>
-      call.url.startsWith('/fail') ? { status: 500, body: 'no' } : { status: 200 },
-    );
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    rig = await startReleaseRig('routers-smi');
   }, 120_000);
-  afterAll(async () => {
-    await operator?.stop();
-    await hooks?.close();
-  });
+  afterAll(async () => rig?.stop());
 
   it('linkerd: steps a v1alpha1 split up to maxWeight, reading each step back, and promotes', async () => {
-    await initialise('linkerd', {
+    await rig.initialise('linkerd', {
       provider: 'linkerd',
       analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
     });
@@ -106,9 +58,9 @@ describe('SMI TrafficSplit routers through the operator', () => {
       'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
     });
 
-    const outcome = await runRelease('linkerd', 'v1alpha1');
+    const outcome = await rig.release('linkerd', () => weights('linkerd', 'v1alpha1'));
     expect(outcome.status.phase).toBe('Succeeded');
-    expect(outcome.splits).toEqual([
+    expect(outcome.seen).toEqual([
       'linkerd-primary=100 linkerd-canary=0',
       'linkerd-primary=80 linkerd-canary=20',
       'linkerd-primary=60 linkerd-canary=40',
@@ -123,24 +75,26 @@ describe('SMI TrafficSplit routers through the operator', () => {
   }, 240_000);
 
   it('osm: a failing check rolls the v1alpha2 split back to 100% primary', async () => {
-    await initialise('osm', {
+    await rig.initialise('osm', {
       provider: 'osm',
       analysis: {
         interval: '10s',
         threshold: 1,
         stepWeight: 20,
         maxWeight: 60,
-        webhooks: [{ name: 'smoke', type: 'rollout', url: `${hooks.base}/fail`, timeout: '5s' }],
+        webhooks: [
+          { name: 'smoke', type: 'rollout', url: `${rig.hooks.base}${FAILING_HOOK}`, timeout: '5s' },
+        ],
       },
     });
-    const outcome = await runRelease('osm');
+    const outcome = await rig.release('osm', () => weights('osm'));
     expect(outcome.status.phase).toBe('Failed');
     expect(await weights('osm')).toBe('osm-primary=100 osm-canary=0');
     expect(outcome.status.canaryWeight ?? 0).toBe(0);
   }, 240_000);
 
   it('smi:v1alpha3: the router writes the route group and a split matching it, and reads it back applied', async () => {
-    const routed = await createCanary(namespace, 'direct', {
+    const routed = await createCanary(rig.namespace, 'direct', {
       provider: 'smi:v1alpha3',
       targetRef: targetRef('direct'),
       service: { port: 9898 },
@@ -171,7 +125,7 @@ describe('SMI TrafficSplit routers through the operator', () => {
   });
 
   it('smi:v1alpha3: A/B testing sends requests matching an HTTPRouteGroup to the canary, then promotes', async () => {
-    await initialise('ab', {
+    await rig.initialise('ab', {
       provider: 'smi:v1alpha3',
       analysis: {
         interval: '10s',
@@ -183,27 +137,25 @@ describe('SMI TrafficSplit routers through the operator', () => {
         ],
       },
     });
-    const group = JSON.parse(
-      await kubectl(kubeconfigPath, ['get', ROUTE_GROUPS, 'ab', '-n', namespace, '-o', 'json']),
-    ) as { spec: unknown };
-    expect(group.spec).toEqual({
+    const group = await rig.get<{ spec: unknown }>(ROUTE_GROUPS, 'ab');
+    expect(group?.spec).toEqual({
       matches: [
         { name: 'ab-0', headers: [{ 'x-canary': '^insider$' }] },
         { name: 'ab-1', headers: [{ cookie: '^(.*?;)?(canary=always)(;.*)?$' }] },
       ],
     });
-    const outcome = await runRelease('ab', 'v1alpha3');
+    const outcome = await rig.release('ab', () => weights('ab', 'v1alpha3'));
     expect(outcome.status.phase).toBe('Succeeded');
-    expect(outcome.splits[0]).toBe('ab-primary=100 ab-canary=0 +ab');
-    expect(outcome.splits).toContain('ab-primary=0 ab-canary=100 +ab');
-    expect(outcome.splits.at(-1)).toBe('ab-primary=100 ab-canary=0 +ab');
+    expect(outcome.seen[0]).toBe('ab-primary=100 ab-canary=0 +ab');
+    expect(outcome.seen).toContain('ab-primary=0 ab-canary=100 +ab');
+    expect(outcome.seen.at(-1)).toBe('ab-primary=100 ab-canary=0 +ab');
   }, 240_000);
 
   it('smi:v1alpha1 cannot match requests: A/B testing ends in CapabilityMissing and moves nothing', async () => {
     await apply(
       kubeconfigPath,
-      deployment(namespace, 'old-ab', 'example/web:1'),
-      canary(namespace, 'old-ab', {
+      deployment(rig.namespace, 'old-ab', 'example/web:1'),
+      canary(rig.namespace, 'old-ab', {
         provider: 'smi:v1alpha1',
         analysis: {
           interval: '10s',
@@ -215,12 +167,12 @@ describe('SMI TrafficSplit routers through the operator', () => {
     );
     const { status } = await waitForCanary(
       kubeconfigPath,
-      namespace,
+      rig.namespace,
       'old-ab',
-      (s) => ready(s)?.status === 'False' && ready(s)?.reason === 'CapabilityMissing',
+      (s) => readyOf(s)?.status === 'False' && readyOf(s)?.reason === 'CapabilityMissing',
       { what: 'old-ab refused', timeoutMs: 60_000 },
     );
-    expect(ready(status)?.message).toContain(
+    expect(readyOf(status)?.message).toContain(
       'spec.analysis.match: a TrafficSplit v1alpha1 cannot match requests',
     );
     expect(await split('old-ab')).toBeUndefined();
@@ -237,15 +189,15 @@ describe('SMI TrafficSplit routers through the operator', () => {
     await apply(kubeconfigPath, {
       apiVersion: 'split.smi-spec.io/v1alpha2',
       kind: 'TrafficSplit',
-      metadata: { name: 'kept', namespace, annotations: { owner: 'team-a' } },
+      metadata: { name: 'kept', namespace: rig.namespace, annotations: { owner: 'team-a' } },
       spec: original,
     });
-    await initialise('kept', {
+    await rig.initialise('kept', {
       provider: 'osm',
       revertOnDeletion: true,
       analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
     });
-    await initialise('made', {
+    await rig.initialise('made', {
       provider: 'osm',
       revertOnDeletion: true,
       analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
@@ -255,27 +207,7 @@ describe('SMI TrafficSplit routers through the operator', () => {
     expect(adopted?.metadata.annotations?.[ORIGINAL]).toBeDefined();
     expect(adopted?.metadata.ownerReferences ?? []).toEqual([]);
 
-    for (const name of ['kept', 'made'])
-      await kubectl(kubeconfigPath, ['delete', 'canary', name, '-n', namespace, '--wait=false']);
-    for (const name of ['kept', 'made']) {
-      await waitFor(
-        `canary ${name} to be gone`,
-        async () => {
-          const out = await kubectl(kubeconfigPath, [
-            'get',
-            'canary',
-            name,
-            '-n',
-            namespace,
-            '--ignore-not-found',
-            '-o',
-            'name',
-          ]);
-          return out.trim() === '';
-        },
-        120_000,
-      );
-    }
+    for (const name of ['kept', 'made']) await rig.deleteCanary(name);
     const restored = await split('kept');
     expect(restored?.spec).toEqual(original);
     const annotations = Object.keys(restored?.metadata.annotations ?? {}).filter(
