@@ -9,6 +9,7 @@ import {
   thresholdRangeFromDeprecated,
   type CanaryMetric,
 } from '../api/index.ts';
+import { SMI_PROVIDERS_WITHOUT_MATCHES } from '../routers/smi.ts';
 import type { DocumentEditor, Path } from './migrate-edits.ts';
 
 // Canaries that Flagger v1.44 accepts and Fledge's admission rejects, rewritten
@@ -333,7 +334,9 @@ class CanaryFixer {
     if (Array.isArray(match) && match.length === 0) {
       this.drop(at('match'), 'rewritten', 'Flagger ignored an empty match list');
     } else if (match !== undefined) {
-      if (this.providerNotIn(MatchCapableProviders)) {
+      // smi:v1alpha1/v1alpha2 accept match at admission and are refused when run: treat as Flagger did.
+      const matching = MatchCapableProviders.filter((p) => !SMI_PROVIDERS_WITHOUT_MATCHES.includes(p));
+      if (this.providerNotIn(matching)) {
         if (this.provider === 'kubernetes') {
           this.drop(
             at('match'),

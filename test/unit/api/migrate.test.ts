@@ -289,6 +289,10 @@ describe('migrateDocuments notes on meaning that differs', () => {
     expect(rejected(`    iterations: 5\n${match}`, 'linkerd')[0]?.message).toContain(
       'sent all traffic to the canary',
     );
+    // smi:v1alpha2 is admitted with match, but its TrafficSplit cannot match requests.
+    expect(rejected(`    iterations: 5\n${match}`, 'smi:v1alpha2')[0]?.message).toContain(
+      'sent all traffic to the canary',
+    );
     expect(rejected('    stepWeights: [10, 10, 20]\n').map((n) => n.message)).toEqual([
       expect.stringContaining('stalled at weight 10'),
     ]);

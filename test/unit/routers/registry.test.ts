@@ -37,7 +37,7 @@ describe('resolveProvider', () => {
     expect(() => resolveProvider('istio')).toThrow(
       /provider "istio" has no router in this version of Fledge yet/,
     );
-    expect(() => resolveProvider('smi:v1alpha3')).toThrow(/has no router in this version/);
+    expect(() => resolveProvider('contour')).toThrow(/has no router in this version/);
   });
 
   it('refuses a withdrawn provider with what to use instead', () => {

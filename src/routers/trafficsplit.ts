@@ -1,0 +1,359 @@
+import type { ABMatch, NormalizedCanarySpec } from '../api/index.ts';
+import type { KubeObjectClient } from '../kube/client.ts';
+import { applyObject } from '../kube/patch.ts';
+import {
+  applyOverAdopted,
+  describe,
+  getLive,
+  isOwned,
+  refOf,
+  restoreAdopted,
+  type SpecObject,
+} from './adoption.ts';
+import { escapeRegex } from './httproute.ts';
+import {
+  canaryOwnerReference,
+  ownershipOf,
+  savedOriginal,
+  withFluxOptOut,
+  type ObjectMeta,
+} from './objects.ts';
+import {
+  NO_SESSION_COOKIES,
+  RouterConfigError,
+  requireService,
+  serviceNames,
+  validateWeights,
+  type DesiredRoutes,
+  type HandBack,
+  type RoutableCanary,
+  type RouteReadback,
+  type RouteWeights,
+  type Router,
+  type RouterDeps,
+  type SetRoutesResult,
+} from './router.ts';
+
+// The Service Mesh Interface TrafficSplit `<apex>` shared by the linkerd, smi:v1alphaN and
+// osm providers: backends `<apex>-primary` and `<apex>-canary` with the weights, in the
+// API version the provider names. v1alpha1 weights are Kubernetes quantities ("90"),
+// later versions integers. Only v1alpha3 lets a split match requests (an HTTPRouteGroup),
+// which is how A/B testing by headers is made there: matching requests are split by the
+// weights, every other request goes to the apex Service (the primary pods).
+
+export const SPLIT_GROUP = 'split.smi-spec.io';
+export const SPECS_GROUP = 'specs.smi-spec.io';
+export const TRAFFIC_SPLIT_KIND = 'TrafficSplit';
+export const ROUTE_GROUP_KIND = 'HTTPRouteGroup';
+
+export type SmiVersion = 'v1alpha1' | 'v1alpha2' | 'v1alpha3';
+
+/** The SMI version with HTTPRouteGroup matches on a TrafficSplit. */
+export const AB_VERSION: SmiVersion = 'v1alpha3';
+
+export interface TrafficSplitBackend {
+  service: string;
+  /** A quantity string in v1alpha1, an integer in v1alpha2 and v1alpha3. */
+  weight: number | string;
+}
+
+export interface TrafficSplitSpec {
+  service: string;
+  backends: TrafficSplitBackend[];
+  /** kind and name only: the SMI CRDs declare no apiGroup here, and server-side apply refuses it. */
+  matches?: { kind: string; name: string }[];
+}
+
+export type TrafficSplit = SpecObject<TrafficSplitSpec>;
+
+/**
+ * One HTTPRouteGroup match: every header must match its RE2 regular expression. On the
+ * wire the headers are a list of one-entry maps (smi-sdk-go's v1alpha3 encoding).
+ */
+export interface HTTPMatch {
+  name: string;
+  headers: Record<string, string>[];
+}
+
+export type HTTPRouteGroup = SpecObject<{ matches: HTTPMatch[] }>;
+
+/** How one router of the family maps a spec.provider string to the API version it writes. */
+export interface SmiFlavour {
+  readonly provider: string;
+  versionOf(provider: string | undefined): SmiVersion;
+}
+
+export function splitWeight(version: SmiVersion, weight: number): number | string {
+  return version === 'v1alpha1' ? String(weight) : weight;
+}
+
+/** A weight as written in any version: an integer, or a quantity such as "90" or "500m". */
+export function parseSplitWeight(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.trim());
+  if (match === null) return undefined;
+  const amount = Number(match[1]);
+  return match[2] === 'm' ? amount / 1000 : amount;
+}
+
+/** One condition as the RE2 expression an HTTPRouteGroup header match holds. */
+function headerPattern(match: { exact?: string; prefix?: string; suffix?: string; regex?: string }): string {
+  if (match.exact !== undefined) return `^${escapeRegex(match.exact)}$`;
+  if (match.prefix !== undefined) return `^${escapeRegex(match.prefix)}`;
+  if (match.suffix !== undefined) return `${escapeRegex(match.suffix)}$`;
+  if (match.regex !== undefined) return match.regex;
+  throw new RouterConfigError('analysis.match headers need one of exact, prefix, suffix or regex');
+}
+
+/** analysis.match as HTTPRouteGroup matches (any match sends the request to the split). */
+export function routeGroupMatches(matches: readonly ABMatch[]): HTTPMatch[] {
+  return matches.map((entry, i) => {
+    const field = `spec.analysis.match[${i}]`;
+    if (entry.queryParams !== undefined || entry.sourceLabels !== undefined) {
+      throw new RouterConfigError(
+        `${field}: an SMI HTTPRouteGroup matches headers only; remove queryParams and sourceLabels`,
+      );
+    }
+    const headers = Object.entries(entry.headers ?? {});
+    if (headers.length === 0) throw new RouterConfigError(`${field} needs at least one header condition`);
+    return {
+      name: `ab-${i}`,
+      headers: headers
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, m]) => ({ [name]: headerPattern(m) })),
+    };
+  });
+}
+
+/** Refuses A/B testing for a version whose TrafficSplit cannot match requests. */
+export function checkSplitExpressible(spec: NormalizedCanarySpec, version: SmiVersion): void {
+  const matches = spec.analysis.match;
+  if (matches === undefined || matches.length === 0) return;
+  if (version !== AB_VERSION) {
+    throw new RouterConfigError(
+      `spec.analysis.match: a TrafficSplit ${version} cannot match requests (HTTPRouteGroup matches came in ` +
+        `${AB_VERSION}): set spec.provider to smi:${AB_VERSION} if the mesh serves it, or remove spec.analysis.match`,
+    );
+  }
+  routeGroupMatches(matches);
+}
+
+function splitMetadata(canary: RoutableCanary, name: string, owned: boolean, managed: boolean): ObjectMeta {
+  const service = requireService(canary, 'smi');
+  const metadata: ObjectMeta = { name, namespace: canary.metadata.namespace };
+  if (service.apex?.labels !== undefined) metadata.labels = { ...service.apex.labels };
+  const annotations = managed ? withFluxOptOut(service.apex?.annotations) : service.apex?.annotations;
+  if (annotations !== undefined) metadata.annotations = { ...annotations };
+  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
+  return metadata;
+}
+
+/** The TrafficSplit `<apex>` with the weights; with A/B testing (v1alpha3) it matches the route group `<apex>`. */
+export function renderTrafficSplit(
+  canary: RoutableCanary,
+  version: SmiVersion,
+  weights: Pick<RouteWeights, 'primaryWeight' | 'canaryWeight'>,
+  owned: boolean,
+): TrafficSplit {
+  checkSplitExpressible(canary.spec, version);
+  const names = serviceNames(requireService(canary, 'smi'));
+  const spec: TrafficSplitSpec = {
+    service: names.apex,
+    backends: [
+      { service: names.primary, weight: splitWeight(version, weights.primaryWeight) },
+      { service: names.canary, weight: splitWeight(version, weights.canaryWeight) },
+    ],
+  };
+  if (isABTesting(canary)) spec.matches = [{ kind: ROUTE_GROUP_KIND, name: names.apex }];
+  return {
+    apiVersion: `${SPLIT_GROUP}/${version}`,
+    kind: TRAFFIC_SPLIT_KIND,
+    metadata: splitMetadata(canary, names.apex, owned, true),
+    spec,
+  };
+}
+
+/**
+ * The split a deleted Canary hands back: everything to the apex Service (which then selects
+ * the target's pods), without Flux's opt-out marks; `owned: false` releases it.
+ */
+export function renderHandoffSplit(
+  canary: RoutableCanary,
+  version: SmiVersion,
+  owned: boolean,
+): TrafficSplit {
+  const { apex } = serviceNames(requireService(canary, 'smi'));
+  return {
+    apiVersion: `${SPLIT_GROUP}/${version}`,
+    kind: TRAFFIC_SPLIT_KIND,
+    metadata: splitMetadata(canary, apex, owned, false),
+    spec: { service: apex, backends: [{ service: apex, weight: splitWeight(version, 100) }] },
+  };
+}
+
+export function renderRouteGroup(canary: RoutableCanary, matches: readonly ABMatch[]): HTTPRouteGroup {
+  const { apex } = serviceNames(requireService(canary, 'smi'));
+  return {
+    apiVersion: `${SPECS_GROUP}/${AB_VERSION}`,
+    kind: ROUTE_GROUP_KIND,
+    metadata: splitMetadata(canary, apex, true, true),
+    spec: { matches: routeGroupMatches(matches) },
+  };
+}
+
+function isABTesting(canary: RoutableCanary): boolean {
+  return (canary.spec.analysis.match?.length ?? 0) > 0;
+}
+
+export type SplitReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
+
+/** The weights the split carries, as percentages (SMI weights are relative). */
+export function readSplitWeights(split: TrafficSplit, canary: RoutableCanary): SplitReadback {
+  const names = serviceNames(requireService(canary, 'smi'));
+  const where = describe(refOf(split));
+  const weightOf = (service: string): number | undefined => {
+    const backend = (split.spec.backends ?? []).find((b) => b.service === service);
+    return backend === undefined ? undefined : parseSplitWeight(backend.weight);
+  };
+  const primary = weightOf(names.primary);
+  const canaryWeight = weightOf(names.canary);
+  if (primary === undefined || canaryWeight === undefined) {
+    return {
+      ok: false,
+      reason: `${where} has no readable weight for backend ${primary === undefined ? names.primary : names.canary}`,
+    };
+  }
+  if (primary + canaryWeight === 0)
+    return { ok: false, reason: `${where} gives both ${names.primary} and ${names.canary} weight 0` };
+  if (isABTesting(canary) && !(split.spec.matches ?? []).some((m) => m.name === names.apex)) {
+    return { ok: false, reason: `${where} does not match HTTPRouteGroup ${names.apex} (A/B testing)` };
+  }
+  const percent = Math.round((100 * canaryWeight) / (primary + canaryWeight));
+  return { ok: true, weights: { primaryWeight: 100 - percent, canaryWeight: percent, mirrored: false } };
+}
+
+/** The TrafficSplit router of one provider of the family (linkerd, smi, osm). */
+export class TrafficSplitRouter implements Router {
+  readonly provider: string;
+  readonly #client: KubeObjectClient;
+  readonly #flavour: SmiFlavour;
+
+  constructor(deps: RouterDeps, flavour: SmiFlavour) {
+    this.#client = deps.client;
+    this.#flavour = flavour;
+    this.provider = flavour.provider;
+  }
+
+  async reconcile(canary: RoutableCanary): Promise<void> {
+    const live = await this.#live(canary);
+    const current = live === undefined ? undefined : this.#readable(canary, live);
+    await this.#write(canary, live, current ?? { primaryWeight: 100, canaryWeight: 0 });
+  }
+
+  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
+    validateWeights(routes);
+    if (routes.mirror) {
+      throw new RouterConfigError(
+        `provider ${this.provider} cannot mirror traffic (a TrafficSplit only weighs backends): remove analysis.mirror`,
+      );
+    }
+    await this.#write(canary, await this.#live(canary), routes);
+    return { cookies: { ...NO_SESSION_COOKIES } };
+  }
+
+  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
+    const live = await this.#live(canary);
+    if (live === undefined) return { applied: false, reason: `${this.#describe(canary)} does not exist` };
+    const read = readSplitWeights(live, canary);
+    if (!read.ok) return { applied: false, reason: read.reason };
+    // A TrafficSplit has no status: the mesh's proxies read it as written.
+    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
+  }
+
+  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
+    await this.#removeRouteGroup(canary);
+    const live = await this.#live(canary);
+    if (live === undefined) return;
+    if (await restoreAdopted(this.#client, live)) return;
+    if (isOwned(live, canary)) {
+      // Applied without the owner reference, the split is released and not garbage collected.
+      await applyObject(this.#client, renderHandoffSplit(canary, this.#version(canary), !handBack.release));
+    }
+  }
+
+  #version(canary: RoutableCanary): SmiVersion {
+    return this.#flavour.versionOf(canary.spec.provider);
+  }
+
+  /** The weights of a split Fledge has written; undefined for one it has not written yet. */
+  #readable(canary: RoutableCanary, live: TrafficSplit): Omit<RouteWeights, 'mirrored'> | undefined {
+    const description = this.#describe(canary);
+    if (
+      ownershipOf(live.metadata, canary, description) === 'adopted' &&
+      !savedOriginal(live.metadata, description)
+    )
+      return undefined;
+    const read = readSplitWeights(live, canary);
+    return read.ok ? read.weights : undefined;
+  }
+
+  async #write(
+    canary: RoutableCanary,
+    live: TrafficSplit | undefined,
+    weights: Pick<RouteWeights, 'primaryWeight' | 'canaryWeight'>,
+  ): Promise<void> {
+    const version = this.#version(canary);
+    // Rendered first, so a spec error leaves an adopted split untouched.
+    const split = renderTrafficSplit(canary, version, weights, isOwned(live, canary));
+    const matches = canary.spec.analysis.match;
+    if (matches !== undefined && matches.length > 0) {
+      const group = renderRouteGroup(canary, matches);
+      const existing = await getLive<HTTPRouteGroup>(this.#client, refOf(group));
+      if (existing !== undefined && !isOwned(existing, canary)) {
+        throw new RouterConfigError(
+          `${describe(refOf(group))} exists and is not Fledge's: rename or delete it, or rename spec.service.name`,
+        );
+      }
+      await applyObject(this.#client, group);
+    } else if (version === AB_VERSION) {
+      await this.#removeRouteGroup(canary);
+    }
+    await applyOverAdopted(this.#client, canary, live, split);
+  }
+
+  /** Deletes the route group Fledge wrote for A/B testing, if any. */
+  async #removeRouteGroup(canary: RoutableCanary): Promise<void> {
+    if (this.#version(canary) !== AB_VERSION) return;
+    const { apex } = serviceNames(requireService(canary, this.provider));
+    const ref = {
+      apiVersion: `${SPECS_GROUP}/${AB_VERSION}`,
+      kind: ROUTE_GROUP_KIND,
+      namespace: canary.metadata.namespace,
+      name: apex,
+    };
+    const group = await getLive<HTTPRouteGroup>(this.#client, ref);
+    const ours = group?.metadata.ownerReferences?.some(
+      (o) => o.controller === true && o.uid === canary.metadata.uid,
+    );
+    if (ours === true) await this.#client.delete(ref);
+  }
+
+  async #live(canary: RoutableCanary): Promise<TrafficSplit | undefined> {
+    return getLive<TrafficSplit>(this.#client, this.#ref(canary));
+  }
+
+  #ref(canary: RoutableCanary) {
+    const { apex } = serviceNames(requireService(canary, this.provider));
+    return {
+      apiVersion: `${SPLIT_GROUP}/${this.#version(canary)}`,
+      kind: TRAFFIC_SPLIT_KIND,
+      namespace: canary.metadata.namespace,
+      name: apex,
+    };
+  }
+
+  #describe(canary: RoutableCanary): string {
+    return describe(this.#ref(canary));
+  }
+}
