@@ -59,7 +59,7 @@ describe('router capabilities', () => {
   }
 
   it('refuse a provider without a router as ProviderUnavailable', () => {
-    for (const provider of ['istio', 'nginx', 'linkerd', 'no-such-mesh']) {
+    for (const provider of ['kuma', 'nginx', 'linkerd', 'no-such-mesh']) {
       let thrown: unknown;
       try {
         capabilitiesOf(provider);
