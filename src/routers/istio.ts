@@ -1,21 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
-import { isNotFound } from '../kube/errors.ts';
-import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
+import { applyAdopting, describeRef, handBackObject, liveObject, writtenByFledge } from './adoption.ts';
 import type { RouterDeclaration } from './declaration.ts';
 import { INITIAL_ROUTE_STATE, nextSessionCookies, statusCookies, type RouteState } from './httproute.ts';
-import {
-  ownershipOf,
-  originalToSave,
-  removeOriginalOp,
-  restoreOwnerMetadataOps,
-  saveOriginalOps,
-  savedOriginal,
-  unchangedSince,
-  type ObjectMeta,
-  type OriginalMetadata,
-} from './objects.ts';
 import {
   requireService,
   serviceNames,
@@ -108,13 +96,6 @@ export const istioRouter: RouterDeclaration = {
   },
 };
 
-/** What an adopted VirtualService or DestinationRule looked like before Fledge took it over. */
-interface OriginalIstioObject extends OriginalMetadata {
-  spec: unknown;
-}
-
-type IstioObject = VirtualService | DestinationRule;
-
 function defaultRandomToken(): string {
   return randomBytes(16).toString('hex');
 }
@@ -131,13 +112,14 @@ export class IstioRouter implements Router {
 
   async reconcile(canary: RoutableCanary): Promise<void> {
     checkIstioSpec(canary);
-    const { primary, canary: canaryHost } = serviceNames(requireService(canary, ISTIO_PROVIDER));
-    for (const host of [primary, canaryHost]) {
+    for (const host of this.#ruleHosts(canary)) {
       const ref = this.#ref(canary, DESTINATION_RULE_KIND, host);
-      const live = await this.#live<DestinationRule>(ref);
-      await this.#write(ref, live, canary, (owned) => renderDestinationRule(canary, host, owned));
+      const live = await liveObject<DestinationRule>(this.#client, ref);
+      await applyAdopting(this.#client, ref, live, canary, (owned) =>
+        renderDestinationRule(canary, host, owned),
+      );
     }
-    const live = await this.#live<VirtualService>(this.#vsRef(canary));
+    const live = await liveObject<VirtualService>(this.#client, this.#vsRef(canary));
     const current = (live === undefined ? undefined : this.#readable(canary, live)) ?? {
       ...INITIAL_ROUTE_STATE,
       cookies: statusCookies(canary),
@@ -154,7 +136,7 @@ export class IstioRouter implements Router {
 
   async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
     validateWeights(routes);
-    const live = await this.#live<VirtualService>(this.#vsRef(canary));
+    const live = await liveObject<VirtualService>(this.#client, this.#vsRef(canary));
     const known =
       (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
     const cookies =
@@ -165,10 +147,9 @@ export class IstioRouter implements Router {
   }
 
   async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await this.#live<VirtualService>(this.#vsRef(canary));
-    if (live === undefined) {
-      return { applied: false, reason: `VirtualService ${this.#describe(canary)} does not exist` };
-    }
+    const ref = this.#vsRef(canary);
+    const live = await liveObject<VirtualService>(this.#client, ref);
+    if (live === undefined) return { applied: false, reason: `${describeRef(ref)} does not exist` };
     const service = requireService(canary, ISTIO_PROVIDER);
     const state = readVirtualService(live, serviceNames(service), isTcp(service));
     if (!state.ok) return { applied: false, reason: state.reason };
@@ -178,63 +159,23 @@ export class IstioRouter implements Router {
   }
 
   async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const { primary, canary: canaryHost } = serviceNames(requireService(canary, ISTIO_PROVIDER));
-    await this.#handBack(
-      canary,
-      this.#vsRef(canary),
-      (owned) => renderHandoffVirtualService(canary, owned),
-      handBack,
-    );
-    for (const host of [primary, canaryHost]) {
-      await this.#handBack(
-        canary,
-        this.#ref(canary, DESTINATION_RULE_KIND, host),
-        (owned) => renderDestinationRule(canary, host, owned, false),
-        handBack,
-      );
-    }
-  }
-
-  /** Restores an adopted object from its saved original; releases (or leaves to GC) one Fledge created. */
-  async #handBack(
-    canary: RoutableCanary,
-    ref: ObjectRef,
-    handoff: (owned: boolean) => IstioObject,
-    handBack: HandBack,
-  ): Promise<void> {
-    const live = await this.#live<IstioObject>(ref);
-    if (live === undefined) return;
-    const description = `${ref.kind} ${canary.metadata.namespace}/${ref.name}`;
-    const original = savedOriginal<OriginalIstioObject>(live.metadata, description);
-    if (original !== undefined) {
-      await applyGuardedJsonPatch(this.#client, ref, [
-        ...unchangedSince(live.metadata),
-        { op: 'replace', path: '/spec', value: original.spec },
-        ...restoreOwnerMetadataOps(live.metadata, original),
-        removeOriginalOp(),
-      ]);
-      return;
-    }
-    if (ownershipOf(live.metadata, canary, description) === 'owned') {
-      // Applied without the owner reference, the object is released and not garbage collected.
-      await applyObject(this.#client, handoff(!handBack.release));
+    const handoff = (owned: boolean) => renderHandoffVirtualService(canary, owned);
+    await handBackObject(this.#client, this.#vsRef(canary), canary, handoff, handBack);
+    for (const host of this.#ruleHosts(canary)) {
+      const ref = this.#ref(canary, DESTINATION_RULE_KIND, host);
+      const release = (owned: boolean) => renderDestinationRule(canary, host, owned, false);
+      await handBackObject(this.#client, ref, canary, release, handBack);
     }
   }
 
   /** The state a VirtualService Fledge has written carries; undefined for one it has not written yet. */
   #readable(canary: RoutableCanary, live: VirtualService): RouteState | undefined {
-    const description = `VirtualService ${this.#describe(canary)}`;
-    const ownership = ownershipOf(live.metadata, canary, description);
-    if (ownership === 'adopted' && savedOriginal(live.metadata, description) === undefined) return undefined;
+    if (!writtenByFledge(live, canary, describeRef(this.#vsRef(canary)))) return undefined;
     const service = requireService(canary, ISTIO_PROVIDER);
     const state = readVirtualService(live, serviceNames(service), isTcp(service));
     if (!state.ok) return undefined;
-    return {
-      primaryWeight: state.weights.primaryWeight,
-      canaryWeight: state.weights.canaryWeight,
-      mirror: state.weights.mirrored,
-      cookies: state.cookies,
-    };
+    const { primaryWeight, canaryWeight, mirrored } = state.weights;
+    return { primaryWeight, canaryWeight, mirror: mirrored, cookies: state.cookies };
   }
 
   async #writeVirtualService(
@@ -242,53 +183,14 @@ export class IstioRouter implements Router {
     live: VirtualService | undefined,
     state: RouteState,
   ): Promise<void> {
-    await this.#write(this.#vsRef(canary), live, canary, (owned) =>
+    await applyAdopting(this.#client, this.#vsRef(canary), live, canary, (owned) =>
       renderVirtualService(canary, state, owned, live),
     );
   }
 
-  /**
-   * Server-side applies what `render` makes. An object that existed before the Canary is
-   * adopted: its spec, labels and annotations are saved first, for finalize to restore.
-   */
-  async #write<T extends IstioObject>(
-    ref: ObjectRef,
-    live: T | undefined,
-    canary: RoutableCanary,
-    render: (owned: boolean) => T,
-  ): Promise<void> {
-    const description = `${ref.kind} ${canary.metadata.namespace}/${ref.name}`;
-    const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
-    // Render first, so a spec error leaves an adopted object untouched.
-    const desired = render(owned);
-    if (!owned && live !== undefined) {
-      const adopting = savedOriginal(live.metadata, description) === undefined;
-      const original = originalToSave<OriginalIstioObject>(
-        live.metadata,
-        desired.metadata,
-        () => ({ spec: live.spec }),
-        description,
-      );
-      if (original !== undefined) {
-        // Replacing the spec on adoption drops fields the owner set and Fledge does not, which
-        // server-side apply would otherwise leave in place under the owner's field manager.
-        await applyGuardedJsonPatch(this.#client, ref, [
-          ...unchangedSince(live.metadata),
-          ...saveOriginalOps(live.metadata, original),
-          ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: desired.spec }] : []),
-        ]);
-      }
-    }
-    await applyObject(this.#client, desired);
-  }
-
-  async #live<T extends { metadata: ObjectMeta }>(ref: ObjectRef): Promise<T | undefined> {
-    try {
-      return await this.#client.get<T>(ref);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  #ruleHosts(canary: RoutableCanary): string[] {
+    const names = serviceNames(requireService(canary, ISTIO_PROVIDER));
+    return [names.primary, names.canary];
   }
 
   #vsRef(canary: RoutableCanary): ObjectRef {
@@ -297,9 +199,5 @@ export class IstioRouter implements Router {
 
   #ref(canary: RoutableCanary, kind: string, name: string): ObjectRef {
     return { apiVersion: ISTIO_API_VERSION, kind, namespace: canary.metadata.namespace, name };
-  }
-
-  #describe(canary: RoutableCanary): string {
-    return `${canary.metadata.namespace}/${serviceNames(requireService(canary, ISTIO_PROVIDER)).apex}`;
   }
 }

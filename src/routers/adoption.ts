@@ -1,0 +1,122 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
+import {
+  ownershipOf,
+  originalToSave,
+  removeOriginalOp,
+  restoreOwnerMetadataOps,
+  saveOriginalOps,
+  savedOriginal,
+  unchangedSince,
+  type ObjectMeta,
+  type OriginalMetadata,
+} from './objects.ts';
+import type { HandBack, RoutableCanary } from './router.ts';
+
+// Writing and handing back a router's own objects (an HTTPRoute, a VirtualService, ...):
+// created ones carry an owner reference to the Canary; one that existed before is
+// adopted, its spec and metadata saved for finalize to restore.
+
+/** A routing object as read from the apiserver. */
+export interface RoutingObject extends KubernetesObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: unknown;
+}
+
+/** What an adopted object looked like before Fledge took it over. */
+interface OriginalObject extends OriginalMetadata {
+  spec: unknown;
+}
+
+export async function liveObject<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+): Promise<T | undefined> {
+  try {
+    return await client.get<T>(ref);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+}
+
+/** Whether `live` carries what Fledge wrote: an object it created, or one it adopted and has written since. */
+export function writtenByFledge(live: RoutingObject, canary: RoutableCanary, description: string): boolean {
+  const ownership = ownershipOf(live.metadata, canary, description);
+  return ownership === 'owned' || savedOriginal(live.metadata, description) !== undefined;
+}
+
+/**
+ * Server-side applies what `render` makes (`owned`: with the owner reference). An object
+ * that existed before the Canary is adopted: its spec and the owner's values of the labels
+ * and annotations Fledge sets are saved first, and on adoption its spec is replaced.
+ */
+export async function applyAdopting<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+  live: T | undefined,
+  canary: RoutableCanary,
+  render: (owned: boolean) => T,
+): Promise<void> {
+  const description = describeRef(ref);
+  const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
+  // Render first, so a spec error leaves an adopted object untouched.
+  const desired = render(owned);
+  if (!owned && live !== undefined) {
+    const adopting = savedOriginal(live.metadata, description) === undefined;
+    const original = originalToSave<OriginalObject>(
+      live.metadata,
+      desired.metadata,
+      () => ({ spec: live.spec }),
+      description,
+    );
+    if (original !== undefined) {
+      // Replacing the spec on adoption drops fields the owner set and Fledge does not,
+      // which server-side apply would otherwise leave in place under the owner's manager.
+      await applyGuardedJsonPatch(client, ref, [
+        ...unchangedSince(live.metadata),
+        ...saveOriginalOps(live.metadata, original),
+        ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: desired.spec }] : []),
+      ]);
+    }
+  }
+  await applyObject(client, desired);
+}
+
+/**
+ * Finalize for one object: an adopted one gets its saved spec, labels and annotations
+ * back; one Fledge created is applied as `handoff` makes it (`owned: false` releases it).
+ */
+export async function handBackObject<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+  canary: RoutableCanary,
+  handoff: (owned: boolean) => T,
+  handBack: HandBack,
+): Promise<void> {
+  const live = await liveObject<T>(client, ref);
+  if (live === undefined) return;
+  const description = describeRef(ref);
+  const original = savedOriginal<OriginalObject>(live.metadata, description);
+  if (original !== undefined) {
+    await applyGuardedJsonPatch(client, ref, [
+      ...unchangedSince(live.metadata),
+      { op: 'replace', path: '/spec', value: original.spec },
+      ...restoreOwnerMetadataOps(live.metadata, original),
+      removeOriginalOp(),
+    ]);
+    return;
+  }
+  if (ownershipOf(live.metadata, canary, description) === 'owned') {
+    // Applied without the owner reference, the object is released and not garbage collected.
+    await applyObject(client, handoff(!handBack.release));
+  }
+}
