@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { istioRouter, type UpstreamCrds, type VirtualService } from '../../../src/routers/index.ts';
+import type { IstioHTTPRoute } from '../../../src/routers/virtualservice.ts';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
@@ -216,6 +217,52 @@ describe('istio router through the operator', () => {
     ).toBe(true);
     expect((await virtualService('mirrored')).spec.http?.[0]?.mirror).toBeUndefined();
   }, 240_000);
+
+  it('pins sessions by cookie during the run, and expires the cookie once the release is over', async () => {
+    await apply(
+      kubeconfigPath,
+      deployment(namespace, 'sticky', 'example/sticky:1'),
+      canary(namespace, 'sticky', {
+        provider: 'istio',
+        service: { port: 9898 },
+        analysis: {
+          interval: '10s',
+          threshold: 1,
+          maxWeight: 50,
+          stepWeight: 50,
+          sessionAffinity: { cookieName: 'fledge-session', maxAge: 3600 },
+        },
+      }),
+    );
+    await waitForCanary(kubeconfigPath, namespace, 'sticky', inPhase('Initialized'), {
+      what: 'initialisation',
+    });
+    const specs = sampleDistinct(async () => JSON.stringify((await virtualService('sticky')).spec.http));
+    await setImage(kubeconfigPath, namespace, 'sticky', 'example/sticky:2');
+    const { status } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'sticky',
+      inPhase('Succeeded', 'Failed'),
+    );
+    const path = (await specs.stop()).map((text) => JSON.parse(text) as IstioHTTPRoute[]);
+    expect(status.phase).toBe('Succeeded');
+
+    const during = path.find((http) => http[0]?.name === 'fledge-sticky-canary');
+    const setCookie = during?.[1]?.route?.[1]?.headers?.response?.add?.['Set-Cookie'] ?? '';
+    const cookie = setCookie.split(';')[0] ?? '';
+    expect(cookie).toMatch(/^fledge-session=\w+$/);
+    expect(setCookie).toContain('Max-Age=3600');
+    const sticky = new RegExp(during?.[0]?.match?.[0]?.headers?.cookie?.regex ?? '^$');
+    expect(sticky.test(`other=1; ${cookie}`)).toBe(true);
+    expect(during?.[0]?.route).toEqual([{ destination: { host: 'sticky-canary' } }]);
+
+    // Promoted: the cookie of this run is now the previous one, expired on a route to the primary.
+    const after = (await virtualService('sticky')).spec.http ?? [];
+    expect(after.map((r) => r.name)).toEqual(['fledge-expire-cookie', 'fledge-weighted']);
+    expect(after[0]?.route?.[0]?.headers?.response?.add?.['Set-Cookie']).toBe(`${cookie}; Max-Age=0; Path=/`);
+    expect(status.previousSessionAffinityCookie).toBe(cookie);
+  }, 180_000);
 
   it('with revertOnDeletion gives an adopted VirtualService back as it was, keeping its own routes meanwhile', async () => {
     const original = {
