@@ -69,13 +69,16 @@ export const MirrorCapableProviders: readonly string[] = providersWith('mirrorin
 export const SessionAffinityProviders: readonly string[] = providersWith('sessionAffinity');
 /** Providers that clone the Ingress named by spec.ingressRef. */
 export const IngressProviders: readonly string[] = refUsers('ingressRef').users.flatMap((d) => d.providers);
+/** spec.service settings only the Gateway API router applies. */
+export const GatewayApiServiceFields = exclusiveServiceFields(routerFor('gatewayapi:v1'));
 /**
  * spec.service settings of a routing object (Istio's VirtualService, an HTTPRoute) that the
  * kubernetes provider cannot apply; the Gateway API ones have their own rule.
  */
-export const KubernetesUnroutedServiceFields = unroutedServiceFields(routerFor('kubernetes'));
-/** spec.service settings only the Gateway API router applies. */
-export const GatewayApiServiceFields = exclusiveServiceFields(routerFor('gatewayapi:v1'));
+export const KubernetesUnroutedServiceFields = unroutedServiceFields(
+  routerFor('kubernetes'),
+  GatewayApiServiceFields,
+);
 
 // ------------------------------------------------------------ references
 

@@ -181,7 +181,13 @@ class CanaryFixer {
       );
     }
     const rewriteType = this.get(['spec', 'service', 'rewrite', 'type']);
-    if (rewriteType !== undefined && !(RewriteTypes as readonly unknown[]).includes(rewriteType)) {
+    if (rewriteType !== undefined && this.provider === 'istio') {
+      this.drop(
+        ['spec', 'service', 'rewrite', 'type'],
+        'rewritten',
+        "a Gateway API setting; Flagger's istio router ignored it (Istio's rewrite.uri replaces the matched prefix)",
+      );
+    } else if (rewriteType !== undefined && !(RewriteTypes as readonly unknown[]).includes(rewriteType)) {
       this.put(
         ['spec', 'service', 'rewrite', 'type'],
         'ReplaceFullPath',

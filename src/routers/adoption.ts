@@ -1,9 +1,10 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
 import {
-  originalToSave,
   ownershipOf,
+  originalToSave,
   removeOriginalOp,
   restoreOwnerMetadataOps,
   saveOriginalOps,
@@ -12,27 +13,31 @@ import {
   type ObjectMeta,
   type OriginalMetadata,
 } from './objects.ts';
-import type { RoutableCanary } from './router.ts';
+import type { HandBack, RoutableCanary } from './router.ts';
 
-// Writing a routing object that may have existed before the Canary (adopted) and
-// giving it back: the pattern every router object with a spec follows. The object's
-// spec and the owner's values of the keys Fledge sets are saved in the
-// original-configuration annotation before the first write, and put back on hand-back.
+// Writing and handing back a router's own objects (an HTTPRoute, a VirtualService, ...):
+// created ones carry an owner reference to the Canary; one that existed before is
+// adopted, its spec and metadata saved for finalize to restore.
 
-/** A namespaced object whose routing lives in `spec`. */
-export interface SpecObject<S> {
+/** A routing object as read from the apiserver. */
+export interface RoutingObject extends KubernetesObject {
   apiVersion: string;
   kind: string;
   metadata: ObjectMeta;
+  spec: unknown;
+}
+
+/** A routing object whose spec has a known shape. */
+export interface SpecObject<S> extends RoutingObject {
   spec: S;
 }
 
 /** What an adopted object looked like before Fledge took it over. */
-export interface OriginalSpec<S> extends OriginalMetadata {
-  spec: S;
+interface OriginalObject extends OriginalMetadata {
+  spec: unknown;
 }
 
-export function refOf(object: Pick<SpecObject<unknown>, 'apiVersion' | 'kind' | 'metadata'>): ObjectRef {
+export function refOf(object: Pick<RoutingObject, 'apiVersion' | 'kind' | 'metadata'>): ObjectRef {
   return {
     apiVersion: object.apiVersion,
     kind: object.kind,
@@ -41,64 +46,102 @@ export function refOf(object: Pick<SpecObject<unknown>, 'apiVersion' | 'kind' | 
   };
 }
 
-export function describe(ref: ObjectRef): string {
-  return `${ref.kind} ${ref.namespace ?? ''}/${ref.name}`;
-}
-
-/** The live object, or undefined when it does not exist. */
-export async function getLive<T>(client: KubeObjectClient, ref: ObjectRef): Promise<T | undefined> {
+export async function liveObject<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+): Promise<T | undefined> {
   try {
-    return await client.get<T & { apiVersion: string; kind: string }>(ref);
+    return await client.get<T>(ref);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
 }
 
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+}
+
 /** Whether Fledge created the object for this Canary (true) or found it there (false). */
-export function isOwned(live: SpecObject<unknown> | undefined, canary: RoutableCanary): boolean {
-  return live === undefined || ownershipOf(live.metadata, canary, describe(refOf(live))) === 'owned';
+export function isOwned(live: RoutingObject | undefined, canary: RoutableCanary): boolean {
+  return live === undefined || ownershipOf(live.metadata, canary, describeRef(refOf(live))) === 'owned';
+}
+
+/** Whether `live` carries what Fledge wrote: an object it created, or one it adopted and has written since. */
+export function writtenByFledge(live: RoutingObject, canary: RoutableCanary, description: string): boolean {
+  const ownership = ownershipOf(live.metadata, canary, description);
+  return ownership === 'owned' || savedOriginal(live.metadata, description) !== undefined;
 }
 
 /**
- * Server-side applies `desired`. Over an adopted object (`live` not owned) the original is
- * saved first, and on adoption the spec is replaced, so fields the owner set and Fledge
- * does not write are dropped instead of staying under the owner's field manager.
+ * Server-side applies what `render` makes (`owned`: with the owner reference). An object
+ * that existed before the Canary is adopted: its spec and the owner's values of the labels
+ * and annotations Fledge sets are saved first, and on adoption its spec is replaced.
  */
-export async function applyOverAdopted<S>(
+export async function applyAdopting<T extends RoutingObject>(
   client: KubeObjectClient,
+  ref: ObjectRef,
+  live: T | undefined,
   canary: RoutableCanary,
-  live: SpecObject<S> | undefined,
-  desired: SpecObject<S>,
+  render: (owned: boolean) => T,
 ): Promise<void> {
-  if (live !== undefined && !isOwned(live, canary)) {
-    const description = describe(refOf(live));
+  const description = describeRef(ref);
+  const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
+  // Render first, so a spec error leaves an adopted object untouched.
+  const desired = render(owned);
+  // What the object holds before the apply: the apply is skipped when it holds `desired` already.
+  let current = live;
+  if (!owned && live !== undefined) {
     const adopting = savedOriginal(live.metadata, description) === undefined;
-    const original = originalToSave<OriginalSpec<S>>(
+    const original = originalToSave<OriginalObject>(
       live.metadata,
       desired.metadata,
       () => ({ spec: live.spec }),
       description,
     );
     if (original !== undefined) {
-      await applyGuardedJsonPatch(client, refOf(live), [
+      // Replacing the spec on adoption drops fields the owner set and Fledge does not,
+      // which server-side apply would otherwise leave in place under the owner's manager.
+      await applyGuardedJsonPatch(client, ref, [
         ...unchangedSince(live.metadata),
         ...saveOriginalOps(live.metadata, original),
         ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: desired.spec }] : []),
       ]);
+      current = undefined;
     }
   }
-  await applyObject(client, desired);
+  await applyObject(client, desired, { live: current });
+}
+
+/**
+ * Finalize for one object: an adopted one gets its saved spec, labels and annotations
+ * back; one Fledge created is applied as `handoff` makes it (`owned: false` releases it).
+ */
+export async function handBackObject<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+  canary: RoutableCanary,
+  handoff: (owned: boolean) => T,
+  handBack: HandBack,
+): Promise<void> {
+  const live = await liveObject<T>(client, ref);
+  if (live === undefined) return;
+  if (await restoreAdopted(client, live)) return;
+  if (ownershipOf(live.metadata, canary, describeRef(ref)) === 'owned') {
+    // Applied without the owner reference, the object is released and not garbage collected.
+    await applyObject(client, handoff(!handBack.release));
+  }
 }
 
 /**
  * Gives an adopted object its saved spec, labels and annotations back. False when the
  * object carries no saved original (Fledge created it, or never wrote it).
  */
-export async function restoreAdopted<S>(client: KubeObjectClient, live: SpecObject<S>): Promise<boolean> {
-  const original = savedOriginal<OriginalSpec<S>>(live.metadata, describe(refOf(live)));
+export async function restoreAdopted(client: KubeObjectClient, live: RoutingObject): Promise<boolean> {
+  const ref = refOf(live);
+  const original = savedOriginal<OriginalObject>(live.metadata, describeRef(ref));
   if (original === undefined) return false;
-  await applyGuardedJsonPatch(client, refOf(live), [
+  await applyGuardedJsonPatch(client, ref, [
     ...unchangedSince(live.metadata),
     { op: 'replace', path: '/spec', value: original.spec },
     ...restoreOwnerMetadataOps(live.metadata, original),

@@ -42,6 +42,8 @@ export interface RouterCapabilities {
   readonly ignoredServiceFields: readonly RoutingServiceField[];
   /** spec.service fields the router cannot work without (e.g. the Gateways an HTTPRoute attaches to). */
   readonly requiredServiceFields: readonly RoutingServiceField[];
+  /** The router's object carries spec.service.match[].name (Istio's HTTPMatchRequest has one). */
+  readonly readsMatchNames?: boolean;
   /** What to use instead, said in refusals. */
   readonly alternatives: string;
   /**
@@ -165,7 +167,7 @@ export function ignoredFields(
         message: 'spec.service.unmanagedMetadata is not read by Fledge: it leaves no key alone',
       });
     }
-    if (capabilities.serviceFields.includes('match')) {
+    if (capabilities.serviceFields.includes('match') && capabilities.readsMatchNames !== true) {
       (service.match ?? []).forEach((match, i) => {
         if (match.name !== undefined)
           findings.push({

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
-import { isNotFound } from '../kube/errors.ts';
-import { applyGuardedJsonPatch, applyObject } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
+import { applyAdopting, describeRef, handBackObject, liveObject, writtenByFledge } from './adoption.ts';
 import type { RouterDeclaration } from './declaration.ts';
 import { APP_INSTRUMENTED } from './metrics.ts';
 import {
@@ -18,16 +17,6 @@ import {
   type HTTPRoute,
   type RouteState,
 } from './httproute.ts';
-import {
-  ownershipOf,
-  originalToSave,
-  removeOriginalOp,
-  restoreOwnerMetadataOps,
-  saveOriginalOps,
-  savedOriginal,
-  unchangedSince,
-  type OriginalMetadata,
-} from './objects.ts';
 import {
   requireService,
   serviceNames,
@@ -79,11 +68,6 @@ export const gatewayApiRouter: RouterDeclaration = {
   metrics: APP_INSTRUMENTED,
 };
 
-/** What an adopted HTTPRoute looked like before Fledge took it over. */
-interface OriginalRoute extends OriginalMetadata {
-  spec: HTTPRoute['spec'];
-}
-
 function defaultRandomToken(): string {
   return randomBytes(16).toString('hex');
 }
@@ -99,7 +83,7 @@ export class GatewayApiRouter implements Router {
   }
 
   async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await this.#live(canary);
+    const live = await liveObject<HTTPRoute>(this.#client, this.#ref(canary));
     const current = (live === undefined ? undefined : this.#readable(canary, live)) ?? {
       ...INITIAL_ROUTE_STATE,
       cookies: statusCookies(canary),
@@ -116,7 +100,7 @@ export class GatewayApiRouter implements Router {
 
   async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
     validateWeights(routes);
-    const live = await this.#live(canary);
+    const live = await liveObject<HTTPRoute>(this.#client, this.#ref(canary));
     const known =
       (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
     const cookies =
@@ -127,9 +111,9 @@ export class GatewayApiRouter implements Router {
   }
 
   async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await this.#live(canary);
+    const live = await liveObject<HTTPRoute>(this.#client, this.#ref(canary));
     if (live === undefined) {
-      return { applied: false, reason: `HTTPRoute ${this.#describe(canary)} does not exist` };
+      return { applied: false, reason: `${describeRef(this.#ref(canary))} does not exist` };
     }
     const names = serviceNames(requireService(canary, GATEWAY_API_PROVIDER));
     const state = readRouteState(live, names);
@@ -140,30 +124,13 @@ export class GatewayApiRouter implements Router {
   }
 
   async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const live = await this.#live(canary);
-    if (live === undefined) return;
-    const description = `HTTPRoute ${this.#describe(canary)}`;
-    const original = savedOriginal<OriginalRoute>(live.metadata, description);
-    if (original !== undefined) {
-      await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
-        ...unchangedSince(live.metadata),
-        { op: 'replace', path: '/spec', value: original.spec },
-        ...restoreOwnerMetadataOps(live.metadata, original),
-        removeOriginalOp(),
-      ]);
-      return;
-    }
-    if (ownershipOf(live.metadata, canary, description) === 'owned') {
-      // Applied without the owner reference, the route is released and not garbage collected.
-      await applyObject(this.#client, renderHandoffRoute(canary, !handBack.release));
-    }
+    const handoff = (owned: boolean) => renderHandoffRoute(canary, owned);
+    await handBackObject(this.#client, this.#ref(canary), canary, handoff, handBack);
   }
 
   /** The state a route Fledge has written carries; undefined for a route it has not written yet. */
   #readable(canary: RoutableCanary, live: HTTPRoute): RouteState | undefined {
-    const description = `HTTPRoute ${this.#describe(canary)}`;
-    const ownership = ownershipOf(live.metadata, canary, description);
-    if (ownership === 'adopted' && savedOriginal(live.metadata, description) === undefined) return undefined;
+    if (!writtenByFledge(live, canary, describeRef(this.#ref(canary)))) return undefined;
     const state = readRouteState(live, serviceNames(requireService(canary, GATEWAY_API_PROVIDER)));
     if (!state.ok) return undefined;
     return {
@@ -175,42 +142,9 @@ export class GatewayApiRouter implements Router {
   }
 
   async #write(canary: RoutableCanary, live: HTTPRoute | undefined, state: RouteState): Promise<void> {
-    const description = `HTTPRoute ${this.#describe(canary)}`;
-    const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
-    // Render first, so a spec error leaves an adopted route untouched.
-    const route = renderHTTPRoute(canary, state, owned);
-    // What the route looks like before the apply: the apply is skipped when it holds the route already.
-    let current = live;
-    if (!owned && live !== undefined) {
-      // The owner's labels and annotations are saved before the apply below overwrites them.
-      const adopting = savedOriginal(live.metadata, description) === undefined;
-      const original = originalToSave<OriginalRoute>(
-        live.metadata,
-        route.metadata,
-        () => ({ spec: live.spec }),
-        description,
-      );
-      if (original !== undefined) {
-        // Replacing the spec on adoption drops fields the owner set and Fledge does not (e.g. hostnames),
-        // which server-side apply would otherwise leave in place under the owner's field manager.
-        await applyGuardedJsonPatch(this.#client, this.#ref(canary), [
-          ...unchangedSince(live.metadata),
-          ...saveOriginalOps(live.metadata, original),
-          ...(adopting ? [{ op: 'replace' as const, path: '/spec', value: route.spec }] : []),
-        ]);
-        current = undefined;
-      }
-    }
-    await applyObject(this.#client, route, { live: current });
-  }
-
-  async #live(canary: RoutableCanary): Promise<HTTPRoute | undefined> {
-    try {
-      return await this.#client.get<HTTPRoute>(this.#ref(canary));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+    await applyAdopting(this.#client, this.#ref(canary), live, canary, (owned) =>
+      renderHTTPRoute(canary, state, owned),
+    );
   }
 
   #ref(canary: RoutableCanary): ObjectRef {
@@ -221,9 +155,5 @@ export class GatewayApiRouter implements Router {
       namespace: canary.metadata.namespace,
       name: apex,
     };
-  }
-
-  #describe(canary: RoutableCanary): string {
-    return `${canary.metadata.namespace}/${serviceNames(requireService(canary, GATEWAY_API_PROVIDER)).apex}`;
   }
 }

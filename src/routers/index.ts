@@ -33,3 +33,12 @@ export {
   type HTTPRoute,
 } from './httproute.ts';
 export * from './metrics.ts';
+export { ISTIO_PROVIDER, IstioRouter, istioRouter } from './istio.ts';
+export {
+  ISTIO_API_VERSION,
+  readVirtualService,
+  renderDestinationRule,
+  renderVirtualService,
+  type DestinationRule,
+  type VirtualService,
+} from './virtualservice.ts';

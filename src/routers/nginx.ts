@@ -1,7 +1,7 @@
 import type { ABMatch } from '../api/index.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import { applyOverAdopted, getLive, isOwned, refOf, restoreAdopted } from './adoption.ts';
+import { applyAdopting, liveObject, isOwned, refOf, restoreAdopted } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { escapeRegex } from './httproute.ts';
 import {
@@ -204,14 +204,16 @@ export class NginxRouter implements Router {
   /** Checks the user's Ingress can be cloned and keeps an existing copy in step with it. */
   async reconcile(canary: RoutableCanary): Promise<void> {
     const user = await this.#userIngress(canary);
-    const live = await getLive<Ingress>(this.#client, this.#canaryRef(canary));
+    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
     const current = live === undefined || !isOwned(live, canary) ? undefined : readCanaryWeight(live);
     const weight = current?.ok === true ? current.canaryWeight : 0;
     if (weight === 0) {
       cloneForCanary(user, ...this.#backends(canary));
       return;
     }
-    await applyOverAdopted(this.#client, canary, live, renderCanaryIngress(canary, user, weight, true));
+    await applyAdopting(this.#client, this.#canaryRef(canary), live, canary, () =>
+      renderCanaryIngress(canary, user, weight, true),
+    );
   }
 
   async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
@@ -226,16 +228,12 @@ export class NginxRouter implements Router {
       );
     }
     const user = await this.#userIngress(canary);
-    const live = await getLive<Ingress>(this.#client, this.#canaryRef(canary));
+    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
     if (canaryWeight === 0) {
       cloneForCanary(user, ...this.#backends(canary));
       await this.#remove(canary, live);
     } else {
-      const owned = isOwned(live, canary);
-      await applyOverAdopted(
-        this.#client,
-        canary,
-        live,
+      await applyAdopting(this.#client, this.#canaryRef(canary), live, canary, (owned) =>
         renderCanaryIngress(canary, user, canaryWeight, owned),
       );
     }
@@ -243,7 +241,7 @@ export class NginxRouter implements Router {
   }
 
   async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await getLive<Ingress>(this.#client, this.#canaryRef(canary));
+    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
     if (live === undefined) {
       // No copy is the resting state; it routes only once the Ingress can be cloned and the Services exist.
       const unready = await this.#unready(canary);
@@ -262,7 +260,7 @@ export class NginxRouter implements Router {
   }
 
   async finalize(canary: RoutableCanary): Promise<void> {
-    await this.#remove(canary, await getLive<Ingress>(this.#client, this.#canaryRef(canary)));
+    await this.#remove(canary, await liveObject<Ingress>(this.#client, this.#canaryRef(canary)));
   }
 
   /** Why the user's Ingress does not reach the primary through Fledge's Services yet, if it does not. */
@@ -290,7 +288,7 @@ export class NginxRouter implements Router {
 
   async #userIngress(canary: RoutableCanary): Promise<Ingress> {
     const ref = this.#userRef(canary);
-    const user = await getLive<Ingress>(this.#client, ref);
+    const user = await liveObject<Ingress>(this.#client, ref);
     if (user === undefined) {
       // Not terminal: the Ingress may be applied just after the Canary.
       throw new Error(`spec.ingressRef: Ingress ${ref.namespace ?? ''}/${ref.name} not found: create it`);

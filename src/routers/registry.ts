@@ -137,17 +137,17 @@ export function exclusiveServiceFields(declaration: RouterDeclaration): RoutingS
 
 /**
  * Routing fields of spec.service that a router neither applies nor ignores, leaving out
- * the ones only another router applies (admission names those with that router's rule).
+ * `covered`: the ones admission names with another rule (e.g. the Gateway API settings).
  */
-export function unroutedServiceFields(declaration: RouterDeclaration): RoutingServiceField[] {
-  const elsewhere = routerDeclarations
-    .filter((d) => d !== declaration && d.availability.state === 'available')
-    .flatMap(exclusiveServiceFields);
+export function unroutedServiceFields(
+  declaration: RouterDeclaration,
+  covered: readonly RoutingServiceField[],
+): RoutingServiceField[] {
   return ROUTING_SERVICE_FIELDS.filter(
     (field) =>
       !declaration.serviceFields.includes(field) &&
       !declaration.ignoredServiceFields.includes(field) &&
-      !elsewhere.includes(field),
+      !covered.includes(field),
   );
 }
 

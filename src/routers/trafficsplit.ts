@@ -2,9 +2,9 @@ import type { ABMatch, NormalizedCanarySpec } from '../api/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
 import { applyObject } from '../kube/patch.ts';
 import {
-  applyOverAdopted,
-  describe,
-  getLive,
+  applyAdopting,
+  describeRef,
+  liveObject,
   isOwned,
   refOf,
   restoreAdopted,
@@ -211,7 +211,7 @@ export type SplitReadback = { ok: true; weights: RouteWeights } | { ok: false; r
 /** The weights the split carries, as percentages (SMI weights are relative). */
 export function readSplitWeights(split: TrafficSplit, canary: RoutableCanary): SplitReadback {
   const names = serviceNames(requireService(canary, 'smi'));
-  const where = describe(refOf(split));
+  const where = describeRef(refOf(split));
   const weightOf = (service: string): number | undefined => {
     const backend = (split.spec.backends ?? []).find((b) => b.service === service);
     return backend === undefined ? undefined : parseSplitWeight(backend.weight);
@@ -309,17 +309,17 @@ export class TrafficSplitRouter implements Router {
     const matches = canary.spec.analysis.match;
     if (matches !== undefined && matches.length > 0) {
       const group = renderRouteGroup(canary, matches);
-      const existing = await getLive<HTTPRouteGroup>(this.#client, refOf(group));
+      const existing = await liveObject<HTTPRouteGroup>(this.#client, refOf(group));
       if (existing !== undefined && !isOwned(existing, canary)) {
         throw new RouterConfigError(
-          `${describe(refOf(group))} exists and is not Fledge's: rename or delete it, or rename spec.service.name`,
+          `${describeRef(refOf(group))} exists and is not Fledge's: rename or delete it, or rename spec.service.name`,
         );
       }
       await applyObject(this.#client, group);
     } else if (version === AB_VERSION) {
       await this.#removeRouteGroup(canary);
     }
-    await applyOverAdopted(this.#client, canary, live, split);
+    await applyAdopting(this.#client, refOf(split), live, canary, () => split);
   }
 
   /** Deletes the route group Fledge wrote for A/B testing, if any. */
@@ -332,7 +332,7 @@ export class TrafficSplitRouter implements Router {
       namespace: canary.metadata.namespace,
       name: apex,
     };
-    const group = await getLive<HTTPRouteGroup>(this.#client, ref);
+    const group = await liveObject<HTTPRouteGroup>(this.#client, ref);
     const ours = group?.metadata.ownerReferences?.some(
       (o) => o.controller === true && o.uid === canary.metadata.uid,
     );
@@ -340,7 +340,7 @@ export class TrafficSplitRouter implements Router {
   }
 
   async #live(canary: RoutableCanary): Promise<TrafficSplit | undefined> {
-    return getLive<TrafficSplit>(this.#client, this.#ref(canary));
+    return liveObject<TrafficSplit>(this.#client, this.#ref(canary));
   }
 
   #ref(canary: RoutableCanary) {
@@ -354,6 +354,6 @@ export class TrafficSplitRouter implements Router {
   }
 
   #describe(canary: RoutableCanary): string {
-    return describe(this.#ref(canary));
+    return describeRef(this.#ref(canary));
   }
 }

@@ -54,15 +54,15 @@ const patchCanary = (namespace: string, name: string, patch: object[]) =>
 
 const cases: Case[] = [
   {
-    name: 'istio',
+    name: 'kuma',
     reason: 'ProviderUnavailable',
-    says: 'provider "istio" has no router',
+    says: 'provider "kuma" has no router',
     objects: (ns) => [
-      deployment(ns, 'istio', 'example/web:1'),
-      canary(ns, 'istio', { provider: 'istio', analysis: blueGreen }),
+      deployment(ns, 'kuma', 'example/web:1'),
+      canary(ns, 'kuma', { provider: 'kuma', analysis: blueGreen }),
     ],
     fix: async (ns) => {
-      await patchCanary(ns, 'istio', [{ op: 'replace', path: '/spec/provider', value: 'kubernetes' }]);
+      await patchCanary(ns, 'kuma', [{ op: 'replace', path: '/spec/provider', value: 'kubernetes' }]);
     },
   },
   {

@@ -62,7 +62,8 @@ describe('router declarations', () => {
         expect(wanted.every((g) => granted.has(g))).toBe(true);
     }
     expect(granted.has('gateway.networking.k8s.io/httproutes:patch')).toBe(true);
-    expect(granted.has('networking.istio.io/virtualservices:patch')).toBe(false);
+    expect(granted.has('networking.istio.io/virtualservices:patch')).toBe(true);
+    expect(granted.has('kuma.io/trafficroutes:patch')).toBe(false);
   });
 
   it('merge rules of one group and verbs into one, and render them as the chart lists them', () => {
@@ -88,7 +89,8 @@ describe('router declarations', () => {
   it('give the docs a provider row per router and a capability column per available one', () => {
     const rows = providersTable().split('\n').slice(2);
     expect(rows).toHaveLength(routerDeclarations.length);
-    expect(rows.find((r) => r.includes('`istio`'))).toContain('no router yet');
+    expect(rows.find((r) => r.includes('`istio`'))).toContain('runs');
+    expect(rows.find((r) => r.includes('`kuma`'))).toContain('no router yet');
     expect(rows.find((r) => r.includes('`appmesh:v1beta2`'))).toContain('refused for good');
     const header = capabilitiesTable().split('\n')[0] ?? '';
     expect(header.match(/`[^`]+`/g)).toEqual(availableRouters().map((d) => `\`${d.provider}\``));

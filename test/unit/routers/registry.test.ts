@@ -34,8 +34,8 @@ describe('resolveProvider', () => {
   });
 
   it('says a Flagger provider without a router yet is not available, rather than falling back', () => {
-    expect(() => resolveProvider('istio')).toThrow(
-      /provider "istio" has no router in this version of Fledge yet/,
+    expect(() => resolveProvider('kuma')).toThrow(
+      /provider "kuma" has no router in this version of Fledge yet/,
     );
     expect(() => resolveProvider('contour')).toThrow(/has no router in this version/);
   });
