@@ -13,6 +13,7 @@ import type {
   SessionAffinity,
   WebhookType,
 } from './canary.ts';
+import { parseGoDuration } from './duration.ts';
 import type { Strategy } from './status.ts';
 
 // Turns an admitted Canary into the shape the engine works with: deprecated
@@ -198,7 +199,18 @@ function withDefault<T>(value: T | undefined, fallback: T, field: string, note: 
   return fallback;
 }
 
+function checkedDuration(value: string, field: string): string {
+  parseGoDuration(value, field);
+  return value;
+}
+
 function normalizeService(service: CanaryService, targetName: string, note: Note): NormalizedService {
+  // Formats admission checks with CEL, for a Canary it never saw: InvalidSpec, not a router error.
+  if (service.timeout !== undefined) checkedDuration(service.timeout, 'spec.service.timeout');
+  if (service.backendTimeout !== undefined)
+    checkedDuration(service.backendTimeout, 'spec.service.backendTimeout');
+  if (service.retries?.perTryTimeout !== undefined)
+    checkedDuration(service.retries.perTryTimeout, 'spec.service.retries.perTryTimeout');
   return {
     ...service,
     name: withDefault(service.name, targetName, 'spec.service.name', note),
@@ -221,7 +233,12 @@ function normalizeAnalysis(
   const { metrics = [], webhooks = [], alerts = [], sessionAffinity, ...rest } = analysis;
   const result: NormalizedAnalysis = {
     ...rest,
-    interval: withDefault(analysis.interval, DEFAULT_ANALYSIS_INTERVAL, `${path}.interval`, note),
+    // Admission checks the format with CEL; parsed here too so a Canary it never saw (a client-side
+    // check, an older CRD) becomes InvalidSpec rather than an error on every decision.
+    interval: checkedDuration(
+      withDefault(analysis.interval, DEFAULT_ANALYSIS_INTERVAL, `${path}.interval`, note),
+      `${path}.interval`,
+    ),
     threshold: withDefault(analysis.threshold, DEFAULT_THRESHOLD, `${path}.threshold`, note),
     mirror: analysis.mirror ?? false,
     primaryReadyThreshold: withDefault(
@@ -241,6 +258,12 @@ function normalizeAnalysis(
     alerts: alerts.map((a, i) => normalizeAlert(a, `${path}.alerts[${i}]`, namespace, note)),
   };
   if (analysis.iterations === undefined) {
+    // Admission's CEL rule says the same; repeated for a Canary it never saw.
+    if (analysis.stepWeight === undefined && (analysis.stepWeights ?? []).length === 0) {
+      throw new Error(
+        `${path} needs a schedule: set stepWeight or stepWeights for a progressive canary, or iterations for A/B testing and blue/green`,
+      );
+    }
     // Progressive canary: the weight ceiling is explicit, or the last explicit step.
     const lastStep = analysis.stepWeights?.at(-1);
     result.maxWeight =
@@ -326,6 +349,7 @@ function normalizeWebhook(webhook: CanaryWebhook, path: string, note: Note): Nor
   } else {
     type = webhook.type;
   }
+  if (webhook.timeout !== undefined) checkedDuration(webhook.timeout, `${path}.timeout`);
   return {
     ...webhook,
     type,
