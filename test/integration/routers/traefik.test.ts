@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { UpstreamCrds } from '../../../src/routers/index.ts';
+import { traefikRouter } from '../../../src/routers/traefik.ts';
+import { waitForCanary } from '../../harness/canary.ts';
+import { kubectl } from '../../harness/control-plane.ts';
+import { integrationEnv } from '../../harness/env.ts';
+import { waitFor } from '../../harness/processes.ts';
+import { upstreamCrdFiles } from '../../harness/third-party.ts';
+import { apply, canary, deployment } from '../controller/fixtures.ts';
+import { FAILING_HOOK, readyOf, startReleaseRig, type ReleaseRig } from './releases.ts';
+
+// The traefik router through the operator, on the real apiserver with Traefik's own CRDs
+// (from its Go module), so every TraefikService Fledge writes is validated by Traefik's
+// schema. No Traefik runs here: a TraefikService has no status, so the weights it carries
+// are the read-back.
+
+const TRAEFIK_SERVICES = 'traefikservices.traefik.io';
+const ORIGINAL = 'fledge.dev/original-configuration';
+
+interface Backend {
+  name: string;
+  port?: number;
+  weight?: number;
+}
+interface TraefikService {
+  metadata: { annotations?: Record<string, string>; ownerReferences?: { uid: string }[] };
+  spec: {
+    weighted?: { services: Backend[] };
+    mirroring?: { name: string; port: number; mirrors: { name: string; percent: number }[] };
+  };
+}
+
+async function installTraefikCrds(kubeconfigPath: string): Promise<void> {
+  const files = await upstreamCrdFiles(traefikRouter.crds as UpstreamCrds);
+  const fileArgs = files.flatMap((file) => ['-f', file]);
+  await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
+  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  // Established is not enough: storage for a new kind answers 429 for a moment.
+  await waitFor('TraefikServices to be served', async () => {
+    await kubectl(kubeconfigPath, ['get', TRAEFIK_SERVICES, '--all-namespaces']);
+    return true;
+  });
+}
+
+describe('traefik router through the operator', () => {
+  const { kubeconfigPath } = integrationEnv();
+  let rig: ReleaseRig;
+
+  const service = (name: string) => rig.get<TraefikService>(TRAEFIK_SERVICES, name);
+  /** `<service>=<weight>` as the apiserver has them. */
+  const weights = async (name: string): Promise<string> => {
+    const live = await service(name);
+    if (live === undefined) throw new Error('no TraefikService yet');
+    const mirroring = live.spec.mirroring;
+    if (mirroring !== undefined) {
+      return `${mirroring.name}:${mirroring.port} mirrored to ${mirroring.mirrors.map((m) => `${m.name}=${m.percent}%`).join(' ')}`;
+    }
+    return (live.spec.weighted?.services ?? []).map((b) => `${b.name}=${b.weight}`).join(' ');
+  };
+
+  beforeAll(async () => {
+    await installTraefikCrds(kubeconfigPath);
+    rig = await startReleaseRig('routers-traefik');
+  }, 120_000);
+  afterAll(async () => rig?.stop());
+
+  it('steps the weights up to maxWeight, reading each step back, and promotes', async () => {
+    await rig.initialise('web', {
+      provider: 'traefik',
+      analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
+    });
+    const initial = await service('web');
+    expect(initial?.spec).toEqual({
+      weighted: {
+        services: [
+          { name: 'web-primary', port: 9898, weight: 100 },
+          { name: 'web-canary', port: 9898, weight: 0 },
+        ],
+      },
+    });
+    expect(initial?.metadata.annotations).toMatchObject({
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+    });
+
+    const outcome = await rig.release('web', () => weights('web'));
+    expect(outcome.status.phase).toBe('Succeeded');
+    expect(outcome.seen).toEqual([
+      'web-primary=100 web-canary=0',
+      'web-primary=80 web-canary=20',
+      'web-primary=60 web-canary=40',
+      'web-primary=50 web-canary=50',
+      'web-primary=100 web-canary=0',
+    ]);
+    // Status followed the weights read back from the TraefikService, never ahead of them.
+    const progressing = outcome.path
+      .filter((s) => s.startsWith('Progressing:'))
+      .map((s) => Number(s.split(':')[1]));
+    expect([...new Set(progressing)].filter((w) => w > 0)).toEqual([20, 40, 50]);
+  }, 240_000);
+
+  it('a failing check rolls the weights back to 100% primary', async () => {
+    await rig.initialise('bad', {
+      provider: 'traefik',
+      analysis: {
+        interval: '10s',
+        threshold: 1,
+        stepWeight: 20,
+        maxWeight: 60,
+        webhooks: [
+          { name: 'smoke', type: 'rollout', url: `${rig.hooks.base}${FAILING_HOOK}`, timeout: '5s' },
+        ],
+      },
+    });
+    const outcome = await rig.release('bad', () => weights('bad'));
+    expect(outcome.status.phase).toBe('Failed');
+    expect(await weights('bad')).toBe('bad-primary=100 bad-canary=0');
+    expect(outcome.status.canaryWeight ?? 0).toBe(0);
+  }, 240_000);
+
+  it('blue/green with mirroring copies the primary requests to the canary, then promotes', async () => {
+    await rig.initialise('copy', {
+      provider: 'traefik',
+      analysis: { interval: '10s', threshold: 1, iterations: 2, mirror: true },
+    });
+    const outcome = await rig.release('copy', () => weights('copy'));
+    expect(outcome.status.phase).toBe('Succeeded');
+    expect(outcome.seen).toContain('copy-primary:9898 mirrored to copy-canary=100%');
+    expect(outcome.seen.at(-1)).toBe('copy-primary=100 copy-canary=0');
+  }, 240_000);
+
+  it('a field a TraefikService cannot apply ends in CapabilityMissing and writes nothing', async () => {
+    await apply(
+      kubeconfigPath,
+      deployment(rig.namespace, 'timed', 'example/web:1'),
+      canary(rig.namespace, 'timed', {
+        provider: 'traefik',
+        service: { port: 9898, timeout: '5s' },
+        analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
+      }),
+    );
+    const { status } = await waitForCanary(
+      kubeconfigPath,
+      rig.namespace,
+      'timed',
+      (s) => readyOf(s)?.status === 'False' && readyOf(s)?.reason === 'CapabilityMissing',
+      { what: 'timed refused', timeoutMs: 60_000 },
+    );
+    expect(readyOf(status)?.message).toContain('spec.service.timeout');
+    expect(await service('timed')).toBeUndefined();
+  }, 90_000);
+
+  it('revertOnDeletion gives an adopted TraefikService back as it was, and releases one Fledge created pointing at the apex', async () => {
+    const original = {
+      weighted: {
+        services: [
+          { name: 'kept-v1', port: 80, weight: 70 },
+          { name: 'kept-v2', port: 80, weight: 30 },
+        ],
+      },
+    };
+    await apply(kubeconfigPath, {
+      apiVersion: 'traefik.io/v1alpha1',
+      kind: 'TraefikService',
+      metadata: { name: 'kept', namespace: rig.namespace, annotations: { owner: 'team-a' } },
+      spec: original,
+    });
+    for (const name of ['kept', 'made']) {
+      await rig.initialise(name, {
+        provider: 'traefik',
+        revertOnDeletion: true,
+        analysis: { interval: '10s', threshold: 1, stepWeight: 20, maxWeight: 50 },
+      });
+    }
+    const adopted = await service('kept');
+    expect((adopted?.spec.weighted?.services ?? []).map((b) => b.name)).toEqual([
+      'kept-primary',
+      'kept-canary',
+    ]);
+    expect(adopted?.metadata.annotations?.[ORIGINAL]).toBeDefined();
+    expect(adopted?.metadata.ownerReferences ?? []).toEqual([]);
+
+    for (const name of ['kept', 'made']) await rig.deleteCanary(name);
+    const restored = await service('kept');
+    expect(restored?.spec).toEqual(original);
+    const annotations = Object.keys(restored?.metadata.annotations ?? {}).filter(
+      (k) => !k.startsWith('kubectl.kubernetes.io/'),
+    );
+    expect(annotations).toEqual(['owner']);
+    const released = await service('made');
+    expect(released?.spec).toEqual({ weighted: { services: [{ name: 'made', port: 9898, weight: 100 }] } });
+    expect(released?.metadata.ownerReferences ?? []).toEqual([]);
+    expect(released?.metadata.annotations ?? {}).toEqual({});
+  }, 240_000);
+});
