@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Agent } from 'node:http';
 import type { UpstreamCrds } from '../../../src/routers/index.ts';
 import { traefikRouter } from '../../../src/routers/traefik.ts';
-import { waitForCanary } from '../../harness/canary.ts';
+import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
-import { integrationEnv } from '../../harness/env.ts';
+import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
+import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { get } from '../../harness/load.ts';
+import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { upstreamCrdFiles } from '../../harness/third-party.ts';
 import { apply, canary, deployment } from '../controller/fixtures.ts';
+import { countsOf } from '../traffic/split.ts';
 import { FAILING_HOOK, readyOf, startReleaseRig, type ReleaseRig } from './releases.ts';
 
 // The traefik router through the operator, on the real apiserver with Traefik's own CRDs
@@ -191,4 +196,116 @@ describe('traefik router through the operator', () => {
     expect(released?.metadata.ownerReferences ?? []).toEqual([]);
     expect(released?.metadata.annotations ?? {}).toEqual({});
   }, 240_000);
+});
+
+// Real requests: Traefik's kubernetesCRD provider serves an IngressRoute pointing at the
+// TraefikService Fledge writes, and the backends answer as the pods they are.
+describe('real traffic: Traefik serving the TraefikService', () => {
+  const { kubeconfigPath } = integrationEnv();
+  let namespace: string;
+  let plane: DataPlane;
+  let operator: OperatorProcess;
+
+  beforeAll(async () => {
+    await installTraefikCrds(kubeconfigPath);
+    plane = await startDataPlane({
+      kubeconfigPath,
+      providers: ['kubernetesCRD', 'kubernetesCRD.allowEmptyServices'],
+    });
+    namespace = await createTestNamespace('traffic-traefik');
+    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+  }, 180_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await plane?.stop();
+  });
+
+  /** The canary's share (percent) of the weighted service Traefik built from the TraefikService, as served. */
+  async function appliedWeight(name: string): Promise<number | undefined> {
+    const canaryPrefix = `${namespace}-${name}-canary-`;
+    const primaryPrefix = `${namespace}-${name}-primary-`;
+    const wrr = (await plane.proxy.services()).find((s) => s.name === `${namespace}-${name}@kubernetescrd`);
+    const members = wrr?.weighted?.services ?? [];
+    const weightOf = (prefix: string) =>
+      members.filter((m) => m.name.startsWith(prefix)).reduce((sum, m) => sum + m.weight, 0);
+    const total = weightOf(canaryPrefix) + weightOf(primaryPrefix);
+    return total === 0 ? undefined : Math.round((100 * weightOf(canaryPrefix)) / total);
+  }
+
+  /** Sends `count` requests one by one; the canary's share (percent) of what the backends counted. */
+  async function canaryShare(name: string, agent: Agent, count = 100): Promise<number> {
+    const start = countsOf(await plane.backend.counts(), namespace, name);
+    for (let i = 0; i < count; i++) await get(plane.proxy.url, agent, { host: `${name}.test` });
+    const end = countsOf(await plane.backend.counts(), namespace, name);
+    return (100 * (end.canary - start.canary)) / (end.total - start.total);
+  }
+
+  it('promotes a release, and at every step the backends see the canary share Fledge set', async () => {
+    const name = 'split';
+    await apply(
+      kubeconfigPath,
+      {
+        apiVersion: 'traefik.io/v1alpha1',
+        kind: 'IngressRoute',
+        metadata: { name, namespace },
+        spec: {
+          entryPoints: ['web'],
+          routes: [
+            { match: `Host(\`${name}.test\`)`, kind: 'Rule', services: [{ name, kind: 'TraefikService' }] },
+          ],
+        },
+      },
+      deployment(namespace, name, 'example/podinfo:1'),
+      canary(namespace, name, {
+        provider: 'traefik',
+        analysis: { interval: '15s', threshold: 1, stepWeight: 20, maxWeight: 60 },
+      }),
+    );
+    await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
+      what: `${name} initialised`,
+      timeoutMs: 90_000,
+    });
+    const agent = new Agent({ keepAlive: true });
+    await waitFor(`${name}.test to answer through Traefik`, async () => {
+      return (await get(plane.proxy.url, agent, { host: `${name}.test` })) === 200;
+    });
+
+    await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, 'VERSION=2']);
+    // Each weight Traefik serves is measured once, credited only if Traefik served it throughout.
+    const shares = new Map<number, number>();
+    let running = true;
+    const measuring = (async () => {
+      while (running) {
+        const weight = await appliedWeight(name).catch(() => undefined);
+        if (weight !== undefined && weight > 0 && weight < 100 && !shares.has(weight)) {
+          const share = await canaryShare(name, agent);
+          if ((await appliedWeight(name).catch(() => undefined)) === weight) shares.set(weight, share);
+        }
+        await new Promise((done) => setTimeout(done, 300));
+      }
+    })();
+    let outcome: Awaited<ReturnType<typeof waitForCanary>>;
+    try {
+      outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
+        timeoutMs: 240_000,
+      });
+    } finally {
+      running = false;
+      await measuring;
+    }
+    expect(outcome.status.phase).toBe('Succeeded');
+    const measured = [...shares.entries()].sort(([a], [b]) => a - b);
+    expect(measured.map(([weight]) => weight)).toEqual([20, 40, 60]);
+    expect(measured.map(([weight, share]) => ({ weight, close: Math.abs(share - weight) <= 5 }))).toEqual(
+      [20, 40, 60].map((weight) => ({ weight, close: true })),
+    );
+    // After promotion Traefik sends everything to the primary again.
+    await waitFor(
+      'Traefik to serve the promoted primary only',
+      async () => (await appliedWeight(name)) === 0,
+    );
+    expect(await canaryShare(name, agent)).toBe(0);
+    agent.destroy();
+  }, 300_000);
 });
