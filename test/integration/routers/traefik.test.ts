@@ -241,8 +241,8 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     return (100 * (end.canary - start.canary)) / (end.total - start.total);
   }
 
-  it('promotes a release, and at every step the backends see the canary share Fledge set', async () => {
-    const name = 'split';
+  /** An IngressRoute for `<name>.test` to the TraefikService, a target and its Canary; resolves once Traefik answers. */
+  async function initialise(name: string, agent: Agent, analysis: Record<string, unknown>): Promise<void> {
     await apply(
       kubeconfigPath,
       {
@@ -259,18 +259,22 @@ describe('real traffic: Traefik serving the TraefikService', () => {
       deployment(namespace, name, 'example/podinfo:1'),
       canary(namespace, name, {
         provider: 'traefik',
-        analysis: { interval: '15s', threshold: 1, stepWeight: 20, maxWeight: 60 },
+        analysis,
       }),
     );
     await waitForCanary(kubeconfigPath, namespace, name, inPhase('Initialized'), {
       what: `${name} initialised`,
       timeoutMs: 90_000,
     });
-    const agent = new Agent({ keepAlive: true });
     await waitFor(`${name}.test to answer through Traefik`, async () => {
       return (await get(plane.proxy.url, agent, { host: `${name}.test` })) === 200;
     });
+  }
 
+  it('promotes a release, and at every step the backends see the canary share Fledge set', async () => {
+    const name = 'split';
+    const agent = new Agent({ keepAlive: true });
+    await initialise(name, agent, { interval: '15s', threshold: 1, stepWeight: 20, maxWeight: 60 });
     await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, 'VERSION=2']);
     // Each weight Traefik serves is measured once, credited only if Traefik served it throughout.
     const shares = new Map<number, number>();
@@ -308,4 +312,39 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     expect(await canaryShare(name, agent)).toBe(0);
     agent.destroy();
   }, 300_000);
+
+  it('mirroring: every request is answered by the primary and a copy reaches the canary', async () => {
+    const name = 'copy';
+    const agent = new Agent({ keepAlive: true });
+    await initialise(name, agent, { interval: '15s', threshold: 1, iterations: 2, mirror: true });
+    await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, 'VERSION=2']);
+    const mirroring = async () =>
+      (await plane.proxy.services()).some(
+        (s) => s.name === `${namespace}-${name}@kubernetescrd` && 'mirroring' in s,
+      );
+    await waitFor('Traefik to serve the mirroring service', mirroring, 60_000);
+    const start = countsOf(await plane.backend.counts(), namespace, name);
+    const codes: number[] = [];
+    for (let i = 0; i < 50; i++) codes.push(await get(plane.proxy.url, agent, { host: `${name}.test` }));
+    // Mirrored copies are sent asynchronously: wait until the canary has counted them.
+    await waitFor('the canary to count the mirrored copies', async () => {
+      const now = countsOf(await plane.backend.counts(), namespace, name);
+      return now.canary - start.canary >= 50;
+    });
+    expect(await mirroring()).toBe(true);
+    const end = countsOf(await plane.backend.counts(), namespace, name);
+    expect(codes.every((code) => code === 200)).toBe(true);
+    expect({
+      canary: end.canary - start.canary,
+      primary: end.total - end.canary - (start.total - start.canary),
+    }).toEqual({
+      canary: 50,
+      primary: 50,
+    });
+    const outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
+      timeoutMs: 120_000,
+    });
+    expect(outcome.status.phase).toBe('Succeeded');
+    agent.destroy();
+  }, 240_000);
 });
