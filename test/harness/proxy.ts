@@ -29,8 +29,11 @@ export interface TraefikService {
 
 export interface ProxyOptions {
   kubeconfigPath: string;
-  /** Traefik providers to turn on; the Gateway API provider unless told. */
-  providers?: 'kubernetesGateway'[];
+  /**
+   * Traefik providers (and provider options) to turn on; the Gateway API provider unless told.
+   * `kubernetesCRD.allowEmptyServices` keeps a TraefikService routing while one of its Services has no pods.
+   */
+  providers?: ('kubernetesGateway' | 'kubernetesCRD' | 'kubernetesCRD.allowEmptyServices')[];
 }
 
 /** The Traefik binary and CRD folder hack/build-tools.sh built and cached. */
