@@ -1,6 +1,10 @@
 // Flagger's load tester runs `hey` command lines; Fledge reads the same command lines and
 // generates the load in-process. This is the parser: a command line in, a load plan out.
 import { parseGoDuration } from '../api/duration.ts';
+import { knownSecrets } from '../telemetry/secrets.ts';
+
+/** Headers whose value is a credential. */
+const CREDENTIAL_HEADER = /authorization|cookie|token|secret|api-?key|password/;
 
 /** What one `hey` command asks for. */
 export interface LoadPlan {
@@ -136,7 +140,15 @@ export function parseHey(line: string): LoadPlan {
       case '-H': {
         const colon = value.indexOf(':');
         if (colon <= 0) throw new CommandError(`hey -H needs "Name: value", got "${value}"`);
-        plan.headers[value.slice(0, colon).trim().toLowerCase()] = value.slice(colon + 1).trim();
+        const name = value.slice(0, colon).trim().toLowerCase();
+        const headerValue = value.slice(colon + 1).trim();
+        plan.headers[name] = headerValue;
+        // The command line is logged: a credential it carries is remembered, so every log line
+        // blanks it (the value, and the token after an auth scheme such as Bearer).
+        if (CREDENTIAL_HEADER.test(name)) {
+          knownSecrets.remember(headerValue);
+          knownSecrets.remember(headerValue.split(/\s+/).at(-1));
+        }
         break;
       }
       case '-T':
@@ -151,6 +163,7 @@ export function parseHey(line: string): LoadPlan {
     }
   }
   if (!plan.url) throw new CommandError(`hey needs a URL: ${line}`);
+  knownSecrets.remember(plan.url);
   let url: URL;
   try {
     url = new URL(plan.url);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { CommandError, parseHey, splitWords } from '../../../src/loadtester/hey.ts';
+import { knownSecrets } from '../../../src/telemetry/secrets.ts';
 
 describe('hey command lines', () => {
   it("reads Flagger's documented load test", () => {
@@ -54,5 +55,16 @@ describe('hey command lines', () => {
 
   it('splits words as a shell does for quotes and escapes', () => {
     expect(splitWords(`a 'b c' "d \\"e\\"" f\\ g ''`)).toEqual(['a', 'b c', 'd "e"', 'f g', '']);
+  });
+
+  it('remembers the credentials a command carries, so the logged command line is blanked', () => {
+    const token = 'x7Qp2Lr9Vt4Kw8Zm3Nc6';
+    const password = 'u5Hy8Rj2Pq7Lx4Tb';
+    const line = `hey -n 1 -H 'Authorization: Bearer ${token}' -H 'X-Trace: visible-value' http://load:${password}@podinfo-canary.test:9898/`;
+    parseHey(line);
+    const logged = knownSecrets.redact(line);
+    expect(logged).not.toContain(token);
+    expect(logged).not.toContain(password);
+    expect(logged).toContain('X-Trace: visible-value');
   });
 });
