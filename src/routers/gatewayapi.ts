@@ -8,12 +8,12 @@ import {
   HTTPROUTE_API_VERSION,
   HTTPROUTE_KIND,
   INITIAL_ROUTE_STATE,
-  nextSessionCookies,
+  keptRouteState,
   readRouteState,
   renderHTTPRoute,
   renderHandoffRoute,
   routeAcceptance,
-  statusCookies,
+  cookiesForRoutes,
   type HTTPRoute,
   type RouteState,
 } from './httproute.ts';
@@ -84,28 +84,15 @@ export class GatewayApiRouter implements Router {
 
   async reconcile(canary: RoutableCanary): Promise<void> {
     const live = await liveObject<HTTPRoute>(this.#client, this.#ref(canary));
-    const current = (live === undefined ? undefined : this.#readable(canary, live)) ?? {
-      ...INITIAL_ROUTE_STATE,
-      cookies: statusCookies(canary),
-    };
-    // Re-derived so a renamed or removed sessionAffinity cookie takes effect; same-named cookies are kept.
-    const cookies = nextSessionCookies(
-      canary.spec.analysis.sessionAffinity,
-      current.canaryWeight,
-      current.cookies,
-      this.#randomToken,
-    );
-    await this.#write(canary, live, { ...current, cookies });
+    const read = live === undefined ? undefined : this.#readable(canary, live);
+    await this.#write(canary, live, keptRouteState(canary, read, this.#randomToken));
   }
 
   async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
     validateWeights(routes);
     const live = await liveObject<HTTPRoute>(this.#client, this.#ref(canary));
-    const known =
-      (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
-    const cookies =
-      routes.cookies ??
-      nextSessionCookies(canary.spec.analysis.sessionAffinity, routes.canaryWeight, known, this.#randomToken);
+    const read = live === undefined ? undefined : this.#readable(canary, live);
+    const cookies = cookiesForRoutes(canary, routes, read, this.#randomToken);
     await this.#write(canary, live, { ...routes, cookies });
     return { cookies };
   }

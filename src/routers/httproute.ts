@@ -7,12 +7,13 @@ import type {
 } from '../api/index.ts';
 // A leaf module of src/api: the API schema imports the router registry, so routers must not load it.
 import { parseGoDuration } from '../api/duration.ts';
-import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
+import { routerObjectMetadata, type ObjectMeta } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
   RouterConfigError,
   requireService,
   serviceNames,
+  type DesiredRoutes,
   type RoutableCanary,
   type RouteWeights,
   type ServiceNames,
@@ -374,6 +375,37 @@ export function statusCookies(canary: RoutableCanary): SessionCookies {
   };
 }
 
+/**
+ * What a reconcile writes: the route as Fledge last wrote it (`read`), else a new one at 100%
+ * primary, with its cookies re-derived so a renamed or removed cookie takes effect.
+ */
+export function keptRouteState(
+  canary: RoutableCanary,
+  read: RouteState | undefined,
+  randomToken: () => string,
+): RouteState {
+  const current = read ?? { ...INITIAL_ROUTE_STATE, cookies: statusCookies(canary) };
+  const affinity = canary.spec.analysis.sessionAffinity;
+  return {
+    ...current,
+    cookies: nextSessionCookies(affinity, current.canaryWeight, current.cookies, randomToken),
+  };
+}
+
+/** The cookies setRoutes writes: the caller's, else derived from the route's (or status's) current ones. */
+export function cookiesForRoutes(
+  canary: RoutableCanary,
+  routes: DesiredRoutes,
+  read: RouteState | undefined,
+  randomToken: () => string,
+): SessionCookies {
+  const known = read?.cookies ?? statusCookies(canary);
+  return (
+    routes.cookies ??
+    nextSessionCookies(canary.spec.analysis.sessionAffinity, routes.canaryWeight, known, randomToken)
+  );
+}
+
 // ------------------------------------------------------------------ filters and timeouts
 
 function headers(entries: Record<string, string> | undefined): HTTPHeader[] | undefined {
@@ -510,21 +542,6 @@ function gatewayRefs(service: NormalizedService): ParentReference[] {
   return service.gatewayRefs.map((ref) => structuredClone(ref));
 }
 
-/** The route's metadata: the apex's labels and annotations, plus Flux's opt-out marks while Fledge manages it. */
-function routeMetadata(
-  canary: RoutableCanary,
-  service: NormalizedService,
-  owned: boolean,
-  managed: boolean,
-): ObjectMeta {
-  const metadata: ObjectMeta = { name: serviceNames(service).apex, namespace: canary.metadata.namespace };
-  if (service.apex?.labels !== undefined) metadata.labels = { ...service.apex.labels };
-  const annotations = managed ? withFluxOptOut(service.apex?.annotations) : service.apex?.annotations;
-  if (annotations !== undefined) metadata.annotations = { ...annotations };
-  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
-  return metadata;
-}
-
 function routeSpec(service: NormalizedService, rules: HTTPRouteRule[]): HTTPRoute['spec'] {
   const spec: HTTPRoute['spec'] = { parentRefs: gatewayRefs(service), rules };
   if (service.hosts !== undefined && service.hosts.length > 0) spec.hostnames = [...service.hosts];
@@ -619,7 +636,7 @@ export function renderHTTPRoute(canary: RoutableCanary, state: RouteState, owned
   return {
     apiVersion: HTTPROUTE_API_VERSION,
     kind: HTTPROUTE_KIND,
-    metadata: routeMetadata(canary, service, owned, true),
+    metadata: routerObjectMetadata(canary, serviceNames(service).apex, service.apex, owned, true),
     spec: routeSpec(service, rules),
   };
 }
@@ -637,7 +654,7 @@ export function renderHandoffRoute(canary: RoutableCanary, owned: boolean): HTTP
   return {
     apiVersion: HTTPROUTE_API_VERSION,
     kind: HTTPROUTE_KIND,
-    metadata: routeMetadata(canary, service, owned, false),
+    metadata: routerObjectMetadata(canary, serviceNames(service).apex, service.apex, owned, false),
     spec: routeSpec(service, rules),
   };
 }

@@ -3,7 +3,7 @@ import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
 import { applyAdopting, describeRef, handBackObject, liveObject, writtenByFledge } from './adoption.ts';
 import type { RouterDeclaration } from './declaration.ts';
-import { INITIAL_ROUTE_STATE, nextSessionCookies, statusCookies, type RouteState } from './httproute.ts';
+import { INITIAL_ROUTE_STATE, cookiesForRoutes, keptRouteState, type RouteState } from './httproute.ts';
 import {
   requireService,
   serviceNames,
@@ -120,28 +120,15 @@ export class IstioRouter implements Router {
       );
     }
     const live = await liveObject<VirtualService>(this.#client, this.#vsRef(canary));
-    const current = (live === undefined ? undefined : this.#readable(canary, live)) ?? {
-      ...INITIAL_ROUTE_STATE,
-      cookies: statusCookies(canary),
-    };
-    // Re-derived so a renamed or removed sessionAffinity cookie takes effect; same-named cookies are kept.
-    const cookies = nextSessionCookies(
-      canary.spec.analysis.sessionAffinity,
-      current.canaryWeight,
-      current.cookies,
-      this.#randomToken,
-    );
-    await this.#writeVirtualService(canary, live, { ...current, cookies });
+    const read = live === undefined ? undefined : this.#readable(canary, live);
+    await this.#writeVirtualService(canary, live, keptRouteState(canary, read, this.#randomToken));
   }
 
   async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
     validateWeights(routes);
     const live = await liveObject<VirtualService>(this.#client, this.#vsRef(canary));
-    const known =
-      (live === undefined ? undefined : this.#readable(canary, live))?.cookies ?? statusCookies(canary);
-    const cookies =
-      routes.cookies ??
-      nextSessionCookies(canary.spec.analysis.sessionAffinity, routes.canaryWeight, known, this.#randomToken);
+    const read = live === undefined ? undefined : this.#readable(canary, live);
+    const cookies = cookiesForRoutes(canary, routes, read, this.#randomToken);
     await this.#writeVirtualService(canary, live, { ...routes, cookies });
     return { cookies };
   }

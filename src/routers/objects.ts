@@ -180,6 +180,25 @@ export function withFluxOptOut(annotations: Record<string, string> | undefined):
 }
 
 /**
+ * A router object's metadata: `custom` labels and annotations (the apex's), Flux's opt-out
+ * marks while Fledge manages it, and the owner reference when Fledge created it.
+ */
+export function routerObjectMetadata(
+  canary: RoutableCanary,
+  name: string,
+  custom: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+  owned: boolean,
+  managed: boolean,
+): ObjectMeta {
+  const metadata: ObjectMeta = { name, namespace: canary.metadata.namespace };
+  if (custom?.labels !== undefined) metadata.labels = { ...custom.labels };
+  const annotations = managed ? withFluxOptOut(custom?.annotations) : custom?.annotations;
+  if (annotations !== undefined) metadata.annotations = { ...annotations };
+  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
+  return metadata;
+}
+
+/**
  * Operations taking the opt-out marks off an object Fledge created and hands back:
  * each key gets the value the spec's own annotations give it, or is removed.
  */

@@ -9,7 +9,7 @@ import {
   type SpecObject,
 } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
-import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
+import { routerObjectMetadata } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
   RouterConfigError,
@@ -87,16 +87,6 @@ export const traefikRouter: RouterDeclaration = {
   },
 };
 
-function traefikMetadata(canary: RoutableCanary, owned: boolean, managed: boolean): ObjectMeta {
-  const service = requireService(canary, TRAEFIK_PROVIDER);
-  const metadata: ObjectMeta = { name: service.name, namespace: canary.metadata.namespace };
-  if (service.apex?.labels !== undefined) metadata.labels = { ...service.apex.labels };
-  const annotations = managed ? withFluxOptOut(service.apex?.annotations) : service.apex?.annotations;
-  if (annotations !== undefined) metadata.annotations = { ...annotations };
-  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
-  return metadata;
-}
-
 /** The TraefikService `<apex>`: weighted primary and canary, or the primary mirrored to the canary. */
 export function renderTraefikService(
   canary: RoutableCanary,
@@ -131,7 +121,7 @@ export function renderTraefikService(
   return {
     apiVersion: TRAEFIK_API_VERSION,
     kind: TRAEFIK_SERVICE_KIND,
-    metadata: traefikMetadata(canary, owned, true),
+    metadata: routerObjectMetadata(canary, service.name, service.apex, owned, true),
     spec,
   };
 }
@@ -142,7 +132,7 @@ export function renderHandoffTraefikService(canary: RoutableCanary, owned: boole
   return {
     apiVersion: TRAEFIK_API_VERSION,
     kind: TRAEFIK_SERVICE_KIND,
-    metadata: traefikMetadata(canary, owned, false),
+    metadata: routerObjectMetadata(canary, service.name, service.apex, owned, false),
     spec: { weighted: { services: [{ name: service.name, port: service.port, weight: 100 }] } },
   };
 }

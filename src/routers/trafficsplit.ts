@@ -11,13 +11,7 @@ import {
   type SpecObject,
 } from './adoption.ts';
 import { escapeRegex } from './httproute.ts';
-import {
-  canaryOwnerReference,
-  ownershipOf,
-  savedOriginal,
-  withFluxOptOut,
-  type ObjectMeta,
-} from './objects.ts';
+import { ownershipOf, routerObjectMetadata, savedOriginal } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
   RouterConfigError,
@@ -139,16 +133,6 @@ export function checkSplitExpressible(spec: NormalizedCanarySpec, version: SmiVe
   routeGroupMatches(matches);
 }
 
-function splitMetadata(canary: RoutableCanary, name: string, owned: boolean, managed: boolean): ObjectMeta {
-  const service = requireService(canary, 'smi');
-  const metadata: ObjectMeta = { name, namespace: canary.metadata.namespace };
-  if (service.apex?.labels !== undefined) metadata.labels = { ...service.apex.labels };
-  const annotations = managed ? withFluxOptOut(service.apex?.annotations) : service.apex?.annotations;
-  if (annotations !== undefined) metadata.annotations = { ...annotations };
-  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
-  return metadata;
-}
-
 /** The TrafficSplit `<apex>` with the weights; with A/B testing (v1alpha3) it matches the route group `<apex>`. */
 export function renderTrafficSplit(
   canary: RoutableCanary,
@@ -169,7 +153,7 @@ export function renderTrafficSplit(
   return {
     apiVersion: `${SPLIT_GROUP}/${version}`,
     kind: TRAFFIC_SPLIT_KIND,
-    metadata: splitMetadata(canary, names.apex, owned, true),
+    metadata: routerObjectMetadata(canary, names.apex, requireService(canary, 'smi').apex, owned, true),
     spec,
   };
 }
@@ -187,7 +171,7 @@ export function renderHandoffSplit(
   return {
     apiVersion: `${SPLIT_GROUP}/${version}`,
     kind: TRAFFIC_SPLIT_KIND,
-    metadata: splitMetadata(canary, apex, owned, false),
+    metadata: routerObjectMetadata(canary, apex, requireService(canary, 'smi').apex, owned, false),
     spec: { service: apex, backends: [{ service: apex, weight: splitWeight(version, 100) }] },
   };
 }
@@ -197,7 +181,7 @@ export function renderRouteGroup(canary: RoutableCanary, matches: readonly ABMat
   return {
     apiVersion: `${SPECS_GROUP}/${AB_VERSION}`,
     kind: ROUTE_GROUP_KIND,
-    metadata: splitMetadata(canary, apex, true, true),
+    metadata: routerObjectMetadata(canary, apex, requireService(canary, 'smi').apex, true, true),
     spec: { matches: routeGroupMatches(matches) },
   };
 }

@@ -8,7 +8,7 @@ import {
   setCookieValue,
   type RouteState,
 } from './httproute.ts';
-import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
+import { routerObjectMetadata, type ObjectMeta } from './objects.ts';
 import {
   RouterConfigError,
   requireService,
@@ -391,22 +391,6 @@ export function renderFledgeRoutes(
   return { http, tcp: [] };
 }
 
-/** The VirtualService's metadata: the apex's labels and annotations, plus Flux's opt-out marks while managed. */
-export function istioMetadata(
-  canary: RoutableCanary,
-  name: string,
-  custom: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
-  owned: boolean,
-  managed: boolean,
-): ObjectMeta {
-  const metadata: ObjectMeta = { name, namespace: canary.metadata.namespace };
-  if (custom?.labels !== undefined) metadata.labels = { ...custom.labels };
-  const annotations = managed ? withFluxOptOut(custom?.annotations) : custom?.annotations;
-  if (annotations !== undefined) metadata.annotations = { ...annotations };
-  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
-  return metadata;
-}
-
 /** Hosts: spec.service.hosts plus the apex (unless `*` covers it); none for a delegate. */
 function hostsAndGateways(service: NormalizedService): Pick<VirtualService['spec'], 'hosts' | 'gateways'> {
   if (service.delegation === true) return {};
@@ -467,7 +451,7 @@ export function renderVirtualService(
   return {
     apiVersion: ISTIO_API_VERSION,
     kind: VIRTUAL_SERVICE_KIND,
-    metadata: istioMetadata(canary, names.apex, service.apex, owned, true),
+    metadata: routerObjectMetadata(canary, names.apex, service.apex, owned, true),
     spec,
   };
 }
@@ -488,7 +472,7 @@ export function renderHandoffVirtualService(canary: RoutableCanary, owned: boole
   return {
     apiVersion: ISTIO_API_VERSION,
     kind: VIRTUAL_SERVICE_KIND,
-    metadata: istioMetadata(canary, apex, service.apex, owned, false),
+    metadata: routerObjectMetadata(canary, apex, service.apex, owned, false),
     spec,
   };
 }
@@ -506,7 +490,7 @@ export function renderDestinationRule(
   return {
     apiVersion: ISTIO_API_VERSION,
     kind: DESTINATION_RULE_KIND,
-    metadata: istioMetadata(canary, host, undefined, owned, managed),
+    metadata: routerObjectMetadata(canary, host, undefined, owned, managed),
     spec,
   };
 }
