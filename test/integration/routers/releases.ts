@@ -78,7 +78,12 @@ export async function startReleaseRig(prefix: string): Promise<ReleaseRig> {
       await setImage(kubeconfigPath, namespace, name, 'example/web:2');
       try {
         const outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'));
-        return { ...outcome, seen: await sampler.stop() };
+        const seen = await sampler.stop();
+        // The final phase is written before the reconcile's actions run, so the last route
+        // change can follow it: read on until the routing holds still.
+        const final = await settled(read);
+        if (seen.at(-1) !== final) seen.push(final);
+        return { ...outcome, seen };
       } finally {
         await sampler.stop();
       }
@@ -96,4 +101,16 @@ export async function startReleaseRig(prefix: string): Promise<ReleaseRig> {
       await hooks.close();
     },
   };
+}
+
+/** What `read` returns once two reads two seconds apart agree (at most 30 s). */
+async function settled(read: () => Promise<string>): Promise<string> {
+  let last = await read();
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const next = await read();
+    if (next === last) return next;
+    last = next;
+  }
+  return last;
 }
