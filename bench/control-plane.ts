@@ -8,7 +8,12 @@ import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-
 import type { Canary } from '../src/api/index.ts';
 import { KubeObjectClient, loadKubeConfig } from '../src/kube/client.ts';
 import { createInformer } from '../src/runtime/informer.ts';
-import { kubectl, startControlPlane, type ControlPlane } from '../test/harness/control-plane.ts';
+import {
+  PODS_PER_NODE,
+  kubectl,
+  startControlPlane,
+  type ControlPlane,
+} from '../test/harness/control-plane.ts';
 import { installCrds } from '../test/harness/install.ts';
 import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator.ts';
 import { repoRoot, waitFor } from '../test/harness/processes.ts';
@@ -85,8 +90,8 @@ export async function benchControlPlane(options: ControlPlaneBenchOptions): Prom
   const largest = Math.max(...options.sizes);
   process.stdout.write(`\ncontrol plane: starting (KWOK nodes for ${largest} canaries)\n`);
   const controlPlane = await startControlPlane({
-    // Primary and canary pods of every Canary, 110 pods a node.
-    nodes: Math.ceil((largest * 2.2) / 110) + 1,
+    // Primary and canary pods of every Canary.
+    nodes: Math.ceil((largest * 2.2) / PODS_PER_NODE) + 1,
     apiserverArgs: [`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-maxsize=0'],
   });
   const results: RunResult[] = [];

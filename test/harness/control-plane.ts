@@ -7,6 +7,14 @@ import { ProcessGroup, freePort, repoRoot, waitFor } from './processes.ts';
 
 const run = promisify(execFile);
 
+/**
+ * Pods each fake node takes. Test namespaces live until the run ends, so every file's
+ * pods stay scheduled: at Kubernetes' default of 110 a node, a full integration run filled
+ * both nodes and the files after that point never saw their pods start. A /23 per node
+ * gives each pod an address.
+ */
+export const PODS_PER_NODE = 500;
+
 export interface ControlPlaneBinaries {
   kubeBin: string;
   etcdBin: string;
@@ -325,10 +333,10 @@ function fakeNodes(count: number): string {
         type: 'kwok',
       },
     },
-    spec: { podCIDR: `10.244.${i}.0/24` },
+    spec: { podCIDR: `10.244.${i * 2}.0/23` },
     status: {
-      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      allocatable: { cpu: '256', memory: '1Ti', pods: String(PODS_PER_NODE) },
+      capacity: { cpu: '256', memory: '1Ti', pods: String(PODS_PER_NODE) },
     },
   }));
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
