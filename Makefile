@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules --no-warnings=ExperimentalWarning node_mo
 DEPS := node_modules/.fledge-deps
 REPORTS := coverage
 
-.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean bench
+.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean bench bench-flagger
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -71,3 +71,6 @@ clean: ## remove build output
 
 bench: setup ## benchmarks: micro, then N canaries on a control plane (BENCH_FLAGS="--sizes=10,100"); never asserted
 	node --expose-gc bench/run.ts $(BENCH_FLAGS)
+
+bench-flagger: setup ## the control-plane benchmark for Fledge and Flagger v1.44 (built on first use), interleaved
+	node --expose-gc bench/run.ts --against-flagger --out=.bench/against-flagger.json $(BENCH_FLAGS)

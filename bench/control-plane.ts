@@ -2,7 +2,7 @@
 // operator running as its own process under its own ServiceAccount. The apiserver's audit log
 // counts that identity's requests, so nothing the benchmark itself sends is in them.
 // Numbers to compare between runs, never assertions.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Canary } from '../src/api/index.ts';
@@ -15,15 +15,38 @@ import {
   type ControlPlane,
 } from '../test/harness/control-plane.ts';
 import { installCrds } from '../test/harness/install.ts';
-import { startOperatorProcess, type OperatorProcess } from '../test/harness/operator.ts';
+import { startOperatorProcess } from '../test/harness/operator.ts';
 import { repoRoot, waitFor } from '../test/harness/processes.ts';
 import { FAKE_GATEWAY_CONTROLLER, installGatewayApiCrds } from '../test/harness/third-party.ts';
 
 export type Scenario = 'bluegreen' | 'gatewayapi';
 
+/** An operator under test: Fledge, or Flagger for `make bench-flagger`. */
+export interface Contender {
+  name: string;
+  /** API group of its Canary kind. */
+  group: string;
+  /** The ServiceAccount it runs as, so the audit log tells its requests apart. */
+  serviceAccount: string;
+  /** Its heap gauge on /metrics. */
+  heapMetric: string;
+  /** Installs what it needs on the control plane (its CRDs). */
+  prepare(kubeconfigPath: string): Promise<void>;
+  start(options: { kubeconfigPath: string; namespace: string; name: string }): Promise<ContenderProcess>;
+}
+
+export interface ContenderProcess {
+  pid: number;
+  /** Base URL of its /metrics. */
+  url: string;
+  stop(): Promise<void>;
+}
+
 export interface ControlPlaneBenchOptions {
   sizes: number[];
   scenarios: Scenario[];
+  /** Run one after another for each size and scenario, on the same control plane. */
+  contenders: Contender[];
   /** Analysis interval of every Canary, seconds. */
   intervalSeconds: number;
   /** Where the JSON goes. */
@@ -36,6 +59,7 @@ interface Percentiles {
 }
 
 export interface RunResult {
+  contender: string;
   scenario: Scenario;
   n: number;
   /** Revision changed (Deployment patched) to phase Progressing, seconds. */
@@ -58,9 +82,19 @@ export interface RunResult {
   peakHeapMiB: number;
 }
 
+/** Fledge as `fledge run` in its own process, with its default flags. */
+export const fledgeContender: Contender = {
+  name: 'fledge',
+  group: 'fledge.dev',
+  serviceAccount: 'fledge',
+  heapMetric: 'nodejs_heap_size_used_bytes',
+  prepare: installCrds,
+  start: (options) => startOperatorProcess({ ...options, args: ['--log-level=info'] }),
+};
+
 const OPERATOR_NAMESPACE = 'fledge-bench';
-const OPERATOR_SA = 'fledge';
-const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`;
+const userOf = (contender: Contender) =>
+  `system:serviceaccount:${OPERATOR_NAMESPACE}:${contender.serviceAccount}`;
 const IDLE_WINDOW_MS = 15_000;
 const gatewayRefs = [{ name: 'public', namespace: 'gateways' }];
 
@@ -69,7 +103,8 @@ export async function benchControlPlane(options: ControlPlaneBenchOptions): Prom
   await mkdir(workdir, { recursive: true });
   const policy = join(workdir, 'audit-policy.yaml');
   const auditLog = join(workdir, `audit-${Date.now()}.log`);
-  // Only the operator's identity is logged, one line per request once it completes.
+  // Only the operators' identities are logged, one line per request once it completes.
+  const users = options.contenders.map((c) => JSON.stringify(userOf(c))).join(', ');
   await writeFile(
     policy,
     [
@@ -79,10 +114,10 @@ export async function benchControlPlane(options: ControlPlaneBenchOptions): Prom
       'rules:',
       // Status patch bodies too, to tell a patch that changed something from one that did not.
       `  - level: Request`,
-      `    users: ["${OPERATOR_USER}"]`,
-      `    resources: [{ group: fledge.dev, resources: [canaries/status] }]`,
+      `    users: [${users}]`,
+      `    resources: [{ group: fledge.dev, resources: [canaries/status] }, { group: flagger.app, resources: [canaries/status] }]`,
       `  - level: Metadata`,
-      `    users: ["${OPERATOR_USER}"]`,
+      `    users: [${users}]`,
       '  - level: None',
       '',
     ].join('\n'),
@@ -96,15 +131,23 @@ export async function benchControlPlane(options: ControlPlaneBenchOptions): Prom
   });
   const results: RunResult[] = [];
   try {
-    await installCrds(controlPlane.kubeconfigPath);
     if (options.scenarios.includes('gatewayapi')) await installGatewayApiCrds(controlPlane.kubeconfigPath);
-    const operatorKubeconfig = await operatorIdentity(controlPlane, workdir);
+    await kubectl(controlPlane.kubeconfigPath, ['create', 'namespace', OPERATOR_NAMESPACE]);
+    const identities = new Map<Contender, string>();
+    for (const contender of options.contenders) {
+      await contender.prepare(controlPlane.kubeconfigPath);
+      identities.set(contender, await operatorIdentity(controlPlane, workdir, contender.serviceAccount));
+    }
+    // Interleaved: each size and scenario runs for every contender before the next one starts.
     for (const n of options.sizes) {
       for (const scenario of options.scenarios) {
-        const result = await runOnce(controlPlane, operatorKubeconfig, auditLog, scenario, n, options);
-        results.push(result);
-        printResult(result);
-        await writeFile(options.out, `${JSON.stringify({ node: process.version, results }, null, 2)}\n`);
+        for (const contender of options.contenders) {
+          const identity = identities.get(contender) as string;
+          const result = await runOnce(controlPlane, contender, identity, auditLog, scenario, n, options);
+          results.push(result);
+          printResult(result);
+          await writeFile(options.out, `${JSON.stringify({ node: process.version, results }, null, 2)}\n`);
+        }
       }
     }
   } finally {
@@ -114,22 +157,25 @@ export async function benchControlPlane(options: ControlPlaneBenchOptions): Prom
   return results;
 }
 
-/** A ServiceAccount with cluster-admin and a kubeconfig holding its token: the operator's own identity. */
-async function operatorIdentity(controlPlane: ControlPlane, workdir: string): Promise<string> {
+/** A ServiceAccount with cluster-admin and a kubeconfig holding its token: an operator's own identity. */
+async function operatorIdentity(
+  controlPlane: ControlPlane,
+  workdir: string,
+  account: string,
+): Promise<string> {
   const kc = controlPlane.kubeconfigPath;
-  await kubectl(kc, ['create', 'namespace', OPERATOR_NAMESPACE]);
-  await kubectl(kc, ['create', 'serviceaccount', OPERATOR_SA, '-n', OPERATOR_NAMESPACE]);
+  await kubectl(kc, ['create', 'serviceaccount', account, '-n', OPERATOR_NAMESPACE]);
   await kubectl(kc, [
     'create',
     'clusterrolebinding',
-    'fledge-bench',
+    `${account}-bench`,
     '--clusterrole=cluster-admin',
-    `--serviceaccount=${OPERATOR_NAMESPACE}:${OPERATOR_SA}`,
+    `--serviceaccount=${OPERATOR_NAMESPACE}:${account}`,
   ]);
   const token = (
-    await kubectl(kc, ['create', 'token', OPERATOR_SA, '-n', OPERATOR_NAMESPACE, '--duration=24h'])
+    await kubectl(kc, ['create', 'token', account, '-n', OPERATOR_NAMESPACE, '--duration=24h'])
   ).trim();
-  const path = join(workdir, 'operator.kubeconfig');
+  const path = join(workdir, `${account}.kubeconfig`);
   await writeFile(
     path,
     JSON.stringify({
@@ -141,8 +187,8 @@ async function operatorIdentity(controlPlane: ControlPlane, workdir: string): Pr
           cluster: { server: controlPlane.server, 'certificate-authority': controlPlane.caPath },
         },
       ],
-      users: [{ name: OPERATOR_SA, user: { token } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: OPERATOR_SA } }],
+      users: [{ name: account, user: { token } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench', user: account } }],
       'current-context': 'bench',
     }),
   );
@@ -167,7 +213,13 @@ function deployment(namespace: string, name: string): KubernetesObject {
   } as KubernetesObject;
 }
 
-function canary(namespace: string, name: string, scenario: Scenario, interval: string): KubernetesObject {
+function canary(
+  group: string,
+  namespace: string,
+  name: string,
+  scenario: Scenario,
+  interval: string,
+): KubernetesObject {
   const spec =
     scenario === 'bluegreen'
       ? {
@@ -181,7 +233,7 @@ function canary(namespace: string, name: string, scenario: Scenario, interval: s
           analysis: { interval, threshold: 1, stepWeight: 25, maxWeight: 50 },
         };
   return {
-    apiVersion: 'fledge.dev/v1beta1',
+    apiVersion: `${group}/v1beta1`,
     kind: 'Canary',
     metadata: { namespace, name },
     spec: { targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, ...spec },
@@ -208,6 +260,7 @@ interface Timeline {
 
 async function runOnce(
   controlPlane: ControlPlane,
+  contender: Contender,
   operatorKubeconfig: string,
   auditLog: string,
   scenario: Scenario,
@@ -215,19 +268,22 @@ async function runOnce(
   options: ControlPlaneBenchOptions,
 ): Promise<RunResult> {
   const kc = controlPlane.kubeconfigPath;
-  const namespace = `bench-${scenario}-${n}`;
+  const namespace = `bench-${contender.name}-${scenario}-${n}`;
   const interval = `${options.intervalSeconds}s`;
-  process.stdout.write(`${scenario}, N = ${n}: creating ${n} Deployments and Canaries\n`);
+  const label = `${contender.name}, ${scenario}, N = ${n}`;
+  process.stdout.write(`${label}: creating ${n} Deployments and Canaries\n`);
   await kubectl(kc, ['create', 'namespace', namespace]);
   const client = new KubeObjectClient(loadKubeConfig({ kubeconfigPath: kc }));
   const names = Array.from({ length: n }, (_, i) => `app-${i}`);
   await inParallel(names, 16, (name) => client.create(deployment(namespace, name)));
-  await inParallel(names, 16, (name) => client.create(canary(namespace, name, scenario, interval)));
+  await inParallel(names, 16, (name) =>
+    client.create(canary(contender.group, namespace, name, scenario, interval)),
+  );
   const gateway = scenario === 'gatewayapi' ? acceptRoutes(client, kc, namespace) : { stop: () => undefined };
 
   const timelines = new Map<string, Timeline>(names.map((name) => [name, { ticks: new Map() }]));
   let steps = 0;
-  const path = `/apis/fledge.dev/v1beta1/namespaces/${namespace}/canaries`;
+  const path = `/apis/${contender.group}/v1beta1/namespaces/${namespace}/canaries`;
   const canaries = createInformer<Canary & KubernetesObject>(loadKubeConfig({ kubeconfigPath: kc }), {
     resource: 'canaries',
     path,
@@ -241,7 +297,9 @@ async function runOnce(
       const status = object.status;
       if (timeline?.releasedAt === undefined || status === undefined) return [];
       const tick = status.tick?.number;
-      const moved = `${status.phase}/${tick ?? ''}`;
+      // Flagger has no tick: its iteration count and weight move at each step instead.
+      const flaggerStep = status as { iterations?: number; canaryWeight?: number };
+      const moved = `${status.phase}/${tick ?? `${flaggerStep.iterations}/${flaggerStep.canaryWeight}`}`;
       if (moved !== timeline.last) steps++;
       timeline.last = moved;
       const since = Date.parse(status.lastTransitionTime ?? '');
@@ -255,29 +313,30 @@ async function runOnce(
   });
   canaries.start();
 
-  let operator: OperatorProcess | undefined;
+  let operator: ContenderProcess | undefined;
+  const apiserverPort = Number(new URL(controlPlane.server).port);
   const samples = new Sampler();
   try {
-    operator = await startOperatorProcess({
+    operator = await contender.start({
       kubeconfigPath: operatorKubeconfig,
       namespace,
-      name: `fledge-${scenario}-${n}`,
-      args: ['--log-level=info'],
+      name: `${contender.name}-${scenario}-${n}`,
     });
+    const probe = { url: operator.url, pid: operator.pid, apiserverPort };
     await waitFor(
       `${n} Canaries initialised`,
       async () => canaries.list(namespace).filter((c) => c.status?.phase === 'Initialized').length === n,
       Math.max(180_000, n * 1_000),
     );
     // The idle cost: requests while nothing happens, subtracted from the release's below.
-    await samples.sample(operator.url);
+    await samples.sample(probe);
     const idleRssMiB = samples.last('process_resident_memory_bytes') / 2 ** 20;
     const idleFrom = Date.now();
     await new Promise((done) => setTimeout(done, IDLE_WINDOW_MS));
     const idleTo = Date.now();
 
-    process.stdout.write(`${scenario}, N = ${n}: releasing all at once\n`);
-    samples.start(operator.url);
+    process.stdout.write(`${label}: releasing all at once\n`);
+    samples.start(probe);
     const cpuBefore = samples.last('process_cpu_seconds_total');
     const releaseFrom = Date.now();
     await inParallel(names, 32, async (name) => {
@@ -298,7 +357,12 @@ async function runOnce(
     await samples.stop();
     const cpu = samples.last('process_cpu_seconds_total') - cpuBefore;
 
-    const requests = await operatorRequests(auditLog, [idleFrom, idleTo], [releaseFrom, releaseTo]);
+    const requests = await operatorRequests(
+      auditLog,
+      userOf(contender),
+      [idleFrom, idleTo],
+      [releaseFrom, releaseTo],
+    );
     const verbs = (read: boolean) =>
       Object.entries(requests)
         .filter(([key]) => ['get', 'list', 'watch'].includes(key.split(' ')[0] as string) === read)
@@ -312,6 +376,7 @@ async function runOnce(
     });
     const succeeded = all.map((t) => since(t.succeededAt, t)).filter((s) => s !== undefined);
     return {
+      contender: contender.name,
       scenario,
       n,
       reaction: percentiles(all.map((t) => since(t.progressingAt, t)).filter((s) => s !== undefined)),
@@ -325,11 +390,11 @@ async function runOnce(
       requests,
       readsPerStep: round(verbs(true) / Math.max(steps, 1)),
       writesPerStep: round(verbs(false) / Math.max(steps, 1)),
-      connectionsMax: samples.max('fledge_apiserver_connections'),
+      connectionsMax: samples.max(CONNECTIONS),
       cpuSecondsPer1000Steps: round((cpu / Math.max(steps, 1)) * 1000),
       idleRssMiB: round(idleRssMiB),
       peakRssMiB: round(samples.max('process_resident_memory_bytes') / 2 ** 20),
-      peakHeapMiB: round(samples.max('nodejs_heap_size_used_bytes') / 2 ** 20),
+      peakHeapMiB: round(samples.max(contender.heapMetric) / 2 ** 20),
     };
   } finally {
     await samples.stop();
@@ -418,6 +483,7 @@ function acceptRoutes(client: KubeObjectClient, kubeconfigPath: string, namespac
 /** The operator's audited requests by "verb resource" in `window`, minus the idle rate over `idle`. */
 async function operatorRequests(
   auditLog: string,
+  user: string,
   idle: [number, number],
   window: [number, number],
 ): Promise<Record<string, number>> {
@@ -432,7 +498,7 @@ async function operatorRequests(
       objectRef?: { resource?: string; subresource?: string };
       requestReceivedTimestamp: string;
     };
-    if (event.user?.username !== OPERATOR_USER) continue;
+    if (event.user?.username !== user) continue;
     const at = Date.parse(event.requestReceivedTimestamp);
     const into =
       at >= idle[0] && at < idle[1]
@@ -454,6 +520,41 @@ async function operatorRequests(
   return Object.fromEntries(Object.entries(result).sort(([, a], [, b]) => b - a));
 }
 
+/** The sample the benchmark adds to an operator's own: its open connections to the apiserver. */
+const CONNECTIONS = 'bench_apiserver_connections';
+
+interface Probe {
+  /** Base URL of the operator's /metrics. */
+  url: string;
+  pid: number;
+  apiserverPort: number;
+}
+
+/**
+ * Established TCP connections from `pid` to `port`, counted by the kernel rather than by the
+ * operator, so Fledge and Flagger are measured alike: the process's socket inodes matched
+ * against the connection tables of its network namespace.
+ */
+async function connectionsTo(pid: number, port: number): Promise<number> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const socket = /^socket:\[(\d+)\]$/.exec(target);
+    if (socket) inodes.add(socket[1] as string);
+  }
+  const remotePort = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local, remote, state (01: established) ... inode
+      if (fields[2]?.endsWith(`:${remotePort}`) && fields[3] === '01' && inodes.has(fields[9] ?? '')) count++;
+    }
+  }
+  return count;
+}
+
 /** Scrapes the operator's /metrics every second; keeps the last and the largest value of each sample. */
 class Sampler {
   readonly #last = new Map<string, number>();
@@ -461,24 +562,26 @@ class Sampler {
   #loop: Promise<void> | undefined;
   #running = false;
 
-  async sample(url: string): Promise<void> {
-    const text = await (await fetch(`${url}/metrics`)).text();
+  async sample(probe: Probe): Promise<void> {
+    const text = await (await fetch(`${probe.url}/metrics`)).text();
+    const samples: [string, number][] = [[CONNECTIONS, await connectionsTo(probe.pid, probe.apiserverPort)]];
     for (const line of text.split('\n')) {
       const match = /^(\w+) ([\d.e+-]+)$/.exec(line);
-      if (!match) continue;
-      const value = Number(match[2]);
-      this.#last.set(match[1] as string, value);
-      this.#max.set(match[1] as string, Math.max(value, this.#max.get(match[1] as string) ?? value));
+      if (match) samples.push([match[1] as string, Number(match[2])]);
+    }
+    for (const [name, value] of samples) {
+      this.#last.set(name, value);
+      this.#max.set(name, Math.max(value, this.#max.get(name) ?? value));
     }
   }
 
-  start(url: string): void {
+  start(probe: Probe): void {
     this.#max.clear();
     for (const [name, value] of this.#last) this.#max.set(name, value);
     this.#running = true;
     this.#loop = (async () => {
       while (this.#running) {
-        await this.sample(url).catch(() => undefined);
+        await this.sample(probe).catch(() => undefined);
         await new Promise((done) => setTimeout(done, 1_000));
       }
     })();
@@ -513,7 +616,7 @@ function round(value: number): number {
 function printResult(r: RunResult): void {
   const s = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : String(v));
   const lines = [
-    `${r.scenario}, N = ${r.n}: ${r.succeeded}/${r.n} Succeeded, ${r.steps} steps`,
+    `${r.contender}, ${r.scenario}, N = ${r.n}: ${r.succeeded}/${r.n} Succeeded, ${r.steps} steps`,
     `  reaction p50/p99            ${s(r.reaction.p50)} / ${s(r.reaction.p99)} s`,
     `  step lag p50/p99            ${s(r.stepLag.p50)} / ${s(r.stepLag.p99)} s`,
     `  time to Succeeded p50/max   ${s(r.timeToSucceeded.p50)} / ${s(r.timeToSucceeded.max)} s`,

@@ -7,7 +7,8 @@ import { decide } from '../src/engine/index.ts';
 import { WorkQueue } from '../src/runtime/work-queue.ts';
 import { inputFor } from '../test/unit/engine/fixtures.ts';
 import { benchApiserver } from './apiserver.ts';
-import { benchControlPlane, type Scenario } from './control-plane.ts';
+import { benchControlPlane, fledgeContender, type Scenario } from './control-plane.ts';
+import { flaggerContender, printRatios } from './flagger.ts';
 import { repoRoot } from '../test/harness/processes.ts';
 
 function report(name: string, operations: number, elapsedMs: number, heapBytes?: number): void {
@@ -51,28 +52,37 @@ async function benchQueue(keys: number): Promise<void> {
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '10,100,1000' },
+    // 10,100,1000; 10,50,200 against Flagger (the sizes its comparison was first made at).
+    sizes: { type: 'string' },
     scenarios: { type: 'string', default: 'bluegreen,gatewayapi' },
     interval: { type: 'string', default: '10' },
     out: { type: 'string', default: join(repoRoot, '.bench', 'control-plane.json') },
     'micro-only': { type: 'boolean', default: false },
+    // `make bench-flagger`: the control-plane part only, Fledge and Flagger interleaved.
+    'against-flagger': { type: 'boolean', default: false },
   },
 });
 
+const againstFlagger = values['against-flagger'];
 process.stdout.write(`Fledge benchmarks on Node ${process.version}\n`);
-benchDecide(50_000);
-await benchQueue(10_000);
-await benchApiserver(Number(process.env.FLEDGE_BENCH_ROUNDS ?? 250));
+if (!againstFlagger) {
+  benchDecide(50_000);
+  await benchQueue(10_000);
+  await benchApiserver(Number(process.env.FLEDGE_BENCH_ROUNDS ?? 250));
+}
 if (!values['micro-only']) {
   const scenarios = values.scenarios.split(',').map((s) => s.trim());
   for (const scenario of scenarios) {
     if (scenario !== 'bluegreen' && scenario !== 'gatewayapi')
       throw new Error(`--scenarios: "${scenario}" is not bluegreen or gatewayapi`);
   }
-  await benchControlPlane({
-    sizes: values.sizes.split(',').map(Number),
+  const sizes = values.sizes ?? (againstFlagger ? '10,50,200' : '10,100,1000');
+  const results = await benchControlPlane({
+    sizes: sizes.split(',').map(Number),
     scenarios: scenarios as Scenario[],
+    contenders: againstFlagger ? [fledgeContender, flaggerContender] : [fledgeContender],
     intervalSeconds: Number(values.interval),
     out: values.out,
   });
+  if (againstFlagger) printRatios(results);
 }

@@ -10,6 +10,8 @@ KWOK_VERSION="${FLEDGE_KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${FLEDGE_HELM_VERSION:-v3.22.0}"
 # v3.7 pulls a nested module by local path, which the proxy cannot serve; v3.6 is the newest line that builds.
 TRAEFIK_VERSION="${FLEDGE_TRAEFIK_VERSION:-v3.6.12}"
+# Only `make bench-flagger` needs Flagger: the release Fledge's API and costs are compared with.
+FLAGGER_VERSION="${FLEDGE_FLAGGER_VERSION:-v1.44.0}"
 CACHE="${FLEDGE_CACHE:-$HOME/.cache/fledge}"
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
@@ -65,6 +67,7 @@ check_etcd() { runs "$1" --version etcd; }
 check_kwok() { runs "$1" --version kwok && [ -d "$1/stages" ]; }
 check_helm() { runs "$1" version helm; }
 check_traefik() { runs "$1" version traefik && [ -d "$1/crds" ]; }
+check_flagger() { runs "$1" -version flagger && [ -f "$1/crds/flagger.yaml" ]; }
 
 build_kubernetes() {
   local out="$1" staging_version="v0.${KUBE_VERSION#v1.}"
@@ -152,6 +155,16 @@ build_traefik() {
   chmod -R u+w "$out/crds"
 }
 
+build_flagger() {
+  wrapper_module "$1" flagger
+  go get "github.com/fluxcd/flagger/cmd/flagger@$FLAGGER_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/fluxcd/flagger/pkg/version.VERSION=${FLAGGER_VERSION#v}" \
+    -o "$1/bin/flagger" github.com/fluxcd/flagger/cmd/flagger
+  mkdir -p "$1/crds"
+  cp "$(go list -m -f '{{.Dir}}' github.com/fluxcd/flagger)/artifacts/flagger/crd.yaml" "$1/crds/flagger.yaml"
+  chmod -R u+w "$1/crds"
+}
+
 # tool NAME VERSION : the cache entry for one component.
 tool() { ensure_entry "$CACHE/$1-$2" "check_$1" "build_$1"; }
 
@@ -165,14 +178,16 @@ case "$what" in
   kwok) tool kwok "$KWOK_VERSION" ;;
   helm) tool helm "$HELM_VERSION" ;;
   traefik) tool traefik "$TRAEFIK_VERSION" ;;
+  flagger) tool flagger "$FLAGGER_VERSION" ;;
   # One at a time: each go build already keeps both cores busy, so overlapping them would
   # not finish sooner, only add memory pressure and interleave their logs.
   all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION"; tool traefik "$TRAEFIK_VERSION" ;;
   paths)
-    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\n' \
+    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nFLAGGER_BIN=%s\nFLAGGER_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\nFLAGGER_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \
       "$CACHE/kwok-$KWOK_VERSION/stages" "$CACHE/helm-$HELM_VERSION/bin" \
       "$CACHE/traefik-$TRAEFIK_VERSION/bin" "$CACHE/traefik-$TRAEFIK_VERSION/crds" \
-      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" "$TRAEFIK_VERSION" ;;
-  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|traefik|paths]"; exit 2 ;;
+      "$CACHE/flagger-$FLAGGER_VERSION/bin" "$CACHE/flagger-$FLAGGER_VERSION/crds" \
+      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" "$TRAEFIK_VERSION" "$FLAGGER_VERSION" ;;
+  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|traefik|flagger|paths]"; exit 2 ;;
 esac

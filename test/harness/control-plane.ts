@@ -43,29 +43,44 @@ export interface ControlPlaneOptions {
   onProgress?: (message: string) => void;
 }
 
+/**
+ * Builds (or finds in ~/.cache/fledge) the components `entry` of hack/build-tools.sh names, then
+ * returns the paths and versions it prints for `keys`.
+ */
+export async function builtTools<K extends string>(
+  entry: string,
+  keys: readonly K[],
+): Promise<Record<K, string>> {
+  const script = join(repoRoot, 'hack/build-tools.sh');
+  await run('bash', [script, entry], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run('bash', [script, 'paths']);
+  const vars = new Map(stdout.split('\n').map((line) => line.split('=', 2) as [string, string]));
+  const picked = {} as Record<K, string>;
+  for (const key of keys) {
+    const value = vars.get(key);
+    if (!value) throw new Error(`build-tools.sh paths did not print ${key}`);
+    picked[key] = value;
+  }
+  return picked;
+}
+
 /** Builds (or finds in ~/.cache/fledge) the control-plane binaries. */
 export async function ensureBinaries(): Promise<ControlPlaneBinaries> {
-  const script = join(repoRoot, 'hack/build-tools.sh');
-  await run('bash', [script, 'all'], { maxBuffer: 64 * 1024 * 1024 });
-  const { stdout } = await run('bash', [script, 'paths']);
-  const vars = Object.fromEntries(
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.split('=', 2) as [string, string]),
-  );
-  const pick = (key: string): string => {
-    const value = vars[key];
-    if (!value) throw new Error(`build-tools.sh paths did not print ${key}`);
-    return value;
-  };
+  const tools = await builtTools('all', [
+    'KUBE_BIN',
+    'ETCD_BIN',
+    'KWOK_BIN',
+    'KWOK_STAGES',
+    'KUBE_VERSION',
+    'ETCD_VERSION',
+  ] as const);
   return {
-    kubeBin: pick('KUBE_BIN'),
-    etcdBin: pick('ETCD_BIN'),
-    kwokBin: pick('KWOK_BIN'),
-    kwokStages: pick('KWOK_STAGES'),
-    kubeVersion: pick('KUBE_VERSION'),
-    etcdVersion: pick('ETCD_VERSION'),
+    kubeBin: tools.KUBE_BIN,
+    etcdBin: tools.ETCD_BIN,
+    kwokBin: tools.KWOK_BIN,
+    kwokStages: tools.KWOK_STAGES,
+    kubeVersion: tools.KUBE_VERSION,
+    etcdVersion: tools.ETCD_VERSION,
   };
 }
 

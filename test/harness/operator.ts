@@ -5,6 +5,7 @@ import { ProcessGroup, repoRoot, waitFor } from './processes.ts';
 export interface OperatorProcess {
   /** Base URL of /metrics, /healthz and /readyz. */
   url: string;
+  pid: number;
   /** The JSON log lines written so far. */
   logs(): Promise<Record<string, unknown>[]>;
   /** SIGKILL: no clean shutdown, no lease release (a crash). */
@@ -70,6 +71,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
   }
   return {
     url,
+    pid: child.pid as number,
     logs,
     exited: () => child.exitCode !== null || child.signalCode !== null,
     exitCode: () => child.exitCode,

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { ProcessGroup, freePort, repoRoot, waitFor } from './processes.ts';
-
-const run = promisify(execFile);
+import { builtTools } from './control-plane.ts';
+import { ProcessGroup, freePort, waitFor } from './processes.ts';
 
 /** The controllerName Traefik's Gateway API provider claims GatewayClasses by. */
 export const TRAEFIK_GATEWAY_CONTROLLER = 'traefik.io/gateway-controller';
@@ -38,16 +35,8 @@ export interface ProxyOptions {
 
 /** The Traefik binary and CRD folder hack/build-tools.sh built and cached. */
 export async function traefikPaths(): Promise<{ bin: string; crds: string; version: string }> {
-  const script = join(repoRoot, 'hack/build-tools.sh');
-  await run('bash', [script, 'traefik'], { maxBuffer: 64 * 1024 * 1024 });
-  const { stdout } = await run('bash', [script, 'paths']);
-  const vars = new Map(stdout.split('\n').map((line) => line.split('=', 2) as [string, string]));
-  const [bin, crds, version] = ['TRAEFIK_BIN', 'TRAEFIK_CRDS', 'TRAEFIK_VERSION'].map((key) => {
-    const value = vars.get(key);
-    if (!value) throw new Error(`build-tools.sh paths did not print ${key}`);
-    return value;
-  }) as [string, string, string];
-  return { bin, crds, version };
+  const tools = await builtTools('traefik', ['TRAEFIK_BIN', 'TRAEFIK_CRDS', 'TRAEFIK_VERSION'] as const);
+  return { bin: tools.TRAEFIK_BIN, crds: tools.TRAEFIK_CRDS, version: tools.TRAEFIK_VERSION };
 }
 
 /**
