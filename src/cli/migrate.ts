@@ -21,7 +21,7 @@ import {
 } from '../api/index.ts';
 import { providerFactories } from '../analysis/registry.ts';
 import { declarationOf, resolveProvider } from '../routers/registry.ts';
-import { WorkloadKinds, workloadDeclarationOf } from '../workloads/registry.ts';
+import { RunnableTargets, listInProse, workloadDeclarationOf } from '../workloads/registry.ts';
 import { fixCanary } from './migrate-canary.ts';
 import {
   DocumentEditor,
@@ -273,7 +273,7 @@ function reviewSupport(kind: string | undefined, object: Record<string, unknown>
         note(
           'spec.targetRef.kind',
           'unsupported',
-          `this version of Fledge runs ${WorkloadKinds.join(' and ')} targets, not a ${declaration.title.replaceAll('`', '')}: ${declaration.instead ?? 'keep this Canary on Flagger for now'}`,
+          `this version of Fledge runs ${listInProse(RunnableTargets)} targets, not a ${declaration.title.replaceAll('`', '')}: ${declaration.instead ?? 'keep this Canary on Flagger for now'}`,
         );
       }
     }

@@ -77,7 +77,9 @@ function checkTarget(
   phase: Phase | undefined,
   deps: PreflightDeps,
 ): void {
-  const { kind, name } = spec.targetRef;
+  const { apiVersion, kind, name } = spec.targetRef;
+  // Ports and replicas are those of a pod workload; other kinds have neither.
+  if (apiVersion !== 'apps/v1') return;
   const namespace = canary.metadata.namespace ?? '';
   const target = deps.getWorkload(kind, namespace, name);
   // A missing target is the engine's to wait for.

@@ -11,12 +11,3 @@ export const serviceTarget: WorkloadDeclaration = {
   instead: 'point targetRef at the Deployment or DaemonSet behind the Service',
   permissions: [],
 };
-
-/** A Knative Service: its revisions take the place of the primary (provider knative). */
-export const knativeServiceTarget: WorkloadDeclaration = {
-  kind: 'Service',
-  apiVersion: 'serving.knative.dev/v1',
-  title: 'Knative `Service`',
-  instead: 'keep this Canary on Flagger until Fledge has the Knative target',
-  permissions: [],
-};

@@ -49,10 +49,15 @@ export type TargetObservation =
       ready: Readiness;
       /** Replicas 0 (Deployment) or the scale-to-zero nodeSelector present (DaemonSet). */
       scaledToZero: boolean;
-      /** The label that tells target pods (`value`) from primary pods (`primaryValue`), for Services. */
-      selector: PodSelector;
+      /**
+       * The label that tells target pods (`value`) from primary pods (`primaryValue`), for
+       * Services; absent for a kind whose traffic does not reach it through Fledge's Services.
+       */
+      selector?: PodSelector;
       /** Ports of the pod template's containers, for port discovery. */
       ports: ContainerPort[];
+      /** The name the data plane's metrics know the canary by (`{{ route }}`): a Knative revision. */
+      route?: string;
     };
 
 export type PrimaryObservation =
@@ -88,8 +93,16 @@ export class StaleRevisionError extends Error {
 
 export type ScaleDirection = 'up' | 'zero';
 
+/**
+ * What the router splits traffic between. `pods`: the apex, `-primary` and `-canary` Services
+ * the controller renders from the pod selector. `own`: the target routes its own traffic
+ * (a Knative Service's revisions), and no Service is made.
+ */
+export type TargetBackends = 'pods' | 'own';
+
 export interface Workload {
-  readonly kind: WorkloadKind;
+  readonly kind: string;
+  readonly backends: TargetBackends;
   /** Reads the target, its configs and the primary. Never writes. */
   observe(canary: Canary): Promise<WorkloadObservation>;
   /**

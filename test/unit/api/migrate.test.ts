@@ -341,7 +341,7 @@ describe('migrateDocuments notes on meaning that differs', () => {
     );
     expect(unsupported(serviceTarget)).toEqual([
       expect.stringMatching(
-        /^spec\.targetRef\.kind: this version of Fledge runs Deployment and DaemonSet targets, not a Service: point targetRef/,
+        /^spec\.targetRef\.kind: this version of Fledge runs Deployment, DaemonSet and Knative Service targets, not a Service: point targetRef/,
       ),
     ]);
     const template = (type: string) => `apiVersion: flagger.app/v1beta1

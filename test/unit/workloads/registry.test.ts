@@ -24,19 +24,23 @@ describe('createWorkloadRegistry', () => {
     expect(registry.forKind('Deployment').kind).toBe('Deployment');
     expect(registry.forKind('DaemonSet').kind).toBe('DaemonSet');
     expect(registry.forKind('Deployment')).toBe(registry.forKind('Deployment'));
+    expect(registry.forKind('Service', 'serving.knative.dev/v1')).toMatchObject({
+      kind: 'KnativeService',
+      backends: 'own',
+    });
   });
 
   it('rejects any other kind, naming the supported ones', () => {
-    expect(() => registry.forKind('Service')).toThrow(
+    expect(() => registry.forKind('Service', 'v1')).toThrow(
       expect.objectContaining({
         name: 'WorkloadConfigError',
         reason: 'UnsupportedTarget',
         message: expect.stringContaining(
-          'spec.targetRef.kind "Service" is not a target Fledge can run; supported kinds: Deployment, DaemonSet',
+          'spec.targetRef v1 Service is not a target Fledge can run; it runs Deployment, DaemonSet and Knative Service targets',
         ),
       }),
     );
-    expect(() => registry.forKind('StatefulSet')).toThrow(/"StatefulSet"/);
+    expect(() => registry.forKind('StatefulSet')).toThrow(/StatefulSet is not a target/);
   });
 
   it('validates the options when created', () => {
