@@ -129,10 +129,12 @@ export class Effects {
     const world: WorkloadObservation | undefined = this.#deps.observer.lastWorkload(key);
     if (!world?.target.exists) throw new Error(`target ${canary.spec.targetRef.name} not observed yet`);
     const selector = world.target.selector;
-    if (this.#deps.workloads.forCanary(canary).backends === 'pods') {
+    const workload = this.#deps.workloads.forCanary(canary);
+    if (workload.backends === 'pods') {
       if (selector === undefined) throw new Error(`target ${canary.spec.targetRef.name} has no pod selector`);
       await this.#applyServices(canary, spec, world, selector);
     }
+    await workload.prepareRoutes?.(canary);
     await this.#deps.routers.forProvider(providerOf(spec)).reconcile(routable(canary, spec));
   }
 

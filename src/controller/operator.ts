@@ -461,6 +461,19 @@ function wireHandlers(informers: Informers, enqueue: (key: string) => void): voi
       .map(keyOf);
   };
   informers.deployments.addHandler({ enqueue, keysFor: workloadKeys('Deployment') });
+  // A Service target changed (a new revision of it): the Canary that releases it.
+  informers.services.addHandler({
+    enqueue,
+    keysFor: (service) =>
+      canariesIn(service.metadata?.namespace)
+        .filter(
+          (c) =>
+            c.spec.targetRef.apiVersion === 'v1' &&
+            c.spec.targetRef.kind === 'Service' &&
+            c.spec.targetRef.name === service.metadata?.name,
+        )
+        .map(keyOf),
+  });
   informers.daemonSets.addHandler({ enqueue, keysFor: workloadKeys('DaemonSet') });
 
   // A ConfigMap or Secret changed: the Canaries whose target uses it.

@@ -95,8 +95,8 @@ export type ScaleDirection = 'up' | 'zero';
 
 /**
  * What the router splits traffic between. `pods`: the apex, `-primary` and `-canary` Services
- * the controller renders from the pod selector. `own`: the target routes its own traffic
- * (a Knative Service's revisions), and no Service is made.
+ * the controller renders from the pod selector. `own`: what the workload keeps itself (a
+ * Knative Service's revisions; a core Service target's `-primary` and `-canary` copies).
  */
 export type TargetBackends = 'pods' | 'own';
 
@@ -119,6 +119,8 @@ export interface Workload {
    * configs no longer match `analysed`.
    */
   promote(canary: Canary, analysed: AnalysedRevision): Promise<void>;
+  /** Before every route change, for `own` backends: brings what the canary side routes to up to date. */
+  prepareRoutes?(canary: Canary): Promise<void>;
   /** Scales the target to zero or back up. Idempotent. */
   scaleCanary(canary: Canary, direction: ScaleDirection): Promise<void>;
   /**

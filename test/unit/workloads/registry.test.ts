@@ -24,6 +24,7 @@ describe('createWorkloadRegistry', () => {
     expect(registry.forKind('Deployment').kind).toBe('Deployment');
     expect(registry.forKind('DaemonSet').kind).toBe('DaemonSet');
     expect(registry.forKind('Deployment')).toBe(registry.forKind('Deployment'));
+    expect(registry.forKind('Service', 'v1')).toMatchObject({ kind: 'Service', backends: 'own' });
     expect(registry.forKind('Service', 'serving.knative.dev/v1')).toMatchObject({
       kind: 'KnativeService',
       backends: 'own',
@@ -31,16 +32,15 @@ describe('createWorkloadRegistry', () => {
   });
 
   it('rejects any other kind, naming the supported ones', () => {
-    expect(() => registry.forKind('Service', 'v1')).toThrow(
+    expect(() => registry.forKind('StatefulSet', 'apps/v1')).toThrow(
       expect.objectContaining({
         name: 'WorkloadConfigError',
         reason: 'UnsupportedTarget',
-        message: expect.stringContaining(
-          'spec.targetRef v1 Service is not a target Fledge can run; it runs Deployment, DaemonSet and Knative Service targets',
-        ),
+        message:
+          'spec.targetRef apps/v1 StatefulSet is not a target Fledge can run; it runs Deployment, DaemonSet, ' +
+          'Service and Knative Service targets: point targetRef at the Deployment or DaemonSet behind it',
       }),
     );
-    expect(() => registry.forKind('StatefulSet')).toThrow(/StatefulSet is not a target/);
   });
 
   it('validates the options when created', () => {
