@@ -269,6 +269,14 @@ function reviewSupport(kind: string | undefined, object: Record<string, unknown>
         target.kind,
         typeof target.apiVersion === 'string' ? target.apiVersion : undefined,
       );
+      const coreService = target.kind === 'Service' && target.apiVersion === 'v1';
+      if (coreService && (provider === undefined || provider === 'kubernetes')) {
+        note(
+          'spec.provider',
+          'unsupported',
+          `a Service target is split between its -primary and -canary copies by a router; ${provider === undefined ? "the controller's default, kubernetes unless --mesh-provider says otherwise," : 'provider kubernetes'} only switches the apex Service's selector and is refused for it: set spec.provider to a router that splits between Services (e.g. gatewayapi:v1 or istio)`,
+        );
+      }
       if (declaration !== undefined && declaration.create === undefined) {
         note(
           'spec.targetRef.kind',

@@ -339,8 +339,13 @@ describe('migrateDocuments notes on meaning that differs', () => {
       'apiVersion: apps/v1\n    kind: Deployment',
       'apiVersion: v1\n    kind: Service',
     );
-    // Every target kind Flagger knows runs in this version.
+    // Every target kind Flagger knows runs in this version, a Service target through a router.
     expect(unsupported(serviceTarget)).toEqual([]);
+    expect(unsupported(serviceTarget.replace('provider: gatewayapi:v1', 'provider: kubernetes'))).toEqual([
+      expect.stringMatching(
+        /^spec\.provider: a Service target .* provider kubernetes only switches the apex Service's selector/,
+      ),
+    ]);
     const template = (type: string) => `apiVersion: flagger.app/v1beta1
 kind: MetricTemplate
 metadata:
