@@ -8,6 +8,7 @@ import {
   type FakeKnativeController,
 } from '../../harness/knative.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import { waitFor } from '../../harness/processes.ts';
 import { LiveSeries } from '../analysis/live-series.ts';
 import { apply } from './fixtures.ts';
 import { field, sampleDistinct } from './sampling.ts';
@@ -85,7 +86,7 @@ describe('Knative Service target on the knative router', () => {
     await series?.stop();
   });
 
-  it('shifts a new revision 10, 20 to promotion, and pins a failing one back to the old revision', async () => {
+  it('shifts a new revision 10, 20 to promotion, and pins a failing one back to the old revision; deletion hands the Service back', async () => {
     await apply(kubeconfigPath, knativeService('1'), {
       apiVersion: 'fledge.dev/v1beta1',
       kind: 'Canary',
@@ -137,5 +138,18 @@ describe('Knative Service target on the knative router', () => {
     expect(failed.status.metrics?.find((m) => m.name === 'errors')?.verdict).toBe('Fail');
     expect(await pinned()).toBe('web-00002');
     expect(await routed()).toBe('web-00002=100 web-00003=0');
+
+    // Deleting the Canary hands the Service back to Knative's default: its latest revision, unpinned.
+    await kubectl(kubeconfigPath, [
+      '-n',
+      namespace,
+      'delete',
+      'canary',
+      'web',
+      '--wait=true',
+      '--timeout=60s',
+    ]);
+    await waitFor('the Service handed back', async () => (await routed()) === 'web-00003=100');
+    expect(await pinned()).toBe('');
   }, 180_000);
 });

@@ -4,6 +4,7 @@ import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
+import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { apply } from './fixtures.ts';
 import { startHookServer, type HookServer } from './hook-server.ts';
@@ -49,7 +50,7 @@ describe('core Service target', () => {
     await hooks?.close();
   });
 
-  it('promotes a new Service spec into the primary copy, and rolls a failing one back', async () => {
+  it('promotes a new Service spec into the primary copy, and rolls a failing one back; deletion leaves the target', async () => {
     await apply(
       kubeconfigPath,
       service('web', 'v1'),
@@ -88,6 +89,27 @@ describe('core Service target', () => {
     expect(await selectorOf('web-primary')).toBe('web-v2');
     expect(await selectorOf('web-canary')).toBe('web-v3');
     expect(await routeWeights(kubeconfigPath, namespace, 'web')).toBe('web-primary=100 web-canary=0');
+
+    // Deleting the Canary takes the copies with it and leaves the target as it is.
+    await kubectl(kubeconfigPath, [
+      '-n',
+      namespace,
+      'delete',
+      'canary',
+      'web',
+      '--wait=true',
+      '--timeout=60s',
+    ]);
+    const gone = (name: string) =>
+      kubectl(kubeconfigPath, ['-n', namespace, 'get', 'service', name]).then(
+        () => false,
+        () => true,
+      );
+    await waitFor(
+      'the copies to be garbage-collected',
+      async () => (await gone('web-primary')) && (await gone('web-canary')),
+    );
+    expect(await selectorOf('web')).toBe('web-v3');
   }, 180_000);
 
   it('refuses the kubernetes router for a Service target, naming the fix', async () => {
