@@ -44,3 +44,6 @@ export const FLAGGER_ANNOTATION_RENAMES: Readonly<Record<string, string>> = {
 /** Builtin metric names that need neither a template nor a query. */
 export const BuiltinMetrics = ['request-success-rate', 'request-duration'] as const;
 export type BuiltinMetric = (typeof BuiltinMetrics)[number];
+
+/** On a Knative Service target: the revision Fledge serves as the primary (Flagger's `flagger.app/primary-revision`). */
+export const PRIMARY_REVISION_ANNOTATION = 'fledge.dev/primary-revision';

@@ -21,7 +21,7 @@ import {
 } from '../api/index.ts';
 import { providerFactories } from '../analysis/registry.ts';
 import { declarationOf, resolveProvider } from '../routers/registry.ts';
-import { WorkloadKinds, workloadDeclarationOf } from '../workloads/registry.ts';
+import { RunnableTargets, listInProse, workloadDeclarationOf } from '../workloads/registry.ts';
 import { fixCanary } from './migrate-canary.ts';
 import {
   DocumentEditor,
@@ -269,11 +269,19 @@ function reviewSupport(kind: string | undefined, object: Record<string, unknown>
         target.kind,
         typeof target.apiVersion === 'string' ? target.apiVersion : undefined,
       );
+      const coreService = target.kind === 'Service' && target.apiVersion === 'v1';
+      if (coreService && (provider === undefined || provider === 'kubernetes')) {
+        note(
+          'spec.provider',
+          'unsupported',
+          `a Service target is split between its -primary and -canary copies by a router; ${provider === undefined ? "the controller's default, kubernetes unless --mesh-provider says otherwise," : 'provider kubernetes'} only switches the apex Service's selector and is refused for it: set spec.provider to a router that splits between Services (e.g. gatewayapi:v1 or istio)`,
+        );
+      }
       if (declaration !== undefined && declaration.create === undefined) {
         note(
           'spec.targetRef.kind',
           'unsupported',
-          `this version of Fledge runs ${WorkloadKinds.join(' and ')} targets, not a ${declaration.title.replaceAll('`', '')}: ${declaration.instead ?? 'keep this Canary on Flagger for now'}`,
+          `this version of Fledge runs ${listInProse(RunnableTargets)} targets, not a ${declaration.title.replaceAll('`', '')}: ${declaration.instead ?? 'keep this Canary on Flagger for now'}`,
         );
       }
     }

@@ -24,7 +24,7 @@ import {
 import { applyServices, finalizeServices, type SessionCookies } from '../routers/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { FledgeMetrics } from '../telemetry/metrics.ts';
-import type { WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
+import type { PodSelector, WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
 import { identityOf, providerOf } from './identity.ts';
 import { routable, type Observer, type RouterSet } from './observer.ts';
 
@@ -108,15 +108,16 @@ export class Effects {
    * no longer exists has nothing handed to it.
    */
   async finalise(canary: Canary, spec: NormalizedCanarySpec): Promise<void> {
-    const world = await this.#deps.workloads.forCanary(canary).observe(canary);
-    const selector = world.target.exists
-      ? { [world.target.selector.label]: world.target.selector.value }
-      : undefined;
-    if (!selector)
+    const workload = this.#deps.workloads.forCanary(canary);
+    const world = await workload.observe(canary);
+    if (!world.target.exists)
       this.#deps.log.warn({ target: canary.spec.targetRef.name }, 'target gone: nothing to hand back');
-    const handBack = { release: spec.revertOnDeletion && selector !== undefined };
+    const found = world.target.exists ? world.target.selector : undefined;
+    const selector = found && { [found.label]: found.value };
+    const handBack = { release: spec.revertOnDeletion && world.target.exists };
     await this.#deps.routers.forProvider(providerOf(spec)).finalize(routable(canary, spec), handBack);
-    await finalizeServices(this.#deps.client, routable(canary, spec), selector, handBack);
+    if (workload.backends === 'pods')
+      await finalizeServices(this.#deps.client, routable(canary, spec), selector, handBack);
   }
 
   /** Records a Warning event on the Canary outside the engine (a spec that cannot be acted on). */
@@ -127,13 +128,27 @@ export class Effects {
   async #ensureRouting(key: string, canary: Canary, spec: NormalizedCanarySpec): Promise<void> {
     const world: WorkloadObservation | undefined = this.#deps.observer.lastWorkload(key);
     if (!world?.target.exists) throw new Error(`target ${canary.spec.targetRef.name} not observed yet`);
-    const { label, value, primaryValue } = world.target.selector;
+    const selector = world.target.selector;
+    const workload = this.#deps.workloads.forCanary(canary);
+    if (workload.backends === 'pods') {
+      if (selector === undefined) throw new Error(`target ${canary.spec.targetRef.name} has no pod selector`);
+      await this.#applyServices(canary, spec, world, selector);
+    }
+    await workload.prepareRoutes?.(canary);
+    await this.#deps.routers.forProvider(providerOf(spec)).reconcile(routable(canary, spec));
+  }
+
+  async #applyServices(
+    canary: Canary,
+    spec: NormalizedCanarySpec,
+    world: WorkloadObservation,
+    { label, value, primaryValue }: PodSelector,
+  ): Promise<void> {
     await applyServices(this.#deps.client, {
       canary: routable(canary, spec),
       selectors: { primary: { [label]: primaryValue }, canary: { [label]: value } },
       podTemplate: podTemplateOf(world),
     });
-    await this.#deps.routers.forProvider(providerOf(spec)).reconcile(routable(canary, spec));
   }
 
   #runHook(key: string, canary: Canary, action: Extract<Action, { kind: 'runHook' }>): void {
@@ -178,7 +193,13 @@ export class Effects {
     spec: NormalizedCanarySpec,
     action: Extract<Action, { kind: 'measure' }>,
   ): void {
-    const context = analysisContextFor(canary, { defaultProvider: providerOf(spec) });
+    // The name the data plane knows the canary by, where the target has one (a Knative revision).
+    const world = this.#deps.observer.lastWorkload(key);
+    const route = world?.target.exists ? world.target.route : undefined;
+    const context = analysisContextFor(canary, {
+      defaultProvider: providerOf(spec),
+      ...(route !== undefined && { route }),
+    });
     const { name, namespace } = context;
     this.#deps.observer.requestMeasurement(key, action.id, async (signal) => {
       const measurement = await measure(action.metric, context, this.#deps.measureDeps, signal);

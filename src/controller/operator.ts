@@ -25,7 +25,13 @@ import { isNotFound } from '../kube/errors.ts';
 import { EventRecorder, KubeEventSink } from '../kube/events.ts';
 import { KubeLeaseStore } from '../kube/leases.ts';
 import { AlertDispatcher, createAlertMetrics, defaultAlertTargetsFromEnv } from '../notifiers/index.ts';
-import { HTTPROUTE_API_VERSION, HTTPROUTE_KIND, createRouter, type Router } from '../routers/index.ts';
+import {
+  HTTPROUTE_API_VERSION,
+  HTTPROUTE_KIND,
+  KNATIVE_API_VERSION,
+  createRouter,
+  type Router,
+} from '../routers/index.ts';
 import { createInformer, type SupervisedInformer } from '../runtime/informer.ts';
 import { objectKey } from '../runtime/keys.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
@@ -81,7 +87,15 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   );
 
   const informers = createInformers(kube, options, metrics, log);
-  const httpRoutes = await httpRouteInformer(kube, options, metrics, log);
+  const httpRoutes = await optionalInformer(kube, options, metrics, log, HTTPROUTE_API_VERSION, 'httproutes');
+  const knativeServices = await optionalInformer(
+    kube,
+    options,
+    metrics,
+    log,
+    KNATIVE_API_VERSION,
+    'services',
+  );
   const queue: WorkQueue = new WorkQueue({
     name: 'canary',
     workers: options.workers,
@@ -99,6 +113,19 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       informers.canaries
         .list(route.metadata?.namespace)
         .filter((c) => (c.spec.service?.name ?? c.spec.targetRef.name) === route.metadata?.name)
+        .map((c) => objectKey(c.metadata.namespace, c.metadata.name ?? '')),
+  });
+  // A Knative Service's revisions or traffic changed: the Canary that targets it.
+  knativeServices?.addHandler({
+    enqueue,
+    keysFor: (service) =>
+      informers.canaries
+        .list(service.metadata?.namespace)
+        .filter(
+          (c) =>
+            c.spec.targetRef.apiVersion === KNATIVE_API_VERSION &&
+            c.spec.targetRef.name === service.metadata?.name,
+        )
         .map((c) => objectKey(c.metadata.namespace, c.metadata.name ?? '')),
   });
 
@@ -204,6 +231,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   const all = Object.values(informers);
   for (const informer of all) informer.start();
   httpRoutes?.start();
+  knativeServices?.start();
 
   let resolveStopped: (value: { reason: string }) => void = () => undefined;
   const stopped = new Promise<{ reason: string }>((resolve) => (resolveStopped = resolve));
@@ -267,6 +295,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       await elector?.stop();
       for (const informer of all) informer.stop();
       httpRoutes?.stop();
+      knativeServices?.stop();
       await Promise.all([hooks.shutdown(), measurements.shutdown()]);
       await webhooks.drainEvents();
       await Promise.all([webhooks.close(), alerts.close(), events.flush(), server.close()]);
@@ -339,36 +368,38 @@ function createInformers(
 }
 
 /**
- * An HTTPRoute informer when the apiserver serves HTTPRoutes at start, else undefined (and the
- * gatewayapi router reads its routes from the apiserver). Outside health and the start-up wait:
- * a cluster without a Gateway API, or one that loses it, must not stop the operator.
+ * An informer of `plural` in `apiVersion` when the apiserver serves it at start, else undefined.
+ * Outside health and the start-up wait: a cluster without that API (the Gateway API, Knative),
+ * or one that loses it, must not stop the operator.
  */
-async function httpRouteInformer(
+async function optionalInformer(
   kube: KubeClients,
   options: OperatorOptions,
   metrics: FledgeMetrics,
   log: Logger,
+  apiVersion: string,
+  plural: string,
 ): Promise<SupervisedInformer<KubernetesObject> | undefined> {
   try {
     const resources = await kube.objects.request<{ resources?: { name: string }[] }>(
       'GET',
-      `/apis/${HTTPROUTE_API_VERSION}`,
+      `/apis/${apiVersion}`,
       undefined,
       undefined,
       {},
     );
-    if (!resources.resources?.some((resource) => resource.name === 'httproutes')) return undefined;
+    if (!resources.resources?.some((resource) => resource.name === plural)) return undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
   const path = options.namespace
-    ? `/apis/${HTTPROUTE_API_VERSION}/namespaces/${options.namespace}/httproutes`
-    : `/apis/${HTTPROUTE_API_VERSION}/httproutes`;
+    ? `/apis/${apiVersion}/namespaces/${options.namespace}/${plural}`
+    : `/apis/${apiVersion}/${plural}`;
   return createInformer<KubernetesObject>(kube.kubeConfig, {
     metrics: metrics.informer,
     log,
-    resource: 'httproutes',
+    resource: plural,
     path,
     list: () =>
       kube.objects.request<KubernetesListObject<KubernetesObject>>('GET', path, undefined, undefined, {}),
@@ -430,6 +461,19 @@ function wireHandlers(informers: Informers, enqueue: (key: string) => void): voi
       .map(keyOf);
   };
   informers.deployments.addHandler({ enqueue, keysFor: workloadKeys('Deployment') });
+  // A Service target changed (a new revision of it): the Canary that releases it.
+  informers.services.addHandler({
+    enqueue,
+    keysFor: (service) =>
+      canariesIn(service.metadata?.namespace)
+        .filter(
+          (c) =>
+            c.spec.targetRef.apiVersion === 'v1' &&
+            c.spec.targetRef.kind === 'Service' &&
+            c.spec.targetRef.name === service.metadata?.name,
+        )
+        .map(keyOf),
+  });
   informers.daemonSets.addHandler({ enqueue, keysFor: workloadKeys('DaemonSet') });
 
   // A ConfigMap or Secret changed: the Canaries whose target uses it.

@@ -1,6 +1,8 @@
 import type { AlertProvider, Canary, MetricTemplate, NormalizedCanarySpec, Phase } from '../api/index.ts';
 import {
+  KUBERNETES_PROVIDER,
   capabilitiesOf,
+  resolveProvider,
   ignoredFields,
   missingCapabilities,
   missingReferences,
@@ -49,6 +51,7 @@ export function createPreflight(deps: PreflightDeps): Preflight {
   return async (canary, spec, phase) => {
     checkClaim(canary, deps);
     const capabilities = capabilitiesOf(providerOf(spec));
+    checkTargetRouter(spec, providerOf(spec));
     const missing = missingCapabilities(spec, capabilities);
     if (missing.length > 0) {
       throw new TerminalError('CapabilityMissing', missing.map((finding) => finding.message).join('; '));
@@ -77,7 +80,9 @@ function checkTarget(
   phase: Phase | undefined,
   deps: PreflightDeps,
 ): void {
-  const { kind, name } = spec.targetRef;
+  const { apiVersion, kind, name } = spec.targetRef;
+  // Ports and replicas are those of a pod workload; other kinds have neither.
+  if (apiVersion !== 'apps/v1') return;
   const namespace = canary.metadata.namespace ?? '';
   const target = deps.getWorkload(kind, namespace, name);
   // A missing target is the engine's to wait for.
@@ -94,6 +99,22 @@ function checkTarget(
     deps.getWorkload(kind, namespace, primaryName(name)) === undefined
   )
     checkNotScaledToZero(target, describe, name, 'spec.targetRef');
+}
+
+/**
+ * A core Service target is the apex itself: the kubernetes router, whose switch is the apex
+ * Service's selector, would have to rewrite the very Service under release.
+ */
+function checkTargetRouter(spec: NormalizedCanarySpec, provider: string): void {
+  const { apiVersion, kind } = spec.targetRef;
+  if (apiVersion !== 'v1' || kind !== 'Service' || resolveProvider(provider) !== KUBERNETES_PROVIDER) return;
+  throw new TerminalError(
+    'UnsupportedTarget',
+    `spec.targetRef: a Service target is split between its -primary and -canary copies by a router, and ` +
+      `provider ${provider} can only switch the apex Service's selector, which here is the target itself: set ` +
+      'spec.provider to a router that splits between Services (e.g. gatewayapi:v1 or istio), or point ' +
+      'targetRef at the Deployment or DaemonSet behind the Service',
+  );
 }
 
 /** Alerts whose AlertProvider is missing: named in Ready, never a refusal (alerts move no traffic). */

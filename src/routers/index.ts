@@ -42,3 +42,11 @@ export {
   type DestinationRule,
   type VirtualService,
 } from './virtualservice.ts';
+export {
+  KNATIVE_API_VERSION,
+  KNATIVE_PROVIDER,
+  KnativeRouter,
+  knativeRouter,
+  type KnativeService,
+  type TrafficTarget,
+} from './knative.ts';

@@ -7,7 +7,7 @@ export {
   createWorkloadRegistry,
   workloadDeclarations,
   workloadDeclarationOf,
-  WorkloadKinds,
+  RunnableTargets,
   type WorkloadRegistry,
 } from './registry.ts';
 export {

@@ -170,6 +170,7 @@ export function createPodWorkload<T extends PodWorkloadObject>(
 
   return {
     kind: behaviour.kind,
+    backends: 'pods',
 
     async observe(canary) {
       const context = contextOf(canary);

@@ -3,7 +3,8 @@ import { WorkloadConfigError } from './errors.ts';
 import { daemonSetTarget } from './daemonset.ts';
 import { deploymentTarget } from './deployment.ts';
 import { resolveWorkloadOptions } from './options.ts';
-import { knativeServiceTarget, serviceTarget } from './service-target.ts';
+import { knativeServiceTarget } from './knative.ts';
+import { serviceTarget } from './service-target.ts';
 import type { Workload, WorkloadDeclaration, WorkloadDeps } from './workload.ts';
 
 /** Every target kind Fledge knows, one declaration each. A new kind is one line here. */
@@ -14,10 +15,15 @@ export const workloadDeclarations: readonly WorkloadDeclaration[] = [
   knativeServiceTarget,
 ];
 
-/** The kinds this version can run. */
-export const WorkloadKinds: readonly string[] = workloadDeclarations
+/** The targets this version can run, as prose names them (e.g. `Knative Service`). */
+export const RunnableTargets: readonly string[] = workloadDeclarations
   .filter((d) => d.create)
-  .map((d) => d.kind);
+  .map((d) => d.title.replaceAll('`', ''));
+
+/** `a, b and c` */
+export function listInProse(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`;
+}
 
 /** The declaration for a targetRef; undefined for a kind nothing declares. */
 export function workloadDeclarationOf(kind: string, apiVersion?: string): WorkloadDeclaration | undefined {
@@ -42,7 +48,7 @@ export function createWorkloadRegistry(deps: WorkloadDeps): WorkloadRegistry {
       const instead = declaration?.instead ?? 'point targetRef at the Deployment or DaemonSet behind it';
       throw new WorkloadConfigError(
         'UnsupportedTarget',
-        `spec.targetRef.kind "${kind}" is not a target Fledge can run; supported kinds: ${WorkloadKinds.join(', ')}: ${instead}`,
+        `spec.targetRef ${apiVersion === undefined ? '' : `${apiVersion} `}${kind} is not a target Fledge can run; it runs ${listInProse(RunnableTargets)} targets: ${instead}`,
       );
     }
     let handler = handlers.get(declaration);

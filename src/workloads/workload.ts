@@ -49,10 +49,15 @@ export type TargetObservation =
       ready: Readiness;
       /** Replicas 0 (Deployment) or the scale-to-zero nodeSelector present (DaemonSet). */
       scaledToZero: boolean;
-      /** The label that tells target pods (`value`) from primary pods (`primaryValue`), for Services. */
-      selector: PodSelector;
+      /**
+       * The label that tells target pods (`value`) from primary pods (`primaryValue`), for
+       * Services; absent for a kind whose traffic does not reach it through Fledge's Services.
+       */
+      selector?: PodSelector;
       /** Ports of the pod template's containers, for port discovery. */
       ports: ContainerPort[];
+      /** The name the data plane's metrics know the canary by (`{{ route }}`): a Knative revision. */
+      route?: string;
     };
 
 export type PrimaryObservation =
@@ -88,8 +93,16 @@ export class StaleRevisionError extends Error {
 
 export type ScaleDirection = 'up' | 'zero';
 
+/**
+ * What the router splits traffic between. `pods`: the apex, `-primary` and `-canary` Services
+ * the controller renders from the pod selector. `own`: what the workload keeps itself (a
+ * Knative Service's revisions; a core Service target's `-primary` and `-canary` copies).
+ */
+export type TargetBackends = 'pods' | 'own';
+
 export interface Workload {
-  readonly kind: WorkloadKind;
+  readonly kind: string;
+  readonly backends: TargetBackends;
   /** Reads the target, its configs and the primary. Never writes. */
   observe(canary: Canary): Promise<WorkloadObservation>;
   /**
@@ -106,6 +119,8 @@ export interface Workload {
    * configs no longer match `analysed`.
    */
   promote(canary: Canary, analysed: AnalysedRevision): Promise<void>;
+  /** Before every route change, for `own` backends: brings what the canary side routes to up to date. */
+  prepareRoutes?(canary: Canary): Promise<void>;
   /** Scales the target to zero or back up. Idempotent. */
   scaleCanary(canary: Canary, direction: ScaleDirection): Promise<void>;
   /**

@@ -339,9 +339,11 @@ describe('migrateDocuments notes on meaning that differs', () => {
       'apiVersion: apps/v1\n    kind: Deployment',
       'apiVersion: v1\n    kind: Service',
     );
-    expect(unsupported(serviceTarget)).toEqual([
+    // Every target kind Flagger knows runs in this version, a Service target through a router.
+    expect(unsupported(serviceTarget)).toEqual([]);
+    expect(unsupported(serviceTarget.replace('provider: gatewayapi:v1', 'provider: kubernetes'))).toEqual([
       expect.stringMatching(
-        /^spec\.targetRef\.kind: this version of Fledge runs Deployment and DaemonSet targets, not a Service: point targetRef/,
+        /^spec\.provider: a Service target .* provider kubernetes only switches the apex Service's selector/,
       ),
     ]);
     const template = (type: string) => `apiVersion: flagger.app/v1beta1

@@ -24,19 +24,23 @@ describe('createWorkloadRegistry', () => {
     expect(registry.forKind('Deployment').kind).toBe('Deployment');
     expect(registry.forKind('DaemonSet').kind).toBe('DaemonSet');
     expect(registry.forKind('Deployment')).toBe(registry.forKind('Deployment'));
+    expect(registry.forKind('Service', 'v1')).toMatchObject({ kind: 'Service', backends: 'own' });
+    expect(registry.forKind('Service', 'serving.knative.dev/v1')).toMatchObject({
+      kind: 'KnativeService',
+      backends: 'own',
+    });
   });
 
   it('rejects any other kind, naming the supported ones', () => {
-    expect(() => registry.forKind('Service')).toThrow(
+    expect(() => registry.forKind('StatefulSet', 'apps/v1')).toThrow(
       expect.objectContaining({
         name: 'WorkloadConfigError',
         reason: 'UnsupportedTarget',
-        message: expect.stringContaining(
-          'spec.targetRef.kind "Service" is not a target Fledge can run; supported kinds: Deployment, DaemonSet',
-        ),
+        message:
+          'spec.targetRef apps/v1 StatefulSet is not a target Fledge can run; it runs Deployment, DaemonSet, ' +
+          'Service and Knative Service targets: point targetRef at the Deployment or DaemonSet behind it',
       }),
     );
-    expect(() => registry.forKind('StatefulSet')).toThrow(/"StatefulSet"/);
   });
 
   it('validates the options when created', () => {
