@@ -176,7 +176,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
       if (!replayed.has(key)) {
         replayed.add(key);
-        deps.effects.replayDecidedEvents(canary, deps.now());
+        deps.effects.replayDecidedEvents(canary, spec, deps.now());
       }
       const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
       const previous: CanaryStatus = canary.status ?? {};
