@@ -199,7 +199,10 @@ export function createReconciler(deps: ReconcilerDeps) {
         now: deps.now(),
         clusterName: deps.clusterName,
       });
-      const ignoredNote = reportIgnored(decision.status, ignored);
+      const ignoredNote = reportIgnored(decision.status, [
+        ...ignored,
+        ...(deleting ? [] : deps.observer.ignoredByRoutes(key)),
+      ]);
       // The status goes first: every state-changing action is repeated until observed
       // done, so a crash between the two only replays actions, never loses progress.
       // Against what the apiserver would hold: a redacted credential is no change.
