@@ -155,17 +155,6 @@ export class Effects {
     const { name, namespace } = identityOf(canary);
     const ref = { name, namespace };
     const checksum = webhookChecksum(canary.status);
-    if (action.webhook.type === 'event') {
-      if (!action.event) return;
-      this.#deps.webhooks.sendEvent(action.webhook, {
-        canary: ref,
-        phase: action.phase,
-        checksum,
-        eventType: action.event.type,
-        message: action.event.message,
-      });
-      return;
-    }
     this.#deps.observer.requestHook(key, action.id, async (signal) => {
       const result = await this.#deps.webhooks.call(
         { id: action.id, canary: ref, webhook: action.webhook, phase: action.phase, checksum },
@@ -279,37 +268,56 @@ export class Effects {
   }
 
   #event(canary: Canary, spec: NormalizedCanarySpec, action: Extract<Action, { kind: 'event' }>): void {
-    this.#record(canary, action.type, action.reason, action.message, decidedEventId(canary.status, action));
-    // The canary's own event hooks come from the engine as runHook actions; the
-    // operator-wide one covers canaries that have none.
-    const ownHooks = spec.analysis.webhooks.some((w) => w.type === 'event');
-    if (ownHooks || !this.#deps.eventWebhook) return;
-    for (const webhook of eventWebhooksFor([], this.#deps.eventWebhook)) {
-      this.#deps.webhooks.sendEvent(webhook, {
-        canary: { name: identityOf(canary).name, namespace: identityOf(canary).namespace },
-        phase: (canary.status?.phase ?? 'Initializing') as Phase,
-        checksum: webhookChecksum(canary.status),
-        eventType: action.type,
-        message: action.message,
-      });
-    }
+    this.#recordDecided(canary, spec, action);
   }
 
   /**
    * The first reconcile of a Canary in this process: the Events its last recorded decision
    * asked for, in case a crash came between writing that decision and writing them. Those
-   * already written are found by name and not repeated. Past the age at which the apiserver
-   * deletes Events (an hour by default) they are left alone, as they can no longer be told
-   * from ones that were written and have expired.
+   * already written are found by name and not repeated, nor are their webhooks. Past the age
+   * at which the apiserver deletes Events (an hour by default) they are left alone, as they
+   * can no longer be told from ones that were written and have expired.
    */
-  replayDecidedEvents(canary: Canary, now: Date): void {
+  replayDecidedEvents(canary: Canary, spec: NormalizedCanarySpec, now: Date): void {
     const decided = canary.status?.lastEvents;
     if (decided === undefined || now.getTime() - Date.parse(decided.decidedTime) > eventTtlMs) return;
-    for (const event of decided.events)
-      this.#record(canary, event.type, event.reason, event.message, decidedEventId(canary.status, event));
+    for (const event of decided.events) this.#recordDecided(canary, spec, event);
   }
 
-  #record(canary: Canary, type: 'Normal' | 'Warning', reason: string, message: string, id?: string): void {
+  /**
+   * An Event of the decision in status, and its webhooks: the Canary's own `event` hooks, else
+   * the operator-wide one. They go out only when the Event was not found already written, so a
+   * restart that sends the decision's Events again does not call them twice.
+   */
+  #recordDecided(canary: Canary, spec: NormalizedCanarySpec, event: DecidedEvent): void {
+    const id = decidedEventId(canary.status, event);
+    const { name, namespace } = identityOf(canary);
+    const notify = () => {
+      const hooks = eventWebhooksFor(spec.analysis.webhooks, this.#deps.eventWebhook);
+      hooks.forEach((webhook, index) =>
+        this.#deps.webhooks.sendEvent(webhook, {
+          canary: { name, namespace },
+          phase: (canary.status?.phase ?? 'Initializing') as Phase,
+          checksum: webhookChecksum(canary.status),
+          eventType: event.type,
+          message: event.message,
+          ...(id === undefined
+            ? {}
+            : { id: `${canary.metadata.uid ?? ''}/event/${id}/${index}-${webhook.name}` }),
+        }),
+      );
+    };
+    this.#record(canary, event.type, event.reason, event.message, id, notify);
+  }
+
+  #record(
+    canary: Canary,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    id?: string,
+    unlessWritten?: () => void,
+  ): void {
     this.#deps.events.record({
       regarding: { apiVersion: API_VERSION, kind: CANARY_KIND, ...identityOf(canary) },
       type,
@@ -317,18 +325,18 @@ export class Effects {
       action: reason,
       note: message,
       ...(id === undefined ? {} : { id }),
+      ...(unlessWritten === undefined ? {} : { unlessWritten }),
     });
   }
 }
+
+type DecidedEvent = { reason: string; type: 'Normal' | 'Warning'; message: string };
 
 /** The apiserver's default --event-ttl. */
 const eventTtlMs = 60 * 60_000;
 
 /** `<decision time, hex ms>-<index>` of an Event the status records as decided; undefined for any other. */
-function decidedEventId(
-  status: CanaryStatus | undefined,
-  event: { reason: string; type: string; message: string },
-): string | undefined {
+function decidedEventId(status: CanaryStatus | undefined, event: DecidedEvent): string | undefined {
   const decided = status?.lastEvents;
   const index =
     decided?.events.findIndex(

@@ -2,7 +2,7 @@ import type { Canary, NormalizedCanarySpec } from '../api/index.ts';
 import type { Measurement } from '../analysis/index.ts';
 import type { HookResult, Observations, ObservedRoutes } from '../engine/index.ts';
 import type { Task, TaskExecutor } from '../hooks/index.ts';
-import type { RoutableCanary, Router } from '../routers/index.ts';
+import type { CapabilityFinding, RoutableCanary, Router } from '../routers/index.ts';
 import type { WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
 import { identityOf, providerOf } from './identity.ts';
 
@@ -31,6 +31,8 @@ export class Observer {
   readonly #requested = new Map<string, Map<string, RequestKind>>();
   /** The last workload observation per key, for actions that need selectors and ports. */
   readonly #workloads = new Map<string, WorkloadObservation>();
+  /** Per key, the spec fields the data plane behind the router was last seen to ignore. */
+  readonly #ignoredByRoutes = new Map<string, readonly CapabilityFinding[]>();
 
   constructor(deps: ObserverDeps) {
     this.#deps = deps;
@@ -49,6 +51,7 @@ export class Observer {
       router.getRoutes(routable(canary, spec)),
     ]);
     this.#workloads.set(key, world);
+    this.#ignoredByRoutes.set(key, (routes.applied && routes.ignored) || []);
 
     const observations: Observations = {
       target: world.target.exists
@@ -90,6 +93,11 @@ export class Observer {
     return this.#workloads.get(key);
   }
 
+  /** Spec fields the data plane that took the routes is known to ignore, as of the last reconcile of `key`. */
+  ignoredByRoutes(key: string): readonly CapabilityFinding[] {
+    return this.#ignoredByRoutes.get(key) ?? [];
+  }
+
   requestHook(key: string, id: string, task: Task<HookResult>): void {
     this.#remember(key, id, 'hook');
     this.#deps.hooks.request(key, id, task);
@@ -113,6 +121,7 @@ export class Observer {
   forget(key: string): void {
     this.#requested.delete(key);
     this.#workloads.delete(key);
+    this.#ignoredByRoutes.delete(key);
     this.#deps.hooks.forget(key);
     this.#deps.measurements.forget(key);
   }

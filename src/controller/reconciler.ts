@@ -176,7 +176,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
       if (!replayed.has(key)) {
         replayed.add(key);
-        deps.effects.replayDecidedEvents(canary, deps.now());
+        deps.effects.replayDecidedEvents(canary, spec, deps.now());
       }
       const observed: Observations = await deps.observer.observe(key, canary, spec, signal);
       const previous: CanaryStatus = canary.status ?? {};
@@ -199,7 +199,10 @@ export function createReconciler(deps: ReconcilerDeps) {
         now: deps.now(),
         clusterName: deps.clusterName,
       });
-      const ignoredNote = reportIgnored(decision.status, ignored);
+      const ignoredNote = reportIgnored(decision.status, [
+        ...ignored,
+        ...(deleting ? [] : deps.observer.ignoredByRoutes(key)),
+      ]);
       // The status goes first: every state-changing action is repeated until observed
       // done, so a crash between the two only replays actions, never loses progress.
       // Against what the apiserver would hold: a redacted credential is no change.

@@ -3,7 +3,7 @@ import { createContext, isoMs, phaseOf, type Ctx } from './context.ts';
 import { effects, enterPhaseCondition } from './effects.ts';
 import { blocker, isIdle, nextTickAt } from './facts.ts';
 import { guards } from './guards.ts';
-import { levelActions, notifyEventHooks } from './level.ts';
+import { levelActions } from './level.ts';
 import { ANALYSING, evaluation, noDataLimit, tickRequests } from './requests.ts';
 import { TRANSITIONS, type Target, type Transition } from './transitions.ts';
 import type { Decision, DecisionInput } from './types.ts';
@@ -35,7 +35,6 @@ export function decide(input: DecisionInput): Decision {
 
   const frozen = FROZEN.has(last.id);
   if (!frozen) levelActions(ctx);
-  notifyEventHooks(ctx);
   recordDecidedEvents(ctx);
   finish(ctx, frozen);
   return {

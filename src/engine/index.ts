@@ -16,7 +16,6 @@ export {
   type Decision,
   type DecisionInput,
   type EventReason,
-  type HookEvent,
   type HookResult,
   type ObservedRoutes,
   type Observations,

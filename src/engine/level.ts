@@ -1,8 +1,7 @@
 import { phaseOf, type Ctx } from './context.ts';
 import { canaryDrained, desiredRoutes, expectedStamp, primaryRolledOut, routesHeld } from './facts.ts';
-import { missingResults, runPrefix } from './requests.ts';
+import { missingResults } from './requests.ts';
 import { routesMatch } from './strategy.ts';
-import type { Action } from './types.ts';
 
 // Level-triggered actions: what the phase the decision ends in wants the world
 // to look like, asked for again on every decision until the observations show
@@ -97,27 +96,4 @@ function askMissingResults(ctx: Ctx): void {
         : { kind: 'measure', id: request.id, metric: request.metric },
     );
   }
-}
-
-/** Every recorded event also goes to the canary's event webhooks (fire and forget). */
-export function notifyEventHooks(ctx: Ctx): void {
-  const hooks = ctx.analysis.webhooks.flatMap((webhook, index) =>
-    webhook.type === 'event' ? [{ webhook, index }] : [],
-  );
-  if (hooks.length === 0) return;
-  const phase = phaseOf(ctx);
-  const notifications: Action[] = [];
-  ctx.actions.forEach((action, position) => {
-    if (action.kind !== 'event') return;
-    for (const { webhook, index } of hooks) {
-      notifications.push({
-        kind: 'runHook',
-        id: `${runPrefix(ctx)}/event/${ctx.now}-${position}/${index}-${webhook.name}`,
-        webhook,
-        phase,
-        event: { reason: action.reason, type: action.type, message: action.message },
-      });
-    }
-  });
-  ctx.actions.push(...notifications);
 }

@@ -133,9 +133,10 @@ export type Action =
   | { kind: 'promote'; stamp: string; revision: string }
   /**
    * POST the webhook payload. `id` is stable across restarts; the controller runs each id once
-   * and feeds the result back in `hookResults` (except for post-rollout and event hooks).
+   * and feeds the result back in `hookResults` (except for post-rollout hooks). Event hooks are no
+   * runHook: the controller sends them with the `event` action's Event.
    */
-  | { kind: 'runHook'; id: string; webhook: NormalizedWebhook; phase: Phase; event?: HookEvent }
+  | { kind: 'runHook'; id: string; webhook: NormalizedWebhook; phase: Phase }
   /** Measure a metric; the result comes back in `metricResults` under `id`. */
   | { kind: 'measure'; id: string; metric: NormalizedMetric }
   | { kind: 'alert'; message: AlertMessage }
@@ -150,13 +151,6 @@ export type Action =
   | { kind: 'finalise' };
 
 export type ActionKind = Action['kind'];
-
-/** The Kubernetes event an `event` webhook is told about. */
-export interface HookEvent {
-  reason: EventReason;
-  type: 'Normal' | 'Warning';
-  message: string;
-}
 
 export interface Decision {
   /** The complete next status; send `statusMergePatch(previous, status)` as one merge patch to /status. */

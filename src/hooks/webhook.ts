@@ -96,6 +96,8 @@ export interface CanaryEvent {
   readonly checksum: string;
   readonly eventType: 'Normal' | 'Warning';
   readonly message: string;
+  /** Names this delivery for good (the Event and the hook): sent as the Idempotency-Key header. */
+  readonly id?: string;
 }
 
 export interface WebhookClientOptions {
@@ -249,10 +251,12 @@ export class WebhookClient {
       return;
     }
     const payload = eventPayload(webhook, event, this.#clock.now());
-    const delivery = this.#post(webhook, payload, event.canary, this.#closing.signal).then((result) => {
-      if (!result.ok && !this.#closing.signal.aborted)
-        this.#logger.warn({ ...scope, status: result.status }, `event webhook failed: ${result.message}`);
-    });
+    const delivery = this.#post(webhook, payload, event.canary, this.#closing.signal, event.id).then(
+      (result) => {
+        if (!result.ok && !this.#closing.signal.aborted)
+          this.#logger.warn({ ...scope, status: result.status }, `event webhook failed: ${result.message}`);
+      },
+    );
     this.#pendingEvents.add(delivery);
     void delivery.finally(() => this.#pendingEvents.delete(delivery));
   }

@@ -37,6 +37,12 @@ export interface EventInput {
    * that finds it already there counts as written.
    */
   id?: string;
+  /**
+   * Runs once, unless a create finds this named Event already there (it was written before a
+   * restart): what must follow an Event exactly once, such as its webhooks. It runs after the
+   * create, and also when the create fails or the rate limit drops the Event.
+   */
+  unlessWritten?: () => void;
 }
 
 export interface EventsV1Event extends KubernetesObject {
@@ -112,6 +118,8 @@ interface Series {
   event: EventsV1Event;
   /** Set once the event exists in the API. */
   created: boolean;
+  /** EventInput.unlessWritten, until it has run. */
+  unlessWritten: (() => void) | undefined;
   count: number;
   writtenCount: number;
   lastObservedAt: number;
@@ -180,6 +188,7 @@ export class EventRecorder {
     if (!this.#takeToken(objectKey(input.regarding), now)) {
       this.#onDropped?.(input.reason);
       this.#log?.debug({ reason: input.reason, object: input.regarding.name }, 'event dropped by rate limit');
+      input.unlessWritten?.();
       return;
     }
     const series: Series = {
@@ -187,6 +196,7 @@ export class EventRecorder {
       fixed: input.id !== undefined,
       event: this.#buildEvent(input, now),
       created: false,
+      unlessWritten: input.unlessWritten,
       count: 1,
       writtenCount: 0,
       lastObservedAt: now,
@@ -280,13 +290,21 @@ export class EventRecorder {
     if (!series.created) {
       // Repeats that arrived before a (failed or pending) create are carried as its series.
       if (count > 1) series.event.series = update;
+      const unlessWritten = series.unlessWritten;
+      series.unlessWritten = undefined;
+      let writtenBefore = false;
       try {
         await this.#sink.create(series.event);
       } catch (error) {
         // An event with a fixed name that is already there was written before a restart.
-        if (!(series.fixed && isAlreadyExists(error))) throw error;
+        writtenBefore = series.fixed && isAlreadyExists(error);
+        if (!writtenBefore) {
+          unlessWritten?.();
+          throw error;
+        }
       }
       series.created = true;
+      if (!writtenBefore) unlessWritten?.();
       return;
     }
     try {

@@ -14,6 +14,7 @@ import {
   renderHandoffRoute,
   routeAcceptance,
   cookiesForRoutes,
+  ignoredByGateways,
   type HTTPRoute,
   type RouteState,
 } from './httproute.ts';
@@ -107,7 +108,13 @@ export class GatewayApiRouter implements Router {
     if (!state.ok) return { applied: false, reason: state.reason };
     const acceptance = routeAcceptance(live);
     if (!acceptance.accepted) return { applied: false, reason: acceptance.reason, written: state.weights };
-    return { applied: true, ...state.weights, cookies: state.cookies };
+    const ignored = ignoredByGateways(live, canary.spec.analysis.sessionAffinity);
+    return {
+      applied: true,
+      ...state.weights,
+      cookies: state.cookies,
+      ...(ignored.length > 0 && { ignored }),
+    };
   }
 
   async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {

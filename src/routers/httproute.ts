@@ -748,6 +748,37 @@ function describeParent(ref: ParentReference, routeNamespace: string): string {
   return `${ref.kind ?? 'Gateway'} ${ref.namespace ?? routeNamespace}/${ref.name}${section}`;
 }
 
+/** Gateway controllers that apply no `backendRefs[].filters`, by controllerName: where the affinity cookies are set. */
+const BACKEND_FILTERS_IGNORED: ReadonlyMap<string, string> = new Map([
+  ['traefik.io/gateway-controller', "Traefik's Gateway API provider"],
+]);
+
+/**
+ * What the controllers that reported on the route are known to ignore of what Fledge writes
+ * there: session affinity, whose cookies ride on backend filters that Traefik never applies,
+ * so it would otherwise be silently absent.
+ */
+export function ignoredByGateways(
+  route: HTTPRoute,
+  affinity: NormalizedSessionAffinity | undefined,
+): { field: string; message: string }[] {
+  if (affinity === undefined) return [];
+  const controllers = new Set((route.status?.parents ?? []).map((parent) => parent.controllerName));
+  return [...controllers].flatMap((controller) => {
+    const implementation = BACKEND_FILTERS_IGNORED.get(controller);
+    if (implementation === undefined) return [];
+    return [
+      {
+        field: 'spec.analysis.sessionAffinity',
+        message:
+          `spec.analysis.sessionAffinity is ignored by ${implementation} (${controller}): it applies no ` +
+          'backend filters, so no affinity cookie is handed out and every request is balanced by weight; ' +
+          'remove the field, or serve the route with a Gateway implementation that applies backend filters',
+      },
+    ];
+  });
+}
+
 /**
  * Whether the data plane has taken the route as it is now: every parent in
  * spec.parentRefs reports Accepted=True for the route's current generation (and

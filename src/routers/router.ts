@@ -62,7 +62,15 @@ export interface RouteWeights {
  * carries, when they could be read.
  */
 export type RouteReadback =
-  | ({ applied: true; cookies: SessionCookies } & RouteWeights)
+  | ({
+      applied: true;
+      cookies: SessionCookies;
+      /**
+       * Fields of the spec the data plane that took the route is known to ignore (its
+       * controller is named on the routing object): reported like other ignored fields.
+       */
+      ignored?: readonly { field: string; message: string }[];
+    } & RouteWeights)
   | { applied: false; reason: string; written?: RouteWeights };
 
 export interface Router {

@@ -83,6 +83,14 @@ export class ProcessGroup {
     return join(this.workdir, `${name}.log`);
   }
 
+  /** Stops one process (SIGTERM, then SIGKILL after 10 s) and forgets it; its name can be started again. */
+  async stopOne(name: string): Promise<void> {
+    const entry = this.managed.find((m) => m.name === name);
+    if (!entry) throw new Error(`no process named ${name}`);
+    await stopProcess(entry);
+    this.managed.splice(this.managed.indexOf(entry), 1);
+  }
+
   /** Stops processes in reverse start order, then removes the work directory. */
   async stop(options: { keepWorkdir?: boolean } = {}): Promise<void> {
     for (const entry of [...this.managed].reverse()) await stopProcess(entry);

@@ -1,14 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A loopback HTTP proxy in front of the real Prometheus: counts the queries it forwards, can demand a token, can go down. */
+/** A loopback HTTP proxy in front of the real Prometheus: counts the queries it forwards, can demand a token. */
 export interface PrometheusProxy {
   url: string;
   /** Every instant query forwarded, in arrival order. */
   readonly queries: { query: string; at: number }[];
   /** Requests refused for a missing or wrong bearer token. */
   unauthorized: number;
-  setUp(up: boolean): void;
   close(): Promise<void>;
 }
 
@@ -16,12 +15,7 @@ export async function startPrometheusProxy(
   target: string,
   options: { token?: string } = {},
 ): Promise<PrometheusProxy> {
-  let up = true;
   const server: Server = createServer((req, res) => {
-    if (!up) {
-      req.socket.destroy();
-      return;
-    }
     if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
       proxy.unauthorized += 1;
       res.writeHead(401, { 'content-type': 'text/plain' });
@@ -56,11 +50,6 @@ export async function startPrometheusProxy(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     queries: [],
     unauthorized: 0,
-    setUp: (value) => {
-      up = value;
-      // Kept-alive connections must break too, or the outage would not reach the operator.
-      if (!up) server.closeAllConnections();
-    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -7,6 +7,10 @@ export interface Prometheus {
   url: string;
   /** Rewrites the scrape configuration and asks Prometheus to reload it. */
   reload(scrapeConfigs: object[]): Promise<void>;
+  /** Stops the Prometheus process (SIGTERM) and keeps its data: an outage. */
+  down(): Promise<void>;
+  /** Starts it again on the same port with the same data, and waits until it is ready. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,20 +30,23 @@ export async function startPrometheus(options: { scrapeConfigs?: object[] } = {}
     const port = await freePort();
     const configPath = join(group.workdir, 'prometheus.yml');
     await writeConfig(configPath, options.scrapeConfigs ?? []);
-    await group.start('prometheus', 'prometheus', [
-      `--config.file=${configPath}`,
-      `--storage.tsdb.path=${join(group.workdir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-lifecycle',
-      '--web.enable-remote-write-receiver',
-      '--storage.tsdb.retention.time=2h',
-      '--log.level=warn',
-    ]);
     const url = `http://127.0.0.1:${port}`;
-    await waitFor('Prometheus /-/ready', async () => {
-      group.assertRunning('prometheus');
-      return (await fetch(`${url}/-/ready`)).ok;
-    });
+    const up = async () => {
+      await group.start('prometheus', 'prometheus', [
+        `--config.file=${configPath}`,
+        `--storage.tsdb.path=${join(group.workdir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-lifecycle',
+        '--web.enable-remote-write-receiver',
+        '--storage.tsdb.retention.time=2h',
+        '--log.level=warn',
+      ]);
+      await waitFor('Prometheus /-/ready', async () => {
+        group.assertRunning('prometheus');
+        return (await fetch(`${url}/-/ready`)).ok;
+      });
+    };
+    await up();
     return {
       url,
       reload: async (scrapeConfigs) => {
@@ -47,6 +54,8 @@ export async function startPrometheus(options: { scrapeConfigs?: object[] } = {}
         const res = await fetch(`${url}/-/reload`, { method: 'POST' });
         if (!res.ok) throw new Error(`Prometheus reload failed: ${res.status} ${await res.text()}`);
       },
+      down: () => group.stopOne('prometheus'),
+      up,
       stop: () => group.stop(),
     };
   } catch (err) {

@@ -190,7 +190,7 @@ describe('canary analysis against a real Prometheus', () => {
     expect(rolledBack[0]?.note).toContain(`${metricName}: 90 is below the minimum 99`);
   }, 240_000);
 
-  it('halts, never promotes and counts no failure while Prometheus is down, then carries on', async () => {
+  it('halts, never promotes and counts no failure while Prometheus is stopped, then carries on once it is back', async () => {
     await series.set(successRate, { namespace, canary: 'outage' }, 99.5);
     await startRollout('outage', 'success-rate', 1);
     // Measured and passed at least once, then Prometheus goes away.
@@ -201,7 +201,8 @@ describe('canary analysis against a real Prometheus', () => {
       (s) => s.phase === 'Progressing' && metricOf(s)?.verdict === 'Pass',
       { what: 'a passing check', timeoutMs: 90_000 },
     );
-    proxy.setUp(false);
+    // The real process stops (its data kept) and starts again on the same port.
+    await prometheus.down();
     const unmeasured = (count: number) => (s: CanaryStatus) =>
       (s.noDataChecks?.[metricName] ?? 0) >= count || inPhase('Succeeded', 'Failed')(s);
     let first: { status: CanaryStatus; path: string[] };
@@ -218,7 +219,7 @@ describe('canary analysis against a real Prometheus', () => {
       });
       haltedGauge = await haltedGaugeLine('outage');
     } finally {
-      proxy.setUp(true);
+      await prometheus.up();
     }
     expect(first.status.phase).toBe('Progressing');
     expect(halted.status.phase).toBe('Progressing');

@@ -6,8 +6,8 @@ import { kubectl } from '../../harness/control-plane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { apply, canary, deployment, setImage, startReplica } from './fixtures.ts';
-import { canaryEvents, occurrences } from './history.ts';
-import { startHookServer, type HookServer } from './hook-server.ts';
+import { canaryEvents, occurrences, recordStatusHistory, ticksJudgedTwice } from './history.ts';
+import { startHookServer, unexplainedRepeats, type HookServer } from './hook-server.ts';
 import { field, routeWeights } from './sampling.ts';
 
 // Releases under random SIGKILLs of the operator, alone or as the leader of two replicas
@@ -16,7 +16,8 @@ import { field, routeWeights } from './sampling.ts';
 // (their rollout webhook answers 500); meanwhile the operator is killed at seeded random
 // moments and started again. Every release must end as an uninterrupted one would: its
 // phase, the primary's image, all traffic on the primary, and one NewRevision event per
-// release, one Promoted per success. FLEDGE_CHAOS_SEED replays a run.
+// release, one Promoted per success. No tick is judged twice, and a hook is called twice for
+// a tick (same Idempotency-Key) only across a kill. FLEDGE_CHAOS_SEED replays a run.
 
 const seed = Number(process.env.FLEDGE_CHAOS_SEED ?? Date.now() % 2 ** 31);
 const releasesEach = 5;
@@ -45,8 +46,8 @@ const subjects: Subject[] = [
 
 /** The operator processes of one test: what gets killed, and what takes over. */
 interface Fleet {
-  /** SIGKILLs the process acting now and starts a new one in its place; false when none was acting. */
-  killActing(): Promise<boolean>;
+  /** SIGKILLs the process acting now and starts a new one in its place: when it was killed, undefined when none was acting. */
+  killActing(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -62,9 +63,10 @@ async function oneOperator(kubeconfigPath: string, namespace: string): Promise<F
   let operator = await startOperatorProcess({ kubeconfigPath, namespace });
   return {
     async killActing() {
+      const at = Date.now();
       await operator.kill();
       operator = await startOperatorProcess({ kubeconfigPath, namespace });
-      return true;
+      return at;
     },
     stop: () => operator.stop(),
   };
@@ -91,10 +93,11 @@ async function twoReplicas(kubeconfigPath: string, namespace: string): Promise<F
       const identities = await Promise.all(replicas.map(identityOf));
       const leader = replicas.find((_, i) => identities[i] === holder && holder !== '');
       // Between a kill and the takeover nobody leads: wait for the next moment.
-      if (leader === undefined) return false;
+      if (leader === undefined) return undefined;
+      const at = Date.now();
       await leader.kill();
       replicas = [...replicas.filter((r) => r !== leader), await start()];
-      return true;
+      return at;
     },
     stop: async () => {
       for (const replica of replicas) await replica.stop();
@@ -156,6 +159,8 @@ describe.each([
       await waitForCanary(kubeconfigPath, namespace, s.name, inPhase('Initialized'), {
         what: `${s.name} ready`,
       });
+    const histories = subjects.map((s) => recordStatusHistory(kubeconfigPath, namespace, s.name));
+    for (const history of histories) await history.started();
 
     // The plan, drawn before anything runs so the seed alone decides it.
     const plans = new Map(
@@ -164,14 +169,15 @@ describe.each([
     const killDelays = Array.from({ length: 200 }, () => 8_000 + Math.floor(next() * 22_000));
 
     let running = true;
-    let kills = 0;
+    const kills: number[] = [];
     let skipped = 0;
     const killer = (async () => {
       for (const delay of killDelays) {
         await new Promise((resume) => setTimeout(resume, delay));
         if (!running) return;
-        if (await fleet.killActing()) kills++;
-        else skipped++;
+        const at = await fleet.killActing();
+        if (at === undefined) skipped++;
+        else kills.push(at);
       }
     })();
 
@@ -214,12 +220,14 @@ describe.each([
     const results = await Promise.all(subjects.map(release));
     running = false;
     await killer;
+    const versions = await Promise.all(histories.map((history) => history.stop()));
     console.log(
-      `chaos: ${kills} kills of the acting operator (${skipped} moments with none acting) during ` +
+      `chaos: ${kills.length} kills of the acting operator (${skipped} moments with none acting) during ` +
         `${subjects.length * releasesEach} releases`,
     );
 
-    for (const [s, outcomes] of subjects.map((subject, i) => [subject, results[i] ?? []] as const)) {
+    for (const [i, s] of subjects.entries()) {
+      const outcomes = results[i] ?? [];
       const allOnPrimary = s.progressive ? `${s.name}-primary=100 ${s.name}-canary=0` : `${s.name}-primary`;
       expect(outcomes.map((o) => `${o.phase} ${o.primary} ${o.routes}`)).toEqual(
         outcomes.map((o) => `${o.expected} ${allOnPrimary}`),
@@ -234,7 +242,16 @@ describe.each([
         canary: s.name,
         promoted: successes,
       });
+      expect({ canary: s.name, judgedTwice: ticksJudgedTwice(versions[i] ?? []) }).toEqual({
+        canary: s.name,
+        judgedTwice: [],
+      });
+      const calls = hooks.calls.filter((call) => call.body.name === s.name);
+      expect({ canary: s.name, repeats: unexplainedRepeats(calls, kills) }).toEqual({
+        canary: s.name,
+        repeats: [],
+      });
     }
-    expect(kills).toBeGreaterThan(0);
+    expect(kills.length).toBeGreaterThan(0);
   }, 1_500_000);
 });

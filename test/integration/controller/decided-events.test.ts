@@ -5,10 +5,12 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { apply, canary, deployment } from './fixtures.ts';
+import { startHookServer, type HookServer } from './hook-server.ts';
 
 // A crash between writing a decision's status and writing its Events, made exact: the
 // status records an Event no process wrote. The next operator process sends it, under the
-// name it was decided with; the one after that finds it there and sends nothing twice.
+// name it was decided with, and to the event webhook; the one after that finds it there and
+// sends nothing twice, to the apiserver or the webhook.
 
 interface EventObject {
   metadata: { name: string };
@@ -21,6 +23,9 @@ describe('Events decided before a crash', () => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
   let operator: OperatorProcess | undefined;
+  let hooks: HookServer;
+  const start = () =>
+    startOperatorProcess({ kubeconfigPath, namespace, args: [`--event-webhook=${hooks.base}/events`] });
   const ctl = (...args: string[]) => kubectl(kubeconfigPath, ['-n', namespace, ...args]);
   const eventsOf = async (name: string): Promise<EventObject[]> =>
     (
@@ -29,11 +34,15 @@ describe('Events decided before a crash', () => {
 
   beforeAll(async () => {
     namespace = await createTestNamespace('decided-events');
+    hooks = await startHookServer();
   }, 60_000);
-  afterAll(async () => operator?.stop());
+  afterAll(async () => {
+    await operator?.stop();
+    await hooks?.close();
+  });
 
   it('are sent by the next process, once', async () => {
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    operator = await start();
     await apply(
       kubeconfigPath,
       deployment(namespace, 'web', 'example/web:1'),
@@ -61,15 +70,19 @@ describe('Events decided before a crash', () => {
     const name = `web.${Date.parse(decidedTime).toString(16)}-0`;
     expect((await eventsOf('web')).some((e) => e.note === note)).toBe(false);
 
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    operator = await start();
     await waitFor('the lost Event', async () => (await eventsOf('web')).some((e) => e.note === note), 60_000);
     expect((await eventsOf('web')).filter((e) => e.note === note).map((e) => e.metadata.name)).toEqual([
       name,
     ]);
 
+    const heard = () =>
+      hooks.calls.filter((c) => (c.body.metadata as Record<string, string>).eventMessage === note);
+    await waitFor('the lost Event at the webhook', async () => heard().length > 0, 30_000);
+
     // Another restart: the Event is found by its name, and not written again.
     await operator.stop();
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    operator = await start();
     await waitFor(
       'the restarted operator to reconcile web',
       async () => (await operator!.logs()).some((l) => l.msg === 'decided' && l.name === 'web'),
@@ -79,5 +92,12 @@ describe('Events decided before a crash', () => {
       name,
     ]);
     expect((await operator.logs()).filter((l) => l.msg === 'could not write event')).toEqual([]);
+
+    // The webhook heard of the lost Event once, keyed by its name, and of no Event twice.
+    const uid = await ctl('get', 'canary', 'web', '-o', 'jsonpath={.metadata.uid}');
+    expect(heard().map((c) => c.key)).toEqual([`${uid}/event/${name.slice('web.'.length)}/0-events`]);
+    const keys = hooks.calls.map((c) => c.key);
+    expect(keys.length).toBeGreaterThan(1);
+    expect(new Set(keys).size).toBe(keys.length);
   }, 240_000);
 });

@@ -162,6 +162,45 @@ export function weightedRunViolations(history: StatusVersion[], plan: WeightedPl
   return violations;
 }
 
+const judgementCounters = ['canaryWeight', 'iterations', 'failedChecks'] as const;
+
+/**
+ * Ticks judged twice in a status history: a judged tick that turns up judged anew later, or a
+ * run's counters (weight, iterations, failed checks) moving during analysis after its tick was
+ * judged. Returns the violations; empty when every tick was judged at most once.
+ */
+export function ticksJudgedTwice(history: StatusVersion[]): string[] {
+  const violations: string[] = [];
+  const judged = new Set<string>();
+  let prev: CanaryStatus | undefined;
+  for (const { status, deleted, resourceVersion } of history) {
+    const tick = status.tick;
+    if (deleted || tick === undefined || !tick.evaluated) {
+      prev = deleted ? undefined : status;
+      continue;
+    }
+    const id = `run ${status.run ?? '-'} tick ${tick.number}`;
+    const before = prev;
+    prev = status;
+    if (
+      before === undefined ||
+      before.run !== status.run ||
+      before.tick?.number !== tick.number ||
+      !before.tick.evaluated
+    ) {
+      if (judged.has(id)) violations.push(`${id} judged again at rv ${resourceVersion}`);
+      judged.add(id);
+    } else if (
+      analysisPhases.has(before.phase ?? '') &&
+      analysisPhases.has(status.phase ?? '') &&
+      judgementCounters.some((k) => (before[k] ?? 0) !== (status[k] ?? 0))
+    ) {
+      violations.push(`${id}: counters moved after it was judged, at rv ${resourceVersion}`);
+    }
+  }
+  return violations;
+}
+
 /** Distinct `phase:weight` pairs in order, from a status history. */
 export function phasePath(history: StatusVersion[]): string[] {
   const path: string[] = [];

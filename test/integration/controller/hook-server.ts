@@ -67,3 +67,24 @@ export async function startHookServer(): Promise<HookServer> {
       }),
   };
 }
+
+/**
+ * Request ids (Idempotency-Keys) called more than once that no restart explains: a repeat is
+ * allowed only for a tick whose result a kill kept from being recorded, so its calls straddle
+ * one of `kills` (the times the operator was killed). Returns `<key> xN` for each.
+ */
+export function unexplainedRepeats(calls: readonly HookCall[], kills: readonly number[] = []): string[] {
+  const byKey = new Map<string, HookCall[]>();
+  for (const call of calls) {
+    const key = call.key ?? `missing key: ${call.url}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), call]);
+  }
+  return [...byKey]
+    .filter(([, same]) => {
+      if (same.length < 2) return false;
+      const first = same[0]!.at;
+      const last = same.at(-1)!.at;
+      return same.length - 1 > kills.filter((at) => first < at && at < last).length;
+    })
+    .map(([key, same]) => `${key} x${same.length}`);
+}

@@ -6,9 +6,10 @@ import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { get } from '../../harness/load.ts';
+import { get, startLoad } from '../../harness/load.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
+import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
 import { upstreamCrdFiles } from '../../harness/third-party.ts';
 import { apply, canary, deployment } from '../controller/fixtures.ts';
 import { countsOf } from '../traffic/split.ts';
@@ -199,12 +200,16 @@ describe('traefik router through the operator', () => {
 });
 
 // Real requests: Traefik's kubernetesCRD provider serves an IngressRoute pointing at the
-// TraefikService Fledge writes, and the backends answer as the pods they are.
+// TraefikService Fledge writes, and the backends answer as the pods they are. Prometheus
+// scrapes Traefik, so the builtin checks judge on Traefik's own metrics.
 describe('real traffic: Traefik serving the TraefikService', () => {
   const { kubeconfigPath } = integrationEnv();
   let namespace: string;
   let plane: DataPlane;
+  let prometheus: Prometheus;
   let operator: OperatorProcess;
+  const startOperator = () =>
+    startOperatorProcess({ kubeconfigPath, namespace, args: [`--metrics-server=${prometheus.url}`] });
 
   beforeAll(async () => {
     await installTraefikCrds(kubeconfigPath);
@@ -212,12 +217,14 @@ describe('real traffic: Traefik serving the TraefikService', () => {
       kubeconfigPath,
       providers: ['kubernetesCRD', 'kubernetesCRD.allowEmptyServices'],
     });
+    prometheus = await startPrometheus({ scrapeConfigs: plane.scrapeConfigs });
     namespace = await createTestNamespace('traffic-traefik');
-    operator = await startOperatorProcess({ kubeconfigPath, namespace });
+    operator = await startOperator();
   }, 180_000);
 
   afterAll(async () => {
     await operator?.stop();
+    await prometheus?.stop();
     await plane?.stop();
   });
 
@@ -347,4 +354,51 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     expect(outcome.status.phase).toBe('Succeeded');
     agent.destroy();
   }, 240_000);
+
+  it("rolls back 10% 500s on Traefik's metrics, the operator killed mid-run, never serving a wrong weight", async () => {
+    const name = 'flaky';
+    const agent = new Agent({ keepAlive: true });
+    await initialise(name, agent, {
+      interval: '10s',
+      threshold: 2,
+      stepWeight: 20,
+      maxWeight: 60,
+      // The builtin check: the query comes from the traefik router's declaration.
+      metrics: [{ name: 'request-success-rate', interval: '15s', thresholdRange: { min: 99 } }],
+    });
+    agent.destroy();
+    const load = startLoad(plane.proxy.url, { host: `${name}.test` });
+    // Every weight Traefik serves, in order, sampled throughout, restart included.
+    const applied: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const weight = await appliedWeight(name).catch(() => undefined);
+        if (weight !== undefined && applied.at(-1) !== weight) applied.push(weight);
+        await new Promise((done) => setTimeout(done, 200));
+      }
+    })();
+    let outcome: Awaited<ReturnType<typeof waitForCanary>>;
+    try {
+      await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, 'ERROR_RATE=0.1']);
+      await waitFor('Traefik to serve the first step', async () => applied.includes(20), 120_000);
+      await operator.kill();
+      operator = await startOperator();
+      outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
+        timeoutMs: 240_000,
+      });
+      await waitFor('Traefik to send everything to the primary', async () => applied.at(-1) === 0);
+    } finally {
+      sampling = false;
+      await sampler;
+      await load.stop();
+    }
+    expect(outcome.status.phase).toBe('Failed');
+    expect(outcome.status.failedChecks).toBe(2);
+    const check = outcome.status.metrics?.find((m) => m.name === 'request-success-rate');
+    expect(check).toMatchObject({ verdict: 'Fail' });
+    expect(check?.value).toBeLessThan(99);
+    // No step on failing checks, and no other weight across the restart.
+    expect(applied).toEqual([0, 20, 0]);
+  }, 300_000);
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent } from 'node:http';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
@@ -11,6 +11,7 @@ import { waitFor } from '../../harness/processes.ts';
 import { startPrometheus, type Prometheus } from '../../harness/prometheus.ts';
 import { traefikGateway } from '../../harness/proxy.ts';
 import { apply, canary, deployment } from '../controller/fixtures.ts';
+import { canaryEvents } from '../controller/history.ts';
 import { traefikGatewayQueries } from './queries.ts';
 import { appliedCanaryWeight, countsOf, sampleSplit } from './split.ts';
 
@@ -219,6 +220,24 @@ describe('real traffic: Traefik as the Gateway API implementation', () => {
     const outcome = await waitForCanary(kubeconfigPath, namespace, 'ab', inPhase('Succeeded', 'Failed'));
     expect(outcome.status.phase).toBe('Succeeded');
   }, 300_000);
+
+  it('session affinity, which Traefik cannot apply, is named as ignored in Ready once Traefik takes the route', async () => {
+    await release('sticky', progressive({ sessionAffinity: { cookieName: 'sticky-affinity' } }));
+    await waitFor('Ready to name the session affinity Traefik ignores', async () => {
+      const ready = (await canaryStatus(kubeconfigPath, namespace, 'sticky')).conditions?.find(
+        (c) => c.type === 'Ready',
+      );
+      return (ready?.message ?? '').includes(
+        "spec.analysis.sessionAffinity is ignored by Traefik's Gateway API provider (traefik.io/gateway-controller)",
+      );
+    });
+    const warnings = (await canaryEvents(kubeconfigPath, namespace, 'sticky')).filter(
+      (e) => e.reason === 'FieldsIgnored',
+    );
+    expect(warnings.map((e) => [e.type, e.note.includes('spec.analysis.sessionAffinity')])).toEqual([
+      ['Warning', true],
+    ]);
+  }, 120_000);
 
   it('the operator killed mid-run and restarted: Traefik never goes back to a lower weight', async () => {
     await release('restart');

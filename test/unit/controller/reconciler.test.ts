@@ -89,6 +89,8 @@ class FakeApiserver {
 interface HarnessOptions {
   preflight?: Preflight;
   observe?: () => Promise<Observations>;
+  /** What the observer says the data plane behind the router ignores. */
+  ignoredByRoutes?: { field: string; message: string }[];
 }
 
 function harness(server: FakeApiserver, cached: () => Canary | undefined, options: HarnessOptions = {}) {
@@ -114,6 +116,7 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined, option
       },
       keepOnly: () => {},
       forget: () => {},
+      ignoredByRoutes: () => options.ignoredByRoutes ?? [],
     } as unknown as Observer,
     effects: {
       apply: async (_key: string, _canary: Canary, _spec: unknown, action: { kind: string }) => {
@@ -383,6 +386,28 @@ describe('a Canary Fledge cannot act on as written', () => {
     cache = structuredClone(server.object);
     await reconcile();
     expect(calls.warnings).toEqual([{ reason: 'FieldsIgnored', message: `ignored: ${finding.message}` }]);
+  });
+});
+
+describe('fields the data plane ignores', () => {
+  it('are named in Ready with one event, like fields the router ignores', async () => {
+    const server = new FakeApiserver(canaryAt('5'));
+    let cache = canaryAt('5');
+    const router = { field: 'spec.upstreamRef', message: 'spec.upstreamRef (Gloo) is not read by Fledge' };
+    const plane = {
+      field: 'spec.analysis.sessionAffinity',
+      message: 'spec.analysis.sessionAffinity is ignored',
+    };
+    const { calls, reconcile } = harness(server, () => cache, {
+      preflight: async () => [router],
+      ignoredByRoutes: [plane],
+    });
+    await reconcile();
+    const note = `ignored: ${router.message}; ${plane.message}`;
+    expect(readyOf(server)?.message).toContain(note);
+    cache = structuredClone(server.object);
+    await reconcile();
+    expect(calls.warnings).toEqual([{ reason: 'FieldsIgnored', message: note }]);
   });
 });
 

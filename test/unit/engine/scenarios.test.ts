@@ -451,14 +451,6 @@ describe('revisions and controls', () => {
     expect(eventLog(ignored)).toEqual(['ControlIgnored']);
     expect(w.status.handledControls).toEqual({ abort: 'a-1', promote: 'p-9' });
   });
-
-  it('every event also goes to the event webhooks', () => {
-    const w = world({ stepWeight: 50, maxWeight: 100, webhooks: hooks('event') });
-    const made = release(w);
-    const notified = actionsOf(made, 'runHook').filter((a) => a.webhook.type === 'event');
-    expect(notified.map((a) => a.event?.reason)).toEqual(eventLog(made));
-    expect(new Set(notified.map((a) => a.id)).size).toBe(notified.length);
-  });
 });
 
 describe('lifecycle', () => {

@@ -240,7 +240,7 @@ export class World {
         this.answered.push({ id: action.id, kind: 'metric', outcome });
         this.metricResults[action.id] = measurement(action.metric.name, outcome, this.now);
       } else if (action.kind === 'runHook') {
-        if (action.webhook.type === 'post-rollout' || action.webhook.type === 'event') continue;
+        if (action.webhook.type === 'post-rollout') continue;
         const ok = this.hooks(action.webhook.type, parseRequestId(action.id));
         this.answered.push({ id: action.id, kind: 'hook', type: action.webhook.type, ok });
         this.hookResults[action.id] = {

@@ -226,4 +226,26 @@ describe('EventRecorder', () => {
     await recorder.flush();
     expect(sink.created).toHaveLength(0);
   });
+
+  it('runs unlessWritten once per named event, except when a create finds it already there', async () => {
+    const { sink, recorder } = setup({ burst: 2 });
+    const ran: string[] = [];
+    const named = (id: string) => event({ id, note: id, unlessWritten: () => ran.push(id) });
+    recorder.record(named('written'));
+    recorder.record(named('written'));
+    await recorder.flush();
+    sink.failCreates = true;
+    recorder.record(named('failed'));
+    await recorder.flush();
+    // The burst of 2 is spent: dropped, and not written either.
+    recorder.record(named('dropped'));
+    sink.failCreates = false;
+    const restarted = setup();
+    restarted.sink.create = async () => {
+      throw new KubeRequestError({ code: 409, reason: 'AlreadyExists', message: 'exists' });
+    };
+    restarted.recorder.record(named('found'));
+    await restarted.recorder.flush();
+    expect(ran).toEqual(['written', 'failed', 'dropped']);
+  });
 });

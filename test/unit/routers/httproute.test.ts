@@ -12,6 +12,7 @@ import {
   readRouteState,
   renderHTTPRoute,
   renderHandoffRoute,
+  ignoredByGateways,
   routeAcceptance,
   serviceMatches,
   setCookieValue,
@@ -694,5 +695,45 @@ describe('routeAcceptance', () => {
     const status = both(3);
     status.parents.pop();
     expect(routeAcceptance(route(3, status)).accepted).toBe(false);
+  });
+});
+
+describe('ignoredByGateways', () => {
+  const affinity = { cookieName: 'flagger-cookie', maxAge: 86400 } as unknown as NormalizedSessionAffinity;
+  const reportedBy = (...controllers: string[]) =>
+    ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'web', namespace: 'shop', generation: 1 },
+      spec: {},
+      status: {
+        parents: controllers.map((controllerName, i) => ({
+          parentRef: { name: `gw-${i}` },
+          controllerName,
+          conditions: [],
+        })),
+      },
+    }) as unknown as HTTPRoute;
+
+  it("names session affinity when Traefik's Gateway provider took the route, once per controller", () => {
+    const found = ignoredByGateways(
+      reportedBy('traefik.io/gateway-controller', 'traefik.io/gateway-controller'),
+      affinity,
+    );
+    expect(found).toEqual([
+      {
+        field: 'spec.analysis.sessionAffinity',
+        message: expect.stringContaining(
+          "ignored by Traefik's Gateway API provider (traefik.io/gateway-controller)",
+        ),
+      },
+    ]);
+  });
+
+  it('says nothing without session affinity, or for a Gateway that applies backend filters', () => {
+    expect(ignoredByGateways(reportedBy('traefik.io/gateway-controller'), undefined)).toEqual([]);
+    expect(ignoredByGateways(reportedBy('gateway.envoyproxy.io/gatewayclass-controller'), affinity)).toEqual(
+      [],
+    );
   });
 });
