@@ -7,6 +7,7 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
 import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
+import { startFakeSplunk, type FakeSplunk } from '../../harness/splunk.ts';
 import { startFakeCloudMonitoring, type FakeCloudMonitoring } from '../../harness/stackdriver.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
@@ -17,7 +18,7 @@ import { startRelease } from './release.ts';
 
 // Canaries analysed through the operator with the metric stores other than
 // Prometheus: a JSON API (web), the hosted APIs of Datadog, New Relic and
-// Dynatrace (loopback HTTPS servers speaking their documented shapes), and a
+// Dynatrace, Splunk (loopback HTTPS servers speaking their documented shapes), and a
 // real Graphite and InfluxDB from Debian. For each
 // store one Canary whose metric is in range is promoted, and one whose metric
 // is out of range is rolled back, both read from the store through the
@@ -50,6 +51,9 @@ const webToken = 'web-Jc5tRz9bNf3q';
 const newrelicAccount = '7654321';
 const newrelicKey = 'NRIQ-Wd8pLx3vKc6m';
 const dynatraceToken = 'dt0c01.Rb4nTy7wQs2k';
+const splunkToken = 'sf-Vn5kRw2xQj8m';
+const splunkProgram = (name: string) =>
+  `data('app.success_rate', filter=filter('canary', '${name}')).mean().publish()`;
 const newrelicQuery = (name: string) =>
   `SELECT percentage(count(*), WHERE error IS false) AS result FROM Transaction WHERE appName = '${name}'`;
 const dynatraceSelector = (name: string) => `app.success_rate:filter(eq("canary","${name}")):avg`;
@@ -66,6 +70,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
   let influx: InfluxDB;
   let cloudwatch: FakeCloudWatch;
   let google: FakeCloudMonitoring;
+  let splunk: FakeSplunk;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -83,6 +88,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     dynatrace = await startFakeDynatrace(dynatraceToken);
     cloudwatch = await startFakeCloudWatch(awsKeys);
     google = await startFakeCloudMonitoring('fledge-e2e-1');
+    splunk = await startFakeSplunk(splunkToken);
     influx = await startInfluxDB(influxAuth);
     await influx.influxql('CREATE DATABASE apps');
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
@@ -113,6 +119,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
         'ca.crt': newrelic.ca,
       }),
       secret('dynatrace', { dynatrace_token: dynatraceToken, 'ca.crt': dynatrace.ca }),
+      secret('splunk', { sf_token_key: splunkToken, 'ca.crt': splunk.ca }),
       secret('influxdb', influxAuth),
       secret('aws', {
         aws_access_key_id: awsKeys.accessKeyId,
@@ -144,6 +151,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
         graphite: [graphite.url, 'graphite-auth', 'target=app.{{ name }}.success&from=-10min'],
         newrelic: [newrelic.url, 'newrelic', newrelicQuery('{{ name }}')],
         dynatrace: [dynatrace.url, 'dynatrace', dynatraceSelector('{{ name }}')],
+        splunk: [splunk.url, 'splunk', splunkProgram('{{ name }}')],
         influxdb: [
           influx.url,
           'influxdb',
@@ -160,6 +168,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     await influx?.stop();
     await cloudwatch?.close();
     await google?.close();
+    await splunk?.close();
     await dynatrace?.close();
     await newrelic?.close();
     await graphite?.stop();
@@ -179,6 +188,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     if (store === 'cloudwatch') cloudwatch.answer(`success-${name}`, [rate]);
     if (store === 'influxdb') await influx.write('apps', [`requests,canary=${name} success_rate=${rate}`]);
     if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
+    if (store === 'splunk') splunk.answer(splunkProgram(name), { AAAAAKxOjeY: [rate] });
   }
 
   /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
@@ -212,6 +222,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     'dynatrace',
     'influxdb',
     'cloudwatch',
+    'splunk',
   ] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
@@ -252,6 +263,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       'newrelic-bad',
       'dynatrace-bad',
       'influxdb-bad',
+      'splunk-bad',
     ]) {
       texts.push(JSON.stringify(await canaryEvents(kubeconfigPath, namespace, name)));
     }
@@ -264,6 +276,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       dynatraceToken,
       influxAuth.password,
       awsKeys.secretAccessKey,
+      splunkToken,
       ...google.issued,
     ]) {
       for (const text of texts) expect(text).not.toContain(credential);

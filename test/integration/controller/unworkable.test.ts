@@ -87,15 +87,16 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'splunk',
+    name: 'externalmetrics',
     reason: 'MetricProviderUnavailable',
-    says: 'spec.provider.type splunk',
+    says: 'spec.provider.type externalmetrics',
     objects: (ns) => [
-      template(ns, 'splunk-errors', 'splunk'),
-      deployment(ns, 'splunk', 'example/web:1'),
-      canary(ns, 'splunk', withMetric('splunk-errors')),
+      template(ns, 'externalmetrics-errors', 'externalmetrics'),
+      deployment(ns, 'externalmetrics', 'example/web:1'),
+      canary(ns, 'externalmetrics', withMetric('externalmetrics-errors')),
     ],
-    fix: async (ns) => apply(integrationEnv().kubeconfigPath, template(ns, 'splunk-errors', 'prometheus')),
+    fix: async (ns) =>
+      apply(integrationEnv().kubeconfigPath, template(ns, 'externalmetrics-errors', 'prometheus')),
   },
   {
     name: 'ab',

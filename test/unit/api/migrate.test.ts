@@ -354,9 +354,9 @@ spec:
     address: https://api.datadoghq.com
   query: avg:requests.error.rate{*}
 `;
-    expect(unsupported(template('splunk'))).toEqual([
+    expect(unsupported(template('externalmetrics'))).toEqual([
       expect.stringMatching(
-        /^spec\.provider\.type: this version of Fledge queries prometheus, .*, not splunk/,
+        /^spec\.provider\.type: this version of Fledge queries prometheus, .*, not externalmetrics/,
       ),
     ]);
     expect(unsupported(template('prometheus'))).toEqual([]);
