@@ -56,6 +56,19 @@ const splunkProgram = (name: string) =>
   `data('app.success_rate', filter=filter('canary', '${name}')).mean().publish()`;
 const newrelicQuery = (name: string) =>
   `SELECT percentage(count(*), WHERE error IS false) AS result FROM Transaction WHERE appName = '${name}'`;
+/** A smoke-test Job; the failing one's pod fits no node, so its 5 s deadline fails it. */
+const smokeJob = (passes: boolean) => `
+metadata:
+  generateName: '{{ name }}-smoke-'
+spec:
+  activeDeadlineSeconds: 5
+  template:
+    spec:
+      ${passes ? '' : 'nodeSelector: { fledge.dev/no-such-node: "true" }'}
+      containers:
+        - name: smoke
+          image: example/smoke:1
+`;
 const dynatraceSelector = (name: string) => `app.success_rate:filter(eq("canary","${name}")):avg`;
 
 describe('canary analysis with the stores other than Prometheus', () => {
@@ -136,6 +149,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
         { type: 'stackdriver', address: google.url, secretRef: { name: 'gcp' } },
         'sum(app_success_rate{canary="{{ name }}"})',
       ),
+      template('job-pass', { type: 'job' }, smokeJob(true)),
+      template('job-fail', { type: 'job' }, smokeJob(false)),
       template(
         'cloudwatch',
         { type: 'cloudwatch', address: cloudwatch.url, region: awsKeys.region, secretRef: { name: 'aws' } },
@@ -192,7 +207,11 @@ describe('canary analysis with the stores other than Prometheus', () => {
   }
 
   /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
-  async function release(name: string, template: string): Promise<{ status: CanaryStatus; path: string[] }> {
+  async function release(
+    name: string,
+    template: string,
+    thresholdRange: { min: number } = { min: 99 },
+  ): Promise<{ status: CanaryStatus; path: string[] }> {
     await startRelease(kubeconfigPath, namespace, name, {
       provider: 'kubernetes',
       analysis: {
@@ -204,7 +223,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
             name: 'success-rate',
             interval: '1m',
             templateRef: { name: template },
-            thresholdRange: { min: 99 },
+            thresholdRange,
           },
         ],
       },
@@ -252,6 +271,25 @@ describe('canary analysis with the stores other than Prometheus', () => {
       expect(rolledBack[0]?.note).toContain('success-rate: 91 is below the minimum 99');
     }, 300_000);
   }
+
+  it('job: promotes a canary whose Job completes and rolls back one whose Job fails', async () => {
+    const [good, bad] = await Promise.all([
+      release('job-good', 'job-pass', { min: 1 }),
+      release('job-bad', 'job-fail', { min: 1 }),
+    ]);
+    expect(good.status.phase).toBe('Succeeded');
+    expect(good.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
+      value: 1,
+      verdict: 'Pass',
+    });
+    expect(await imageOf(kubeconfigPath, namespace, 'job-good-primary')).toBe('example/app:2');
+    expect(bad.status.phase).toBe('Failed');
+    expect(await imageOf(kubeconfigPath, namespace, 'job-bad-primary')).toBe('example/app:1');
+    const rolledBack = (await canaryEvents(kubeconfigPath, namespace, 'job-bad')).filter(
+      (e) => e.reason === 'RolledBack',
+    );
+    expect(rolledBack[0]?.note).toContain('success-rate: 0 is below the minimum 1');
+  }, 300_000);
 
   it('never writes a store credential to status, events or the operator log', async () => {
     const log = await operator.rawLog();
