@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { normalizeKubeError } from '../kube/errors.ts';
 import { ProviderError } from './provider.ts';
 
@@ -71,4 +72,59 @@ export function clusterError(err: unknown, what: string, signal?: AbortSignal): 
   if (reason === 'Timeout') return new ProviderError('timeout', said);
   if (code === undefined) return new ProviderError('connection', said, { cause: err });
   return new ProviderError('http-status', said);
+}
+
+interface CreatedObject extends ClusterObject {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string };
+}
+
+/**
+ * Creates `object` (named by generateName, in its namespace), reads it every
+ * `pollMs` until `verdict` returns a number, and deletes it whatever happened,
+ * with its dependents. `what` names the object in errors, e.g. "a Job".
+ */
+export async function createAndAwait<T extends CreatedObject>(
+  cluster: ClusterClient,
+  object: T,
+  what: string,
+  verdict: (current: T, where: string) => number | undefined,
+  signal: AbortSignal,
+  pollMs = 1000,
+): Promise<number> {
+  const namespace = object.metadata?.namespace ?? '';
+  let created: T;
+  try {
+    created = await cluster.create(object, { signal });
+  } catch (err) {
+    throw clusterError(err, `creating ${what} in ${namespace}`, signal);
+  }
+  const ref = {
+    apiVersion: object.apiVersion ?? '',
+    kind: object.kind ?? '',
+    namespace,
+    name: created.metadata?.name ?? '',
+  };
+  const where = `${ref.kind} ${namespace}/${ref.name}`;
+  try {
+    for (;;) {
+      let current: T;
+      try {
+        current = await cluster.get<T>(ref, { signal });
+      } catch (err) {
+        throw clusterError(err, `reading ${where}`, signal);
+      }
+      const value = verdict(current, where);
+      if (value !== undefined) return value;
+      try {
+        await sleep(pollMs, undefined, { signal });
+      } catch {
+        throw new ProviderError('cancelled', `waiting for ${where} was cancelled`);
+      }
+    }
+  } finally {
+    // Background propagation takes dependents (a Job's pods) with it.
+    await cluster
+      .delete(ref, { query: { propagationPolicy: 'Background' }, uid: created.metadata?.uid })
+      .catch(() => undefined);
+  }
 }

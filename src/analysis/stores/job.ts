@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  clusterError,
+  createAndAwait,
   clusterOf,
   type ClusterClient,
   type ClusterObject,
@@ -20,8 +19,6 @@ import { PlainQuery } from '../template.ts';
 
 const defaultGenerateName = 'fledge-metric-';
 const defaultIntervalMs = 60_000;
-/** How often the Job's conditions are read while it runs. */
-const pollMs = 1000;
 /** How long past its active deadline a Job may take to be marked failed before Fledge gives up on it. */
 const graceMs = 60_000;
 /** Kept for this long after it finishes when Fledge could not delete it (a restart mid-run). */
@@ -125,26 +122,13 @@ export function jobFrom(query: string, namespace: string, intervalMs: number): J
 }
 
 async function runJob(cluster: ClusterClient, job: Job, signal: AbortSignal): Promise<number> {
-  const namespace = job.metadata?.namespace ?? '';
-  let created: Job;
-  try {
-    created = await cluster.create(job, { signal });
-  } catch (err) {
-    throw clusterError(err, `creating a Job in ${namespace}`, signal);
-  }
-  const name = created.metadata?.name ?? '';
-  const ref = { apiVersion: 'batch/v1', kind: 'Job', namespace, name };
-  const where = `Job ${namespace}/${name}`;
-  const deadlineSeconds = Number(created.spec?.activeDeadlineSeconds);
+  const deadlineSeconds = Number(job.spec?.activeDeadlineSeconds);
   const giveUpAt = Date.now() + deadlineSeconds * 1000 + graceMs;
-  try {
-    for (;;) {
-      let current: Job;
-      try {
-        current = await cluster.get<Job>(ref, { signal });
-      } catch (err) {
-        throw clusterError(err, `reading ${where}`, signal);
-      }
+  return createAndAwait(
+    cluster,
+    job,
+    'a Job',
+    (current, where) => {
       const finished = current.status?.conditions?.find(
         (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
       );
@@ -155,18 +139,10 @@ async function runJob(cluster: ClusterClient, job: Job, signal: AbortSignal): Pr
           `${where} has neither completed nor failed ${deadlineSeconds}s past its start (activeDeadlineSeconds); is the job controller running?`,
         );
       }
-      try {
-        await sleep(pollMs, undefined, { signal });
-      } catch {
-        throw new ProviderError('cancelled', `waiting for ${where} was cancelled`);
-      }
-    }
-  } finally {
-    // Background propagation takes the Job's pods with it.
-    await cluster
-      .delete(ref, { query: { propagationPolicy: 'Background' }, uid: created.metadata?.uid })
-      .catch(() => undefined);
-  }
+      return undefined;
+    },
+    signal,
+  );
 }
 
 export const job = defineStore({

@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ClusterClient } from '../../../src/analysis/cluster.ts';
 import { createJobProvider } from '../../../src/analysis/stores/job.ts';
+import { createKeptnProvider } from '../../../src/analysis/stores/keptn.ts';
 import { createKubeClients, loadKubeConfig } from '../../../src/kube/client.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
+import { installKeptnCrds, setKeptnMetric, startFakeKeptnAnalyses } from '../../harness/keptn.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { providerFailure } from '../../unit/analysis/loopback.ts';
 
@@ -33,7 +35,8 @@ describe('stores read through the Kubernetes API', () => {
   beforeAll(async () => {
     namespace = await createTestNamespace('cluster-stores');
     cluster = createKubeClients(loadKubeConfig({ kubeconfigPath })).objects;
-  });
+    await installKeptnCrds(kubeconfigPath);
+  }, 120_000);
 
   const jobs = async () =>
     JSON.parse(await kubectl(kubeconfigPath, ['get', 'jobs', '-n', namespace, '-o', 'json'])) as {
@@ -80,4 +83,52 @@ describe('stores read through the Kubernetes API', () => {
       ),
     );
   });
+
+  it("keptn: reads a KeptnMetric's value, has no data before Keptn wrote one, and names a missing one", async () => {
+    await setKeptnMetric(kubeconfigPath, namespace, 'success-rate', 99.5);
+    await kubectl(
+      kubeconfigPath,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'metrics.keptn.sh/v1beta1',
+        kind: 'KeptnMetric',
+        metadata: { name: 'fresh', namespace },
+        spec: { provider: { name: 'prometheus' }, query: 'up', fetchIntervalSeconds: 10 },
+      }),
+    );
+    const provider = createKeptnProvider(
+      { type: 'keptn', address: '', namespace, timeoutMs: 5000 },
+      { cluster },
+    );
+    await expect(provider.query(`keptnmetric/${namespace}/success-rate`)).resolves.toBe(99.5);
+    await expect(provider.query(`KeptnMetrics/${namespace}/fresh`)).resolves.toEqual({
+      noData: true,
+      reason: `KeptnMetric ${namespace}/fresh has no value yet`,
+    });
+    const missing = await providerFailure(provider.query(`keptnmetric/${namespace}/absent`));
+    expect(missing.message).toMatch(
+      new RegExp(`^reading KeptnMetric ${namespace}/absent: NotFound \\(404\\)`),
+    );
+  });
+
+  it('keptn: creates an Analysis with the timeframe and arguments, reads its verdict, and deletes it', async () => {
+    const keptn = startFakeKeptnAnalyses(kubeconfigPath, namespace, (a) => a.spec.args?.canary === 'good');
+    try {
+      const provider = createKeptnProvider(
+        { type: 'keptn', address: '', namespace, timeoutMs: 30_000 },
+        { cluster },
+      );
+      const [passed, failed] = await Promise.all([
+        provider.query(`analysis/${namespace}/slo/5m/canary=good;team=web`),
+        provider.query(`analysis/${namespace}/slo/5m/canary=bad`),
+      ]);
+      expect([passed, failed]).toEqual([1, 0]);
+      const { items } = JSON.parse(
+        await kubectl(kubeconfigPath, ['get', 'analyses.metrics.keptn.sh', '-n', namespace, '-o', 'json']),
+      ) as { items: { metadata: { deletionTimestamp?: string } }[] };
+      expect(items.filter((a) => !a.metadata.deletionTimestamp)).toEqual([]);
+    } finally {
+      keptn.stop();
+    }
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
 import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
+import { installKeptnCrds, setKeptnMetric } from '../../harness/keptn.ts';
 import { startFakeSplunk, type FakeSplunk } from '../../harness/splunk.ts';
 import { startFakeCloudMonitoring, type FakeCloudMonitoring } from '../../harness/stackdriver.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
@@ -104,6 +105,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     splunk = await startFakeSplunk(splunkToken);
     influx = await startInfluxDB(influxAuth);
     await influx.influxql('CREATE DATABASE apps');
+    await installKeptnCrds(kubeconfigPath);
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
     const template = (name: string, provider: object, query: string) => ({
       apiVersion: 'fledge.dev/v1beta1',
@@ -149,6 +151,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
         { type: 'stackdriver', address: google.url, secretRef: { name: 'gcp' } },
         'sum(app_success_rate{canary="{{ name }}"})',
       ),
+      template('keptn', { type: 'keptn' }, 'keptnmetric/{{ namespace }}/{{ name }}'),
       template('job-pass', { type: 'job' }, smokeJob(true)),
       template('job-fail', { type: 'job' }, smokeJob(false)),
       template(
@@ -197,6 +200,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       datadog.answer(`avg:app.success_rate{kube_namespace:${namespace},canary:${name}}`, {
         series: [[rate, rate]],
       });
+    if (store === 'keptn') await setKeptnMetric(kubeconfigPath, namespace, name, rate);
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
     if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
     if (store === 'stackdriver') google.answer(`sum(app_success_rate{canary="${name}"})`, rate);
@@ -242,6 +246,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     'influxdb',
     'cloudwatch',
     'splunk',
+    'keptn',
   ] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
