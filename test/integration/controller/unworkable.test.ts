@@ -87,18 +87,6 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'externalmetrics',
-    reason: 'MetricProviderUnavailable',
-    says: 'spec.provider.type externalmetrics',
-    objects: (ns) => [
-      template(ns, 'externalmetrics-errors', 'externalmetrics'),
-      deployment(ns, 'externalmetrics', 'example/web:1'),
-      canary(ns, 'externalmetrics', withMetric('externalmetrics-errors')),
-    ],
-    fix: async (ns) =>
-      apply(integrationEnv().kubeconfigPath, template(ns, 'externalmetrics-errors', 'prometheus')),
-  },
-  {
     name: 'ab',
     reason: 'CapabilityMissing',
     says: 'spec.analysis.match',
