@@ -286,6 +286,7 @@ async function templateProvider(
     type: spec.type,
     address,
     timeoutMs: deps.queryTimeoutMs,
+    ...(rule.kind === 'cluster' && { namespace: ctx.namespace }),
     ...(spec.region !== undefined && { region: spec.region }),
     ...(Object.keys(headers).length > 0 && { headers }),
     ...(secret.credentials && { credentials: secret.credentials }),

@@ -82,6 +82,8 @@ export interface ProviderConfig {
   readonly type: string;
   /** Empty for stores read through the Kubernetes API. */
   readonly address: string;
+  /** For stores read through the Kubernetes API: the Canary's namespace, where they read and create. */
+  readonly namespace?: string;
   /** spec.provider.region */
   readonly region?: string;
   /** Store-specific Secret values (API keys, account ids), by Secret key. */

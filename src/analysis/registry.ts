@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { StoreContext } from './cluster.ts';
 import { ProviderError, type MetricProvider, type ProviderConfig } from './provider.ts';
 import type { ProviderFactory } from './store.ts';
 import { metricStores } from './stores/index.ts';
@@ -14,6 +15,7 @@ export const providerFactories: Readonly<Record<string, ProviderFactory>> = Obje
 export function createProvider(
   config: ProviderConfig,
   factories: Readonly<Record<string, ProviderFactory>> = providerFactories,
+  context: StoreContext = {},
 ): MetricProvider {
   const factory = Object.hasOwn(factories, config.type) ? factories[config.type] : undefined;
   if (!factory) {
@@ -23,7 +25,7 @@ export function createProvider(
       `${declared ? 'this version of Fledge cannot query' : 'unknown'} metric provider type "${config.type}" in spec.provider.type; known types: ${Object.keys(factories).join(', ')}`,
     );
   }
-  return factory(config);
+  return factory(config, context);
 }
 
 /**
@@ -35,10 +37,18 @@ export class ProviderCache {
   readonly #entries = new Map<string, MetricProvider>();
   readonly #maxEntries: number;
   readonly #factories: Readonly<Record<string, ProviderFactory>>;
+  readonly #context: StoreContext;
 
-  constructor(options: { maxEntries?: number; factories?: Readonly<Record<string, ProviderFactory>> } = {}) {
+  constructor(
+    options: {
+      maxEntries?: number;
+      factories?: Readonly<Record<string, ProviderFactory>>;
+      context?: StoreContext;
+    } = {},
+  ) {
     this.#maxEntries = options.maxEntries ?? 64;
     this.#factories = options.factories ?? providerFactories;
+    this.#context = options.context ?? {};
   }
 
   providerFor(config: ProviderConfig): MetricProvider {
@@ -50,7 +60,7 @@ export class ProviderCache {
       this.#entries.set(key, cached);
       return cached;
     }
-    const provider = createProvider(config, this.#factories);
+    const provider = createProvider(config, this.#factories, this.#context);
     this.#entries.set(key, provider);
     if (this.#entries.size > this.#maxEntries) {
       const [oldestKey, oldest] = this.#entries.entries().next().value as [string, MetricProvider];

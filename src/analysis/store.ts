@@ -1,4 +1,5 @@
 import type { Permission } from '../kube/rbac.ts';
+import type { StoreContext } from './cluster.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
 import {
   ProviderError,
@@ -14,7 +15,7 @@ import type { QuerySyntax } from './template.ts';
 // query syntax and its factory. The registry, the CRD enum, the docs table
 // and `fledge migrate`'s notes are derived from these declarations.
 
-export type ProviderFactory = (config: ProviderConfig) => MetricProvider;
+export type ProviderFactory = (config: ProviderConfig, context: StoreContext) => MetricProvider;
 
 /** How spec.provider.address is filled when a template leaves it out. */
 export type AddressRule =

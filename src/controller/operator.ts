@@ -182,7 +182,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     metrics: createAlertMetrics(metrics.registry),
     onDeliveryFailed: (failure) => log.warn({ failure }, 'alert not delivered'),
   });
-  const providers = new ProviderCache();
+  const providers = new ProviderCache({ context: { cluster: kube.objects } });
   const telemetry = new CanaryTelemetry(metrics);
   const templates = resolverFor(kube, informers.metricTemplates, 'MetricTemplate', options.namespace);
   const alertProviders = resolverFor(kube, informers.alertProviders, 'AlertProvider', options.namespace);

@@ -46,8 +46,13 @@ export function chartRules(rules: readonly Permission[]): string {
     .map(
       (rule) =>
         `  - apiGroups: [${rule.apiGroup === '' ? '""' : rule.apiGroup}]\n` +
-        `    resources: [${rule.resources.join(', ')}]\n` +
+        `    resources: [${rule.resources.map(yamlWord).join(', ')}]\n` +
         `    verbs: [${rule.verbs.join(', ')}]`,
     )
     .join('\n');
+}
+
+// A bare `*` would be a YAML alias: quote anything that is not a plain word.
+function yamlWord(word: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9./-]*$/.test(word) ? word : JSON.stringify(word);
 }

@@ -5,6 +5,7 @@ import { dynatrace } from './dynatrace.ts';
 import { externalmetrics } from './externalmetrics.ts';
 import { graphite } from './graphite.ts';
 import { influxdb } from './influxdb.ts';
+import { job } from './job.ts';
 import { keptn } from './keptn.ts';
 import { newrelic } from './newrelic.ts';
 import { prometheus } from './prometheus.ts';
@@ -27,6 +28,7 @@ export const metricStores = [
   keptn,
   splunk,
   web,
+  job,
 ] as const satisfies readonly MetricStore[];
 
 /** MetricTemplate spec.provider.type values, in declaration order. */

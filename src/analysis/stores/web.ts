@@ -1,8 +1,8 @@
-import { parse as parseYaml } from 'yaml';
 import { httpAuthSecretKeys, settingsFromSecret } from '../credentials.ts';
 import { baseOf, checkStatus, createHttpStore, numberFrom, parseAddress, parseJson } from '../http-store.ts';
 import { parseJsonPath, selectJsonPath } from '../json-path.ts';
 import { noData, ProviderError, type MetricProvider, type NoData, type ProviderConfig } from '../provider.ts';
+import { queryDocument } from '../query-document.ts';
 import { defineStore } from '../store.ts';
 import { PlainQuery } from '../template.ts';
 
@@ -51,29 +51,17 @@ export function createWebProvider(config: ProviderConfig): MetricProvider {
 }
 
 function parseRequest(query: string): WebRequest {
-  let doc: unknown;
-  try {
-    doc = parseYaml(query);
-  } catch (err) {
-    throw new ProviderError(
-      'bad-query',
-      `the web query is not YAML: ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new ProviderError(
-      'bad-query',
-      'the web query must be a mapping with jsonPath and optionally path, method, body',
-    );
-  }
-  const { path = '', method = 'GET', body, jsonPath, ...unknown } = doc as Record<string, unknown>;
-  const extra = Object.keys(unknown);
-  if (extra.length > 0) {
-    throw new ProviderError(
-      'bad-query',
-      `the web query has unknown keys ${extra.join(', ')}; it takes path, method, body, jsonPath`,
-    );
-  }
+  const {
+    path = '',
+    method = 'GET',
+    body,
+    jsonPath,
+  } = queryDocument(
+    query,
+    'web',
+    ['path', 'method', 'body', 'jsonPath'],
+    'a mapping with jsonPath and optionally path, method, body',
+  );
   if (typeof jsonPath !== 'string')
     throw new ProviderError('bad-query', 'the web query needs jsonPath, e.g. $.data.value');
   if (typeof path !== 'string' || (path !== '' && !path.startsWith('/') && !path.startsWith('?'))) {

@@ -7,6 +7,8 @@ import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startFakeDynatrace, type FakeDynatrace } from '../../harness/dynatrace.ts';
 import { startGraphite, type Graphite } from '../../harness/graphite.ts';
 import { startInfluxDB, type InfluxDB } from '../../harness/influxdb.ts';
+import { installKeptnCrds, setKeptnMetric } from '../../harness/keptn.ts';
+import { startFakeSplunk, type FakeSplunk } from '../../harness/splunk.ts';
 import { startFakeCloudMonitoring, type FakeCloudMonitoring } from '../../harness/stackdriver.ts';
 import { startFakeNewRelic, type FakeNewRelic } from '../../harness/newrelic.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
@@ -17,7 +19,7 @@ import { startRelease } from './release.ts';
 
 // Canaries analysed through the operator with the metric stores other than
 // Prometheus: a JSON API (web), the hosted APIs of Datadog, New Relic and
-// Dynatrace (loopback HTTPS servers speaking their documented shapes), and a
+// Dynatrace, Splunk (loopback HTTPS servers speaking their documented shapes), and a
 // real Graphite and InfluxDB from Debian. For each
 // store one Canary whose metric is in range is promoted, and one whose metric
 // is out of range is rolled back, both read from the store through the
@@ -50,8 +52,24 @@ const webToken = 'web-Jc5tRz9bNf3q';
 const newrelicAccount = '7654321';
 const newrelicKey = 'NRIQ-Wd8pLx3vKc6m';
 const dynatraceToken = 'dt0c01.Rb4nTy7wQs2k';
+const splunkToken = 'sf-Vn5kRw2xQj8m';
+const splunkProgram = (name: string) =>
+  `data('app.success_rate', filter=filter('canary', '${name}')).mean().publish()`;
 const newrelicQuery = (name: string) =>
   `SELECT percentage(count(*), WHERE error IS false) AS result FROM Transaction WHERE appName = '${name}'`;
+/** A smoke-test Job; the failing one's pod fits no node, so its 5 s deadline fails it. */
+const smokeJob = (passes: boolean) => `
+metadata:
+  generateName: '{{ name }}-smoke-'
+spec:
+  activeDeadlineSeconds: 5
+  template:
+    spec:
+      ${passes ? '' : 'nodeSelector: { fledge.dev/no-such-node: "true" }'}
+      containers:
+        - name: smoke
+          image: example/smoke:1
+`;
 const dynatraceSelector = (name: string) => `app.success_rate:filter(eq("canary","${name}")):avg`;
 
 describe('canary analysis with the stores other than Prometheus', () => {
@@ -66,6 +84,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
   let influx: InfluxDB;
   let cloudwatch: FakeCloudWatch;
   let google: FakeCloudMonitoring;
+  let splunk: FakeSplunk;
   /** The success rate each store reports for a canary, by Canary name. */
   const rates = new Map<string, number>();
 
@@ -83,8 +102,10 @@ describe('canary analysis with the stores other than Prometheus', () => {
     dynatrace = await startFakeDynatrace(dynatraceToken);
     cloudwatch = await startFakeCloudWatch(awsKeys);
     google = await startFakeCloudMonitoring('fledge-e2e-1');
+    splunk = await startFakeSplunk(splunkToken);
     influx = await startInfluxDB(influxAuth);
     await influx.influxql('CREATE DATABASE apps');
+    await installKeptnCrds(kubeconfigPath);
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
     const template = (name: string, provider: object, query: string) => ({
       apiVersion: 'fledge.dev/v1beta1',
@@ -113,6 +134,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
         'ca.crt': newrelic.ca,
       }),
       secret('dynatrace', { dynatrace_token: dynatraceToken, 'ca.crt': dynatrace.ca }),
+      secret('splunk', { sf_token_key: splunkToken, 'ca.crt': splunk.ca }),
       secret('influxdb', influxAuth),
       secret('aws', {
         aws_access_key_id: awsKeys.accessKeyId,
@@ -129,6 +151,9 @@ describe('canary analysis with the stores other than Prometheus', () => {
         { type: 'stackdriver', address: google.url, secretRef: { name: 'gcp' } },
         'sum(app_success_rate{canary="{{ name }}"})',
       ),
+      template('keptn', { type: 'keptn' }, 'keptnmetric/{{ namespace }}/{{ name }}'),
+      template('job-pass', { type: 'job' }, smokeJob(true)),
+      template('job-fail', { type: 'job' }, smokeJob(false)),
       template(
         'cloudwatch',
         { type: 'cloudwatch', address: cloudwatch.url, region: awsKeys.region, secretRef: { name: 'aws' } },
@@ -144,6 +169,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
         graphite: [graphite.url, 'graphite-auth', 'target=app.{{ name }}.success&from=-10min'],
         newrelic: [newrelic.url, 'newrelic', newrelicQuery('{{ name }}')],
         dynatrace: [dynatrace.url, 'dynatrace', dynatraceSelector('{{ name }}')],
+        splunk: [splunk.url, 'splunk', splunkProgram('{{ name }}')],
         influxdb: [
           influx.url,
           'influxdb',
@@ -160,6 +186,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     await influx?.stop();
     await cloudwatch?.close();
     await google?.close();
+    await splunk?.close();
     await dynatrace?.close();
     await newrelic?.close();
     await graphite?.stop();
@@ -173,16 +200,22 @@ describe('canary analysis with the stores other than Prometheus', () => {
       datadog.answer(`avg:app.success_rate{kube_namespace:${namespace},canary:${name}}`, {
         series: [[rate, rate]],
       });
+    if (store === 'keptn') await setKeptnMetric(kubeconfigPath, namespace, name, rate);
     if (store === 'graphite') await graphite.feed([{ path: `app.${name}.success`, value: rate }]);
     if (store === 'newrelic') newrelic.answer(newrelicQuery(name), { result: rate });
     if (store === 'stackdriver') google.answer(`sum(app_success_rate{canary="${name}"})`, rate);
     if (store === 'cloudwatch') cloudwatch.answer(`success-${name}`, [rate]);
     if (store === 'influxdb') await influx.write('apps', [`requests,canary=${name} success_rate=${rate}`]);
     if (store === 'dynatrace') dynatrace.answer(dynatraceSelector(name), { '': [rate] });
+    if (store === 'splunk') splunk.answer(splunkProgram(name), { AAAAAKxOjeY: [rate] });
   }
 
   /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
-  async function release(name: string, template: string): Promise<{ status: CanaryStatus; path: string[] }> {
+  async function release(
+    name: string,
+    template: string,
+    thresholdRange: { min: number } = { min: 99 },
+  ): Promise<{ status: CanaryStatus; path: string[] }> {
     await startRelease(kubeconfigPath, namespace, name, {
       provider: 'kubernetes',
       analysis: {
@@ -194,7 +227,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
             name: 'success-rate',
             interval: '1m',
             templateRef: { name: template },
-            thresholdRange: { min: 99 },
+            thresholdRange,
           },
         ],
       },
@@ -212,6 +245,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
     'dynatrace',
     'influxdb',
     'cloudwatch',
+    'splunk',
+    'keptn',
   ] as const) {
     it(`${store}: promotes a canary whose metric is in range and rolls back one whose metric is not`, async () => {
       await setRate(store, `${store}-good`, 99.7);
@@ -242,6 +277,25 @@ describe('canary analysis with the stores other than Prometheus', () => {
     }, 300_000);
   }
 
+  it('job: promotes a canary whose Job completes and rolls back one whose Job fails', async () => {
+    const [good, bad] = await Promise.all([
+      release('job-good', 'job-pass', { min: 1 }),
+      release('job-bad', 'job-fail', { min: 1 }),
+    ]);
+    expect(good.status.phase).toBe('Succeeded');
+    expect(good.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
+      value: 1,
+      verdict: 'Pass',
+    });
+    expect(await imageOf(kubeconfigPath, namespace, 'job-good-primary')).toBe('example/app:2');
+    expect(bad.status.phase).toBe('Failed');
+    expect(await imageOf(kubeconfigPath, namespace, 'job-bad-primary')).toBe('example/app:1');
+    const rolledBack = (await canaryEvents(kubeconfigPath, namespace, 'job-bad')).filter(
+      (e) => e.reason === 'RolledBack',
+    );
+    expect(rolledBack[0]?.note).toContain('success-rate: 0 is below the minimum 1');
+  }, 300_000);
+
   it('never writes a store credential to status, events or the operator log', async () => {
     const log = await operator.rawLog();
     const texts = [log];
@@ -252,6 +306,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       'newrelic-bad',
       'dynatrace-bad',
       'influxdb-bad',
+      'splunk-bad',
     ]) {
       texts.push(JSON.stringify(await canaryEvents(kubeconfigPath, namespace, name)));
     }
@@ -264,6 +319,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
       dynatraceToken,
       influxAuth.password,
       awsKeys.secretAccessKey,
+      splunkToken,
       ...google.issued,
     ]) {
       for (const text of texts) expect(text).not.toContain(credential);

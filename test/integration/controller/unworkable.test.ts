@@ -87,17 +87,6 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'splunk',
-    reason: 'MetricProviderUnavailable',
-    says: 'spec.provider.type splunk',
-    objects: (ns) => [
-      template(ns, 'splunk-errors', 'splunk'),
-      deployment(ns, 'splunk', 'example/web:1'),
-      canary(ns, 'splunk', withMetric('splunk-errors')),
-    ],
-    fix: async (ns) => apply(integrationEnv().kubeconfigPath, template(ns, 'splunk-errors', 'prometheus')),
-  },
-  {
     name: 'ab',
     reason: 'CapabilityMissing',
     says: 'spec.analysis.match',

@@ -250,11 +250,11 @@ describe('measure: MetricTemplates', () => {
   });
 
   it('names a declared provider type that has no implementation yet', async () => {
-    const keptn = template('errors', 'test', 'x', { type: 'keptn' });
-    const m = await measure(metric, ctx, harness({ templates: [keptn] }).deps);
+    const external = template('errors', 'test', 'x', { type: 'externalmetrics' });
+    const m = await measure(metric, ctx, harness({ templates: [external] }).deps);
     expect(m).toMatchObject({ outcome: 'error' });
     expect(m.message).toBe(
-      'config: this version of Fledge cannot query metric provider type "keptn" in spec.provider.type; known types: prometheus',
+      'config: this version of Fledge cannot query metric provider type "externalmetrics" in spec.provider.type; known types: prometheus',
     );
   });
 });

@@ -1,0 +1,130 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { normalizeKubeError } from '../kube/errors.ts';
+import { ProviderError } from './provider.ts';
+
+// The port through which stores that live in the cluster (job, keptn,
+// externalmetrics) reach the Kubernetes API. The operator passes its client;
+// the analysis layer knows only these few calls.
+
+export interface ClusterRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+export interface ClusterObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string; readonly uid?: string };
+}
+
+export interface ClusterRequestOptions {
+  readonly signal?: AbortSignal;
+  readonly query?: Record<string, string | boolean | undefined>;
+}
+
+export interface ClusterClient {
+  get<T extends ClusterObject>(ref: ClusterRef, options?: ClusterRequestOptions): Promise<T>;
+  create<T extends ClusterObject>(object: T, options?: ClusterRequestOptions): Promise<T>;
+  delete(ref: ClusterRef, options?: ClusterRequestOptions & { uid?: string }): Promise<void>;
+  /** A GET of an API path, for aggregated APIs that serve no objects. */
+  request<T>(
+    method: 'GET',
+    path: string,
+    body: undefined,
+    contentType: undefined,
+    options: ClusterRequestOptions,
+  ): Promise<T>;
+}
+
+/** What every store factory is given besides its config. */
+export interface StoreContext {
+  /** The operator's Kubernetes client; absent where no cluster is at hand (e.g. the CLI). */
+  readonly cluster?: ClusterClient;
+}
+
+/** The cluster client, or a config error for a store that cannot run without it. */
+export function clusterOf(context: StoreContext, type: string): ClusterClient {
+  if (!context.cluster) {
+    throw new ProviderError(
+      'config',
+      `the ${type} store reads the cluster and no Kubernetes client was given`,
+    );
+  }
+  return context.cluster;
+}
+
+/**
+ * A failed API call as a ProviderError: refused (403) names the RBAC to grant,
+ * invalid (400, 422) is the query's fault, throttling and outages stay transient.
+ */
+export function clusterError(err: unknown, what: string, signal?: AbortSignal): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (signal?.aborted) return new ProviderError('cancelled', `${what} was cancelled`);
+  const { code, reason, message } = normalizeKubeError(err);
+  const said = `${what}: ${reason}${code !== undefined ? ` (${code})` : ''}: ${message}`;
+  if (code === 401 || code === 403) {
+    return new ProviderError('auth', `${said}; grant the operator's service account this access`);
+  }
+  if (code === 400 || code === 422) return new ProviderError('bad-query', said);
+  if (code === 429) return new ProviderError('rate-limited', said);
+  if (reason === 'Timeout') return new ProviderError('timeout', said);
+  if (code === undefined) return new ProviderError('connection', said, { cause: err });
+  return new ProviderError('http-status', said);
+}
+
+interface CreatedObject extends ClusterObject {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string };
+}
+
+/**
+ * Creates `object` (named by generateName, in its namespace), reads it every
+ * `pollMs` until `verdict` returns a number, and deletes it whatever happened,
+ * with its dependents. `what` names the object in errors, e.g. "a Job".
+ */
+export async function createAndAwait<T extends CreatedObject>(
+  cluster: ClusterClient,
+  object: T,
+  what: string,
+  verdict: (current: T, where: string) => number | undefined,
+  signal: AbortSignal,
+  pollMs = 1000,
+): Promise<number> {
+  const namespace = object.metadata?.namespace ?? '';
+  let created: T;
+  try {
+    created = await cluster.create(object, { signal });
+  } catch (err) {
+    throw clusterError(err, `creating ${what} in ${namespace}`, signal);
+  }
+  const ref = {
+    apiVersion: object.apiVersion ?? '',
+    kind: object.kind ?? '',
+    namespace,
+    name: created.metadata?.name ?? '',
+  };
+  const where = `${ref.kind} ${namespace}/${ref.name}`;
+  try {
+    for (;;) {
+      let current: T;
+      try {
+        current = await cluster.get<T>(ref, { signal });
+      } catch (err) {
+        throw clusterError(err, `reading ${where}`, signal);
+      }
+      const value = verdict(current, where);
+      if (value !== undefined) return value;
+      try {
+        await sleep(pollMs, undefined, { signal });
+      } catch {
+        throw new ProviderError('cancelled', `waiting for ${where} was cancelled`);
+      }
+    }
+  } finally {
+    // Background propagation takes dependents (a Job's pods) with it.
+    await cluster
+      .delete(ref, { query: { propagationPolicy: 'Background' }, uid: created.metadata?.uid })
+      .catch(() => undefined);
+  }
+}
