@@ -195,11 +195,11 @@ case "$what" in
   kwok) tool kwok "$KWOK_VERSION" ;;
   helm) tool helm "$HELM_VERSION" ;;
   traefik) tool traefik "$TRAEFIK_VERSION" ;;
+  # Not in `all`: a control plane starting (which builds `all` when missing) never waits on Flux.
   flux) tool source-controller "$FLUX_VERSION"; tool kustomize-controller "$FLUX_VERSION" ;;
   # One at a time: each go build already keeps both cores busy, so overlapping them would
   # not finish sooner, only add memory pressure and interleave their logs.
-  all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION"; tool traefik "$TRAEFIK_VERSION"
-    tool source-controller "$FLUX_VERSION"; tool kustomize-controller "$FLUX_VERSION" ;;
+  all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION"; tool traefik "$TRAEFIK_VERSION" ;;
   paths)
     printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \

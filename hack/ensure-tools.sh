@@ -23,4 +23,5 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 # Upstream third-party CRDs the integration tests install (Go module cache).
 "$(dirname "$0")/third-party-crds.sh" all >/dev/null
-exec "$(dirname "$0")/build-tools.sh" all
+"$(dirname "$0")/build-tools.sh" all
+exec "$(dirname "$0")/build-tools.sh" flux
