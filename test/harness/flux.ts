@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kubectl } from './control-plane.ts';
-import { ProcessGroup, freePort, repoRoot, waitFor } from './processes.ts';
+import { ProcessExitedError, ProcessGroup, freePort, repoRoot, waitFor } from './processes.ts';
 
 // Flux's source-controller and kustomize-controller, built by hack/build-tools.sh, run against the test
 // control plane with the admin kubeconfig: the GitOps engine that applies what a test commits to Git.
@@ -87,15 +87,21 @@ export async function startFlux(kubeconfigPath: string, namespace: string): Prom
       health.set(name, flags[3]!.slice('--health-addr='.length));
       await group.start(name, bin, [...flags, ...args], env);
     };
+    const artifacts = join(group.workdir, 'artifacts');
+    await mkdir(artifacts);
     await start('source-controller', paths.sourceController, [
-      `--storage-path=${join(group.workdir, 'artifacts')}`,
+      `--storage-path=${artifacts}`,
       `--storage-addr=${storage}`,
       `--storage-adv-addr=${storage}`,
     ]);
     await start('kustomize-controller', paths.kustomizeController, []);
     for (const [name, address] of health) {
       await waitFor(`${name} to be ready`, async () => {
-        group.assertRunning(name);
+        try {
+          group.assertRunning(name);
+        } catch (err) {
+          throw new ProcessExitedError((err as Error).message);
+        }
         const response = await fetch(`http://${address}/readyz`);
         return response.ok;
       });
