@@ -12,6 +12,12 @@ HELM_VERSION="${FLEDGE_HELM_VERSION:-v3.22.0}"
 TRAEFIK_VERSION="${FLEDGE_TRAEFIK_VERSION:-v3.6.12}"
 # Only `make bench-flagger` needs Flagger: the release Fledge's API and costs are compared with.
 FLAGGER_VERSION="${FLEDGE_FLAGGER_VERSION:-v1.44.0}"
+# Flux's source-controller and kustomize-controller (the GitOps tests). v1.10 needs go 1.27 and, worse, requires
+# modules the proxy does not serve (cosign v3.1.4, fluxcd/pkg masktoken, spiffe, apis/crypto), so no Go toolchain
+# would build it; v1.9.6 is the newest line that builds with Go 1.26.
+FLUX_VERSION="${FLEDGE_FLUX_VERSION:-v1.9.6}"
+# Modules Flux requires at a version the proxy does not serve, pinned to the nearest one it does (same minor).
+FLUX_PINS="${FLEDGE_FLUX_PINS:-github.com/fluxcd/pkg/artifact@v0.18.0}"
 CACHE="${FLEDGE_CACHE:-$HOME/.cache/fledge}"
 
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
@@ -123,13 +129,15 @@ build_helm() {
 # at "PATH VERSION" : PATH@VERSION, as go mod edit spells a module version (a bare PATH stays bare).
 at() { echo "$1" | tr -s ' \t' '@'; }
 
-# carry_directives GOMOD : copies GOMOD's replace and exclude directives (single-line or in blocks)
+# carry_directives GOMOD [MODULE] : copies GOMOD's replace and exclude directives (single-line or in blocks)
 # into the go.mod of the current directory. A replace by a local path cannot be carried: the proxy
-# does not serve the folder it names.
+# does not serve the folder it names. Only MODULE's own submodules (MODULE/api => ./api) are let go:
+# their published versions, which GOMOD requires, are the same code.
 carry_directives() {
   local line n=0
   while read -r line; do
     case "$line" in
+      "replace ${2:-//}"/*' => ./'*) continue ;;
       *' => ./'* | *' => ../'*) log "$1 replaces a module by a local path: $line"; exit 1 ;;
       exclude\ *) go mod edit -exclude="$(at "${line#exclude }")" ;;
       replace\ *) line="${line#replace }" && go mod edit -replace="$(at "${line%% => *}")=$(at "${line#* => }")" ;;
@@ -165,8 +173,30 @@ build_flagger() {
   chmod -R u+w "$1/crds"
 }
 
+# flux_controller OUT NAME : builds Flux's NAME controller and keeps its CRDs (config/crd/bases) beside it.
+flux_controller() {
+  local out="$1" module="github.com/fluxcd/$2" upstream_mod
+  wrapper_module "$out" "$2"
+  upstream_mod="$(go mod download -json "$module@$FLUX_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\([^"]*\)".*/\1/p')"
+  carry_directives "$upstream_mod" "$module"
+  local pin
+  for pin in $FLUX_PINS; do go mod edit -replace="${pin%@*}=$pin"; done
+  go get "$module@$FLUX_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$out/bin/$2" "$module"
+  mkdir -p "$out/crds"
+  cp "$(go list -m -f '{{.Dir}}' "$module")"/config/crd/bases/*.yaml "$out/crds/"
+  chmod -R u+w "$out/crds"
+}
+
+# The controllers print no version; --help exits 0 only once flags parse, so the binary runs.
+check_flux_bin() { "$1/bin/$2" --help >/dev/null 2>&1 && compgen -G "$1/crds/*.yaml" >/dev/null; }
+check_source_controller() { check_flux_bin "$1" source-controller; }
+check_kustomize_controller() { check_flux_bin "$1" kustomize-controller; }
+build_source_controller() { flux_controller "$1" source-controller; }
+build_kustomize_controller() { flux_controller "$1" kustomize-controller; }
+
 # tool NAME VERSION : the cache entry for one component.
-tool() { ensure_entry "$CACHE/$1-$2" "check_$1" "build_$1"; }
+tool() { ensure_entry "$CACHE/$1-$2" "check_${1//-/_}" "build_${1//-/_}"; }
 
 # Sourced, this file only defines the functions (test/unit/toolchain.test.ts drives ensure_entry).
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0
@@ -179,15 +209,20 @@ case "$what" in
   helm) tool helm "$HELM_VERSION" ;;
   traefik) tool traefik "$TRAEFIK_VERSION" ;;
   flagger) tool flagger "$FLAGGER_VERSION" ;;
+  # Not in `all`: a control plane starting (which builds `all` when missing) never waits on Flux.
+  flux) tool source-controller "$FLUX_VERSION"; tool kustomize-controller "$FLUX_VERSION" ;;
   # One at a time: each go build already keeps both cores busy, so overlapping them would
   # not finish sooner, only add memory pressure and interleave their logs.
   all) tool etcd "$ETCD_VERSION"; tool kwok "$KWOK_VERSION"; tool kubernetes "$KUBE_VERSION"; tool helm "$HELM_VERSION"; tool traefik "$TRAEFIK_VERSION" ;;
   paths)
-    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nFLAGGER_BIN=%s\nFLAGGER_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\nFLAGGER_VERSION=%s\n' \
+    printf 'KUBE_BIN=%s\nETCD_BIN=%s\nKWOK_BIN=%s\nKWOK_STAGES=%s\nHELM_BIN=%s\nTRAEFIK_BIN=%s\nTRAEFIK_CRDS=%s\nKUBE_VERSION=%s\nETCD_VERSION=%s\nKWOK_VERSION=%s\nHELM_VERSION=%s\nTRAEFIK_VERSION=%s\n' \
       "$CACHE/kubernetes-$KUBE_VERSION/bin" "$CACHE/etcd-$ETCD_VERSION/bin" "$CACHE/kwok-$KWOK_VERSION/bin" \
       "$CACHE/kwok-$KWOK_VERSION/stages" "$CACHE/helm-$HELM_VERSION/bin" \
       "$CACHE/traefik-$TRAEFIK_VERSION/bin" "$CACHE/traefik-$TRAEFIK_VERSION/crds" \
-      "$CACHE/flagger-$FLAGGER_VERSION/bin" "$CACHE/flagger-$FLAGGER_VERSION/crds" \
-      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" "$TRAEFIK_VERSION" "$FLAGGER_VERSION" ;;
-  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|traefik|flagger|paths]"; exit 2 ;;
+      "$KUBE_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$HELM_VERSION" "$TRAEFIK_VERSION"
+    printf 'FLUX_SOURCE=%s\nFLUX_KUSTOMIZE=%s\nFLUX_VERSION=%s\n' \
+      "$CACHE/source-controller-$FLUX_VERSION" "$CACHE/kustomize-controller-$FLUX_VERSION" "$FLUX_VERSION"
+    printf 'FLAGGER_BIN=%s\nFLAGGER_CRDS=%s\nFLAGGER_VERSION=%s\n' \
+      "$CACHE/flagger-$FLAGGER_VERSION/bin" "$CACHE/flagger-$FLAGGER_VERSION/crds" "$FLAGGER_VERSION" ;;
+  *) log "usage: $0 [all|kubernetes|etcd|kwok|helm|traefik|flux|flagger|paths]"; exit 2 ;;
 esac

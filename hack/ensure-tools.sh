@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the sandbox need from outside npm: Prometheus,
 # Graphite and InfluxDB from Debian, upstream CRDs, and the control-plane binaries,
-# Helm and Traefik (the sandbox's data plane) built from the Go module proxy (all cached).
+# Helm, Traefik (the sandbox's data plane) and Flux (the GitOps tests) built from the Go module proxy (all cached).
 set -euo pipefail
 missing=()
 for tool in go kubectl openssl flock ip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
@@ -23,4 +23,5 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 # Upstream third-party CRDs the integration tests install (Go module cache).
 "$(dirname "$0")/third-party-crds.sh" all >/dev/null
-exec "$(dirname "$0")/build-tools.sh" all
+"$(dirname "$0")/build-tools.sh" all
+exec "$(dirname "$0")/build-tools.sh" flux

@@ -10,15 +10,19 @@ const run = promisify(execFile);
 const buildTools = fileURLToPath(new URL('../../hack/build-tools.sh', import.meta.url));
 
 /** Runs carry_directives on an upstream go.mod into a fresh wrapper; returns the wrapper's directives. */
-async function carry(upstream: string) {
+async function carry(upstream: string, module = '') {
   const dir = mkdtempSync(join(tmpdir(), 'fledge-wrapper-'));
   try {
     writeFileSync(join(dir, 'upstream.mod'), upstream);
     writeFileSync(join(dir, 'go.mod'), 'module local/wrapper\n\ngo 1.26.0\n');
-    const { stderr } = await run('bash', ['-c', `source "${buildTools}" && carry_directives upstream.mod`], {
-      cwd: dir,
-      env: { ...process.env, GOFLAGS: '', GOTOOLCHAIN: 'local' },
-    });
+    const { stderr } = await run(
+      'bash',
+      ['-c', `source "${buildTools}" && carry_directives upstream.mod ${module}`],
+      {
+        cwd: dir,
+        env: { ...process.env, GOFLAGS: '', GOTOOLCHAIN: 'local' },
+      },
+    );
     const { stdout } = await run('go', ['mod', 'edit', '-json'], { cwd: dir });
     const mod = JSON.parse(stdout) as {
       Replace?: { Old: { Path: string; Version?: string }; New: { Path: string; Version?: string } }[];
@@ -74,5 +78,17 @@ exclude (
     await expect(
       carry('module m\n\nreplace github.com/traefik/traefik/dynamic/ext => ./pkg/config/dynamic/ext\n'),
     ).rejects.toThrow(/replaces a module by a local path/);
+  });
+
+  it("lets go of the named module's own submodules by local path, whose published versions it requires", async () => {
+    const flux = 'github.com/fluxcd/source-controller';
+    const upstream = `module ${flux}\n\nreplace ${flux}/api => ./api\n\nreplace github.com/a/b => github.com/c/b v1.0.0\n`;
+    const result = await carry(upstream, flux);
+    expect(result.replace).toEqual(['github.com/a/b => github.com/c/b@v1.0.0']);
+    expect(result.stderr).toBe('[build-tools] carried 1 replace/exclude directives\n');
+    // Another module's local folder is still refused.
+    await expect(carry(upstream, 'github.com/fluxcd/kustomize-controller')).rejects.toThrow(
+      /replaces a module by a local path/,
+    );
   });
 });
