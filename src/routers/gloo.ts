@@ -18,6 +18,7 @@ import { routerObjectMetadata } from './objects.ts';
 import {
   NO_SESSION_COOKIES,
   RouterConfigError,
+  percentagesOf,
   requireService,
   serviceNames,
   validateWeights,
@@ -29,6 +30,7 @@ import {
   type Router,
   type RouterDeps,
   type SetRoutesResult,
+  type WeightReadback,
 } from './router.ts';
 
 // Gloo Edge (Flagger's gloo provider): a RouteTable `<apex>` that a VirtualService delegates
@@ -245,29 +247,21 @@ export function renderUpstream(
   };
 }
 
-export type RouteTableReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
-
 /** The primary and canary weights of the RouteTable's first route, as percentages. */
-export function readRouteTable(live: RouteTable, canary: RoutableCanary): RouteTableReadback {
+export function readRouteTable(live: RouteTable, canary: RoutableCanary): WeightReadback {
   const names = upstreamNames(canary);
-  const where = `${ROUTE_TABLE_KIND} ${live.metadata.namespace ?? canary.metadata.namespace}/${live.metadata.name ?? ''}`;
   const listed = live.spec.routes?.[0]?.routeAction?.multi?.destinations ?? [];
   // Gloo (and Flagger, which omits zero) reads a missing weight as 0.
   const weightOf = (name: string) => {
     const entry = listed.find((d) => d.destination.upstream.name === name);
-    return entry === undefined ? undefined : (entry.weight ?? 0);
+    return { name, weight: entry === undefined ? undefined : (entry.weight ?? 0) };
   };
-  const primary = weightOf(names.primary);
-  const canaryWeight = weightOf(names.canary);
-  if (primary === undefined || canaryWeight === undefined) {
-    const missing = primary === undefined ? names.primary : names.canary;
-    return { ok: false, reason: `${where} does not route to Upstream ${missing} in its first route` };
-  }
-  if (primary + canaryWeight === 0) {
-    return { ok: false, reason: `${where} gives both Upstreams weight 0` };
-  }
-  const percent = Math.round((100 * canaryWeight) / (primary + canaryWeight));
-  return { ok: true, weights: { primaryWeight: 100 - percent, canaryWeight: percent, mirrored: false } };
+  return percentagesOf(
+    `${ROUTE_TABLE_KIND} ${live.metadata.namespace ?? canary.metadata.namespace}/${live.metadata.name ?? ''}`,
+    weightOf(names.primary),
+    weightOf(names.canary),
+    (upstream) => `does not route to Upstream ${upstream} in its first route`,
+  );
 }
 
 /** Why Gloo refuses the RouteTable, when one of its reporters says so (Gloo's statuses carry no generation). */

@@ -165,3 +165,29 @@ export function validateWeights(routes: DesiredRoutes): void {
     throw new RangeError(`primaryWeight + canaryWeight must be 100, got ${primaryWeight} + ${canaryWeight}`);
   }
 }
+
+export type WeightReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
+
+/**
+ * Two relative backend weights (undefined: the backend is not there) as percentages, for
+ * routers whose objects weigh the -primary and -canary backends. `where` names the object,
+ * `missing` says what lacks a backend.
+ */
+export function percentagesOf(
+  where: string,
+  primary: { name: string; weight: number | undefined },
+  canary: { name: string; weight: number | undefined },
+  missing: (backend: string) => string,
+): WeightReadback {
+  if (primary.weight === undefined || canary.weight === undefined) {
+    return {
+      ok: false,
+      reason: `${where} ${missing(primary.weight === undefined ? primary.name : canary.name)}`,
+    };
+  }
+  const total = primary.weight + canary.weight;
+  if (total === 0)
+    return { ok: false, reason: `${where} gives both ${primary.name} and ${canary.name} weight 0` };
+  const percent = Math.round((100 * canary.weight) / total);
+  return { ok: true, weights: { primaryWeight: 100 - percent, canaryWeight: percent, mirrored: false } };
+}
