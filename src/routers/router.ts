@@ -9,7 +9,7 @@ import type { KubeObjectClient } from '../kube/client.ts';
 
 /** A Canary as routers see it: identity, normalised spec and (read-only) status. */
 export interface RoutableCanary {
-  metadata: { name: string; namespace: string; uid: string };
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
   spec: NormalizedCanarySpec;
   status?: CanaryStatus;
 }
