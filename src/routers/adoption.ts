@@ -32,6 +32,13 @@ export interface SpecObject<S> extends RoutingObject {
   spec: S;
 }
 
+/** Whether the Canary created the object or found it; throws when another controller has it. */
+export type Ownership = (
+  meta: ObjectMeta,
+  canary: RoutableCanary,
+  description: string,
+) => 'owned' | 'adopted';
+
 /** What an adopted object looked like before Fledge took it over. */
 interface OriginalObject extends OriginalMetadata {
   spec: unknown;
@@ -59,7 +66,7 @@ export async function liveObject<T extends RoutingObject>(
 }
 
 export function describeRef(ref: ObjectRef): string {
-  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+  return ref.namespace === undefined ? `${ref.kind} ${ref.name}` : `${ref.kind} ${ref.namespace}/${ref.name}`;
 }
 
 /** Whether Fledge created the object for this Canary (true) or found it there (false). */
@@ -77,6 +84,7 @@ export function writtenByFledge(live: RoutingObject, canary: RoutableCanary, des
  * Server-side applies what `render` makes (`owned`: with the owner reference). An object
  * that existed before the Canary is adopted: its spec and the owner's values of the labels
  * and annotations Fledge sets are saved first, and on adoption its spec is replaced.
+ * `ownership` tells the two apart (by default: the Canary's owner reference).
  */
 export async function applyAdopting<T extends RoutingObject>(
   client: KubeObjectClient,
@@ -84,9 +92,10 @@ export async function applyAdopting<T extends RoutingObject>(
   live: T | undefined,
   canary: RoutableCanary,
   render: (owned: boolean) => T,
+  ownership: Ownership = ownershipOf,
 ): Promise<void> {
   const description = describeRef(ref);
-  const owned = live === undefined || ownershipOf(live.metadata, canary, description) === 'owned';
+  const owned = live === undefined || ownership(live.metadata, canary, description) === 'owned';
   // Render first, so a spec error leaves an adopted object untouched.
   const desired = render(owned);
   // What the object holds before the apply: the apply is skipped when it holds `desired` already.

@@ -150,8 +150,12 @@ export function ignoredFields(
   const { provider } = capabilities;
   const findings: CapabilityFinding[] = [];
   const service = spec.service;
-  if (spec.upstreamRef !== undefined) {
-    findings.push({ field: 'spec.upstreamRef', message: 'spec.upstreamRef (Gloo) is not read by Fledge' });
+  // Admission refuses it beside another spec.provider; this catches the --mesh-provider default.
+  if (spec.upstreamRef !== undefined && provider !== 'gloo') {
+    findings.push({
+      field: 'spec.upstreamRef',
+      message: `spec.upstreamRef is read only by provider gloo, not by provider ${provider}`,
+    });
   }
   if (service !== undefined) {
     for (const key of capabilities.ignoredServiceFields) {

@@ -14,6 +14,8 @@ export function routableCanary(canary: Canary, options: NormalizeOptions = {}): 
     metadata: { name, namespace, uid },
     spec: normalizeCanary(canary, options).spec,
   };
+  const annotations = canary.metadata.annotations;
+  if (annotations !== undefined) routable.metadata.annotations = annotations;
   if (canary.status !== undefined) routable.status = canary.status;
   return routable;
 }

@@ -9,7 +9,7 @@ import type { KubeObjectClient } from '../kube/client.ts';
 
 /** A Canary as routers see it: identity, normalised spec and (read-only) status. */
 export interface RoutableCanary {
-  metadata: { name: string; namespace: string; uid: string };
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
   spec: NormalizedCanarySpec;
   status?: CanaryStatus;
 }
@@ -172,4 +172,30 @@ export function validateWeights(routes: DesiredRoutes): void {
   if (primaryWeight + canaryWeight !== 100) {
     throw new RangeError(`primaryWeight + canaryWeight must be 100, got ${primaryWeight} + ${canaryWeight}`);
   }
+}
+
+export type WeightReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
+
+/**
+ * Two relative backend weights (undefined: the backend is not there) as percentages, for
+ * routers whose objects weigh the -primary and -canary backends. `where` names the object,
+ * `missing` says what lacks a backend.
+ */
+export function percentagesOf(
+  where: string,
+  primary: { name: string; weight: number | undefined },
+  canary: { name: string; weight: number | undefined },
+  missing: (backend: string) => string,
+): WeightReadback {
+  if (primary.weight === undefined || canary.weight === undefined) {
+    return {
+      ok: false,
+      reason: `${where} ${missing(primary.weight === undefined ? primary.name : canary.name)}`,
+    };
+  }
+  const total = primary.weight + canary.weight;
+  if (total === 0)
+    return { ok: false, reason: `${where} gives both ${primary.name} and ${canary.name} weight 0` };
+  const percent = Math.round((100 * canary.weight) / total);
+  return { ok: true, weights: { primaryWeight: 100 - percent, canaryWeight: percent, mirrored: false } };
 }

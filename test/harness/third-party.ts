@@ -40,6 +40,30 @@ export async function upstreamCrdFiles(crds: UpstreamCrds): Promise<string[]> {
   return defined;
 }
 
+/** A CRD file written from a project's API reference where no Go module ships it (test/fixtures/crds). */
+export function fixtureCrdFile(name: string): string {
+  return join(repoRoot, 'test/fixtures/crds', name);
+}
+
+/**
+ * Applies CRD files (server-side, so it is idempotent and safe from parallel test files)
+ * and waits until `resources` (e.g. `routetables.gateway.solo.io`) are served.
+ */
+export async function installCrdFiles(
+  kubeconfigPath: string,
+  files: readonly string[],
+  resources: readonly string[],
+): Promise<void> {
+  const fileArgs = files.flatMap((file) => ['-f', file]);
+  await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
+  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  // Established is not enough: storage for a new kind answers 429 for a moment.
+  await waitFor(`${resources.join(', ')} to be served`, async () => {
+    await kubectl(kubeconfigPath, ['get', resources.join(','), '--all-namespaces']);
+    return true;
+  });
+}
+
 /**
  * Applies the upstream Gateway API standard-channel CRDs (server-side, so it is
  * idempotent and safe from parallel test files) and waits until HTTPRoutes are

@@ -327,9 +327,7 @@ describe('migrateDocuments notes on meaning that differs', () => {
     expect(unsupported(canaryYaml('    stepWeight: 20\n'))).toEqual([]);
     expect(
       unsupported(canaryYaml('    stepWeight: 20\n').replace('provider: istio', 'provider: kuma')),
-    ).toEqual([
-      expect.stringMatching(/^spec\.provider: provider "kuma" has no router in this version.*gatewayapi:v1/),
-    ]);
+    ).toEqual([]);
     expect(
       unsupported(canaryYaml('    stepWeight: 20\n').replace('provider: istio', 'provider: appmesh')),
     ).toEqual([expect.stringContaining('AWS discontinued App Mesh')]);

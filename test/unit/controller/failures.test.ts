@@ -190,7 +190,7 @@ describe('preflight', () => {
   });
 
   it('refuses a provider with no router', async () => {
-    await expect(preflight(subject, specOf({ provider: 'kuma' }), undefined)).rejects.toMatchObject({
+    await expect(preflight(subject, specOf({ provider: 'appmesh' }), undefined)).rejects.toMatchObject({
       reason: 'ProviderUnavailable',
     });
   });

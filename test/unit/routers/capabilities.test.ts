@@ -11,6 +11,7 @@ import {
   requestedFeatures,
   routerDeclarations,
 } from '../../../src/routers/index.ts';
+import { glooRouter } from '../../../src/routers/gloo.ts';
 import { canary } from './fixtures.ts';
 
 // Every router's capabilities against every strategy it may be asked for.
@@ -59,7 +60,7 @@ describe('router capabilities', () => {
   }
 
   it('refuse a provider without a router as ProviderUnavailable', () => {
-    for (const provider of ['contour', 'kuma', 'no-such-mesh']) {
+    for (const provider of ['appmesh:v1beta2', 'no-such-mesh']) {
       let thrown: unknown;
       try {
         capabilitiesOf(provider);
@@ -148,6 +149,7 @@ describe('ignored fields', () => {
       'spec.service.unmanagedMetadata',
       'spec.service.match[0].name',
     ]);
+    expect(ignoredFields(spec, glooRouter).map((f) => f.field)).toEqual(['spec.service.unmanagedMetadata']);
   });
 
   it('is empty for a plain spec', () => {

@@ -63,7 +63,9 @@ describe('router declarations', () => {
     }
     expect(granted.has('gateway.networking.k8s.io/httproutes:patch')).toBe(true);
     expect(granted.has('networking.istio.io/virtualservices:patch')).toBe(true);
-    expect(granted.has('kuma.io/trafficroutes:patch')).toBe(false);
+    expect(granted.has('kuma.io/trafficroutes:patch')).toBe(true);
+    // App Mesh is refused for good: nothing of its API is granted.
+    expect([...granted].some((g) => g.startsWith('appmesh.k8s.aws/'))).toBe(false);
   });
 
   it('merge rules of one group and verbs into one, and render them as the chart lists them', () => {
@@ -90,7 +92,9 @@ describe('router declarations', () => {
     const rows = providersTable().split('\n').slice(2);
     expect(rows).toHaveLength(routerDeclarations.length);
     expect(rows.find((r) => r.includes('`istio`'))).toContain('runs');
-    expect(rows.find((r) => r.includes('`kuma`'))).toContain('no router yet');
+    for (const planned of routerDeclarations.filter((d) => d.availability.state === 'planned'))
+      expect(rows.find((r) => r.includes(`\`${planned.provider}\``))).toContain('no router yet');
+    expect(rows.find((r) => r.includes('`kuma`'))).toContain('runs');
     expect(rows.find((r) => r.includes('`appmesh:v1beta2`'))).toContain('refused for good');
     const header = capabilitiesTable().split('\n')[0] ?? '';
     expect(header.match(/`[^`]+`/g)).toEqual(availableRouters().map((d) => `\`${d.provider}\``));

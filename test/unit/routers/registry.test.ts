@@ -6,6 +6,7 @@ import {
   RouterConfigError,
   createRouter,
   resolveProvider,
+  routerFor,
   routableCanary,
   validateWeights,
   kubernetesRouter,
@@ -34,10 +35,16 @@ describe('resolveProvider', () => {
   });
 
   it('says a Flagger provider without a router yet is not available, rather than falling back', () => {
-    expect(() => resolveProvider('kuma')).toThrow(
-      /provider "kuma" has no router in this version of Fledge yet/,
+    // A synthetic one: Flagger's own providers all get routers.
+    const planned: RouterDeclaration = {
+      ...kubernetesRouter,
+      provider: 'mesh-x',
+      providers: ['mesh-x'],
+      availability: { state: 'planned' },
+    };
+    expect(() => routerFor('mesh-x', [kubernetesRouter, planned])).toThrow(
+      /provider "mesh-x" has no router in this version of Fledge yet; available providers: kubernetes/,
     );
-    expect(() => resolveProvider('contour')).toThrow(/has no router in this version/);
   });
 
   it('refuses a withdrawn provider with what to use instead', () => {
