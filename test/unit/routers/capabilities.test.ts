@@ -59,7 +59,7 @@ describe('router capabilities', () => {
   }
 
   it('refuse a provider without a router as ProviderUnavailable', () => {
-    for (const provider of ['contour', 'kuma', 'no-such-mesh']) {
+    for (const provider of ['gloo', 'kuma', 'no-such-mesh']) {
       let thrown: unknown;
       try {
         capabilitiesOf(provider);

@@ -37,7 +37,7 @@ describe('resolveProvider', () => {
     expect(() => resolveProvider('kuma')).toThrow(
       /provider "kuma" has no router in this version of Fledge yet/,
     );
-    expect(() => resolveProvider('contour')).toThrow(/has no router in this version/);
+    expect(() => resolveProvider('gloo')).toThrow(/has no router in this version/);
   });
 
   it('refuses a withdrawn provider with what to use instead', () => {
