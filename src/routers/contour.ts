@@ -355,6 +355,9 @@ export function renderHandoffHTTPProxy(canary: RoutableCanary, owned: boolean): 
   return httpProxy(canary, [route], owned, false);
 }
 
+/** The status the HTTPProxy CRD gives an object until a Contour reports on it. */
+const NOT_RECONCILED = 'NotReconciled';
+
 export type HTTPProxyReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
 
 /**
@@ -383,14 +386,16 @@ export function readHTTPProxy(live: HTTPProxy, names: ServiceNames): HTTPProxyRe
 /**
  * Whether Contour serves the current generation, where it reports: `valid` on the current
  * generation is served; `orphaned` (no root HTTPProxy includes it) and `invalid` are not.
- * Without any status no Contour has looked at it (none runs, or it serves another class).
+ * `NotReconciled` (the CRD's default status) or none: no Contour has looked at it (none
+ * runs, or it serves another class), so it is taken as written.
  */
 export function httpProxyAcceptance(
   proxy: HTTPProxy,
 ): { accepted: true } | { accepted: false; reason: string } {
   const where = `${HTTPPROXY_KIND} ${proxy.metadata.namespace ?? ''}/${proxy.metadata.name ?? ''}`;
   const status = proxy.status;
-  if (status?.currentStatus === undefined) return { accepted: true };
+  if (status?.currentStatus === undefined || status.currentStatus === NOT_RECONCILED)
+    return { accepted: true };
   const observed = status.conditions?.find((c) => c.type === 'Valid')?.observedGeneration;
   if (observed !== undefined && observed !== proxy.metadata.generation) {
     return {

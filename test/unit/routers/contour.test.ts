@@ -213,8 +213,10 @@ describe('reading an HTTPProxy', () => {
     });
   });
 
-  it('takes an HTTPProxy without status (no Contour looked at it) and a valid current one', () => {
+  it('takes an HTTPProxy no Contour looked at (no status, or the CRD default) and a valid current one', () => {
     expect(httpProxyAcceptance(proxy())).toEqual({ accepted: true });
+    const waiting = { currentStatus: 'NotReconciled', description: 'Waiting for controller' };
+    expect(httpProxyAcceptance(proxy(waiting))).toEqual({ accepted: true });
     const valid = {
       currentStatus: 'valid',
       conditions: [{ type: 'Valid', status: 'True', observedGeneration: 3 }],
