@@ -14,6 +14,7 @@ const P = 'nginx.ingress.kubernetes.io/';
 interface IngressObject {
   metadata: {
     name: string;
+    uid: string;
     generation: number;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
@@ -174,6 +175,31 @@ describe('nginx router through the operator', () => {
     expect(after?.metadata.generation).toBe(before?.metadata.generation);
     expect(after?.metadata.annotations).toEqual(before?.metadata.annotations);
   }, 240_000);
+
+  it('adopts an existing <ingress>-canary for the run and gives it back as it was once the weight is 0', async () => {
+    const existing = {
+      ...(userIngress(rig.namespace, 'adopt-public-canary', 'adopt') as { spec: object }),
+      metadata: {
+        name: 'adopt-public-canary',
+        namespace: rig.namespace,
+        labels: { team: 'web' },
+        annotations: { 'example.com/owner': 'team-web' },
+      },
+    };
+    await apply(kubeconfigPath, existing);
+    await initialise('adopt', { interval: '10s', threshold: 1, stepWeight: 50, maxWeight: 50 });
+    const before = await ingress('adopt-public-canary');
+    const outcome = await rig.release('adopt', () => canaryRouting('adopt-public'));
+    expect(outcome.status.phase).toBe('Succeeded');
+    // Adopted during the run (never deleted), then handed back without any canary annotation.
+    expect(outcome.seen).toContain('canary-weight=50 canary=true');
+    expect(outcome.seen.at(-1)).toBe('');
+    const after = await ingress('adopt-public-canary');
+    expect(after?.metadata.uid).toBe(before?.metadata.uid);
+    expect(after?.metadata.labels).toEqual({ team: 'web' });
+    expect(after?.metadata.annotations).toEqual(before?.metadata.annotations);
+    expect(after?.spec).toEqual(before?.spec);
+  }, 180_000);
 
   it('refuses, once and for good, an Ingress with no path to the apex and A/B conditions ingress-nginx cannot combine', async () => {
     const { namespace } = rig;
