@@ -1,38 +1,26 @@
 import type { ABMatch } from '../api/index.ts';
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import { applyAdopting, liveObject, isOwned, refOf, restoreAdopted } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { escapeRegex } from './httproute.ts';
 import {
   INGRESS_API_VERSION,
   INGRESS_KIND,
-  canaryIngressName,
+  canaryIngressMetadata,
   cloneForCanary,
   type Ingress,
 } from './ingress.ts';
-import { canaryOwnerReference, withFluxOptOut, type ObjectMeta } from './objects.ts';
-import { getService } from './services.ts';
+import { CanaryIngressRouter, type CanaryIngressStyle, type CanaryIngressWeights } from './ingress-router.ts';
 import {
-  NO_SESSION_COOKIES,
-  ORIGINAL_CONFIGURATION_ANNOTATION,
   RouterConfigError,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type RoutableCanary,
-  type RouteReadback,
-  type Router,
   type RouterDeps,
-  type SetRoutesResult,
 } from './router.ts';
 
 // ingress-nginx: a `<ingress>-canary` copy of spec.ingressRef whose backends are the
 // `-canary` Service, carrying the canary annotations (Flagger's nginx provider). The
-// user's Ingress is only read. The copy exists only while the canary gets traffic: it is
-// deleted when the weight returns to 0 (promotion, rollback) and on Canary deletion,
-// so no stale canary annotation ever routes a request.
+// copy's lifecycle is the shared one of ingress-router.ts.
 
 export const NGINX_PROVIDER = 'nginx';
 const PREFIX = 'nginx.ingress.kubernetes.io/';
@@ -43,9 +31,6 @@ export const CANARY_BY_HEADER = `${PREFIX}canary-by-header`;
 export const CANARY_BY_HEADER_VALUE = `${PREFIX}canary-by-header-value`;
 export const CANARY_BY_HEADER_PATTERN = `${PREFIX}canary-by-header-pattern`;
 export const CANARY_BY_COOKIE = `${PREFIX}canary-by-cookie`;
-
-/** Annotations of the user's Ingress that never go onto the copy. */
-const NOT_COPIED = ['kubectl.kubernetes.io/last-applied-configuration', ORIGINAL_CONFIGURATION_ANNOTATION];
 
 const canaryIngress = 'namespace="{{ namespace }}",ingress="{{ ingress }}",canary!=""';
 
@@ -118,29 +103,13 @@ export function renderCanaryIngress(
   owned: boolean,
 ): Ingress {
   const names = serviceNames(requireService(canary, NGINX_PROVIDER));
-  const copied = Object.entries(user.metadata.annotations ?? {}).filter(
-    ([key]) => !key.startsWith(CANARY) && !NOT_COPIED.includes(key),
-  );
-  const metadata: ObjectMeta = {
-    name: canaryIngressName(user.metadata.name ?? ''),
-    namespace: canary.metadata.namespace,
-    annotations: withFluxOptOut({
-      ...Object.fromEntries(copied),
-      ...canaryAnnotations(canary, canaryWeight),
-    }),
-  };
-  if (user.metadata.labels !== undefined) metadata.labels = { ...user.metadata.labels };
-  if (owned) metadata.ownerReferences = [canaryOwnerReference(canary)];
   return {
     apiVersion: INGRESS_API_VERSION,
     kind: INGRESS_KIND,
-    metadata,
+    metadata: canaryIngressMetadata(canary, user, canaryAnnotations(canary, canaryWeight), owned, CANARY),
     spec: cloneForCanary(user, names.apex, names.canary),
   };
 }
-
-export type CanaryIngressWeights =
-  { ok: true; canaryWeight: number } | { ok: false; reason: string; canaryWeight?: number };
 
 /** The canary's share as ingress-nginx reads the copy's annotations. */
 export function readCanaryWeight(ingress: Ingress | undefined): CanaryIngressWeights {
@@ -193,132 +162,22 @@ export const nginxRouter: RouterDeclaration = {
   },
 };
 
-export class NginxRouter implements Router {
-  readonly provider = NGINX_PROVIDER;
-  readonly #client: KubeObjectClient;
-
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
-  }
-
-  /** Checks the user's Ingress can be cloned and keeps an existing copy in step with it. */
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const user = await this.#userIngress(canary);
-    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
-    const current = live === undefined || !isOwned(live, canary) ? undefined : readCanaryWeight(live);
-    const weight = current?.ok === true ? current.canaryWeight : 0;
-    if (weight === 0) {
-      cloneForCanary(user, ...this.#backends(canary));
-      return;
-    }
-    await applyAdopting(this.#client, this.#canaryRef(canary), live, canary, () =>
-      renderCanaryIngress(canary, user, weight, true),
-    );
-  }
-
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    if (routes.mirror)
-      throw new RouterConfigError('provider nginx cannot mirror traffic: remove analysis.mirror');
-    const { canaryWeight } = routes;
+export const nginxStyle: CanaryIngressStyle = {
+  provider: NGINX_PROVIDER,
+  render: renderCanaryIngress,
+  read: (copy) => readCanaryWeight(copy),
+  checkRoutes: (canary, { canaryWeight }) => {
     if (isABTesting(canary) && canaryWeight !== 0 && canaryWeight !== 100) {
       throw new RouterConfigError(
         `provider nginx sends requests matching spec.analysis.match all to the canary or all to the primary; ` +
           `got canary weight ${canaryWeight}`,
       );
     }
-    const user = await this.#userIngress(canary);
-    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
-    if (canaryWeight === 0) {
-      cloneForCanary(user, ...this.#backends(canary));
-      await this.#remove(canary, live);
-    } else {
-      await applyAdopting(this.#client, this.#canaryRef(canary), live, canary, (owned) =>
-        renderCanaryIngress(canary, user, canaryWeight, owned),
-      );
-    }
-    return { cookies: { ...NO_SESSION_COOKIES } };
-  }
+  },
+};
 
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await liveObject<Ingress>(this.#client, this.#canaryRef(canary));
-    if (live === undefined) {
-      // No copy is the resting state; it routes only once the Ingress can be cloned and the Services exist.
-      const unready = await this.#unready(canary);
-      if (unready !== undefined) return { applied: false, reason: unready };
-    }
-    const read = readCanaryWeight(live);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    // No copy (or one without the canary annotation): ingress-nginx sends everything to the primary.
-    return {
-      applied: true,
-      primaryWeight: 100 - read.canaryWeight,
-      canaryWeight: read.canaryWeight,
-      mirrored: false,
-      cookies: { ...NO_SESSION_COOKIES },
-    };
-  }
-
-  async finalize(canary: RoutableCanary): Promise<void> {
-    await this.#remove(canary, await liveObject<Ingress>(this.#client, this.#canaryRef(canary)));
-  }
-
-  /** Why the user's Ingress does not reach the primary through Fledge's Services yet, if it does not. */
-  async #unready(canary: RoutableCanary): Promise<string | undefined> {
-    const { namespace } = canary.metadata;
-    const names = serviceNames(requireService(canary, NGINX_PROVIDER));
-    for (const name of [names.apex, names.primary, names.canary]) {
-      if ((await getService(this.#client, namespace, name)) === undefined)
-        return `Service ${namespace}/${name} does not exist yet`;
-    }
-    try {
-      cloneForCanary(await this.#userIngress(canary), ...this.#backends(canary));
-    } catch (error) {
-      return (error as Error).message;
-    }
-    return undefined;
-  }
-
-  /** Deletes the copy Fledge created, or gives an adopted one its original back. */
-  async #remove(canary: RoutableCanary, live: Ingress | undefined): Promise<void> {
-    if (live === undefined) return;
-    if (await restoreAdopted(this.#client, live)) return;
-    if (isOwned(live, canary)) await this.#client.delete(refOf(live), { uid: live.metadata.uid ?? '' });
-  }
-
-  async #userIngress(canary: RoutableCanary): Promise<Ingress> {
-    const ref = this.#userRef(canary);
-    const user = await liveObject<Ingress>(this.#client, ref);
-    if (user === undefined) {
-      // Not terminal: the Ingress may be applied just after the Canary.
-      throw new Error(`spec.ingressRef: Ingress ${ref.namespace ?? ''}/${ref.name} not found: create it`);
-    }
-    return user;
-  }
-
-  #backends(canary: RoutableCanary): [string, string] {
-    const names = serviceNames(requireService(canary, NGINX_PROVIDER));
-    return [names.apex, names.canary];
-  }
-
-  #userRef(canary: RoutableCanary): ObjectRef & { name: string } {
-    const name = canary.spec.ingressRef?.name;
-    if (name === undefined) {
-      throw new RouterConfigError(
-        'provider nginx needs spec.ingressRef: the Ingress to clone',
-        'RouteRefMissing',
-      );
-    }
-    return {
-      apiVersion: INGRESS_API_VERSION,
-      kind: INGRESS_KIND,
-      namespace: canary.metadata.namespace,
-      name,
-    };
-  }
-
-  #canaryRef(canary: RoutableCanary): ObjectRef {
-    const user = this.#userRef(canary);
-    return { ...user, name: canaryIngressName(user.name) };
+export class NginxRouter extends CanaryIngressRouter {
+  constructor(deps: RouterDeps) {
+    super(deps, nginxStyle);
   }
 }

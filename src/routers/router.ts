@@ -1,10 +1,9 @@
 import type { CanaryStatus, NormalizedCanarySpec, NormalizedService } from '../api/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
 
-// The contract every traffic router fills (kubernetes and gatewayapi now; Istio,
-// Linkerd/SMI, NGINX, Contour, Traefik, ... later). Weights are always read back
-// from the router's own object, never from Canary status, so a restart can never
-// leave status and routing disagreeing. A router never writes Canary status: what
+// The contract every available router fills. Weights are always read back from the
+// router's own object, never from Canary status, so a restart can never leave status
+// and routing disagreeing. A router never writes Canary status: what
 // status must remember (session cookies) is returned to the caller.
 
 /** A Canary as routers see it: identity, normalised spec and (read-only) status. */

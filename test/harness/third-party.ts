@@ -65,6 +65,26 @@ export async function installCrdFiles(
 }
 
 /**
+ * Applies a router's upstream CRDs (server-side, so it is idempotent and safe from parallel
+ * test files) and waits until `resources` (plural.group) are served.
+ */
+export async function installRouterCrds(
+  kubeconfigPath: string,
+  crds: UpstreamCrds,
+  resources: readonly string[],
+): Promise<void> {
+  const fileArgs = (await upstreamCrdFiles(crds)).flatMap((file) => ['-f', file]);
+  await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
+  const names = resources.map((resource) => `crd/${resource}`);
+  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+  // Established is not enough: storage for a new kind answers 429 for a moment.
+  await waitFor(`${resources.join(', ')} to be served`, async () => {
+    await kubectl(kubeconfigPath, ['get', resources.join(','), '--all-namespaces']);
+    return true;
+  });
+}
+
+/**
  * Applies the upstream Gateway API standard-channel CRDs (server-side, so it is
  * idempotent and safe from parallel test files) and waits until HTTPRoutes are
  * served. The folder's ValidatingAdmissionPolicy (an upgrade guard) is not

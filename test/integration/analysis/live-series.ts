@@ -8,7 +8,10 @@ import { pushSamples } from '../../harness/prometheus.ts';
  */
 export class LiveSeries {
   readonly #prometheusUrl: string;
-  readonly #values = new Map<string, { labels: Record<string, string>; value: number }>();
+  readonly #values = new Map<
+    string,
+    { labels: Record<string, string>; value: number; perSecond?: number; since?: number }
+  >();
   readonly #timer: NodeJS.Timeout;
   #pushing: Promise<void> = Promise.resolve();
   #lastError: Error | undefined;
@@ -23,6 +26,17 @@ export class LiveSeries {
   async set(metric: string, labels: Record<string, string>, value: number): Promise<void> {
     const all = { __name__: metric, ...labels };
     this.#values.set(JSON.stringify(all), { labels: all, value });
+    await this.#enqueuePush();
+    if (this.#lastError) throw this.#lastError;
+  }
+
+  /**
+   * Makes `metric{labels}` a counter growing by `perSecond` from now on, pushed like a gauge,
+   * as a data plane's request counters are scraped.
+   */
+  async count(metric: string, labels: Record<string, string>, perSecond: number): Promise<void> {
+    const all = { __name__: metric, ...labels };
+    this.#values.set(JSON.stringify(all), { labels: all, value: 0, perSecond, since: Date.now() });
     await this.#enqueuePush();
     if (this.#lastError) throw this.#lastError;
   }
@@ -46,9 +60,9 @@ export class LiveSeries {
     try {
       await pushSamples(
         this.#prometheusUrl,
-        [...this.#values.values()].map(({ labels, value }) => ({
+        [...this.#values.values()].map(({ labels, value, perSecond = 0, since = timestamp }) => ({
           labels: labels as Record<string, string> & { __name__: string },
-          samples: [{ value, timestamp }],
+          samples: [{ value: value + (perSecond * (timestamp - since)) / 1000, timestamp }],
         })),
       );
       this.#lastError = undefined;

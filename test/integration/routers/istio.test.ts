@@ -267,7 +267,7 @@ describe('istio router through the operator', () => {
     expect(status.previousSessionAffinityCookie).toBe(cookie);
   }, 180_000);
 
-  it('with revertOnDeletion gives an adopted VirtualService back as it was, keeping its own routes meanwhile', async () => {
+  it("with revertOnDeletion gives an adopted VirtualService and DestinationRule back as they were, keeping the VirtualService's own routes meanwhile", async () => {
     const original = {
       hosts: ['adopted', 'adopted.example.com'],
       gateways: ['mesh'],
@@ -276,12 +276,22 @@ describe('istio router through the operator', () => {
         { name: 'main', route: [{ destination: { host: 'adopted' } }] },
       ],
     };
-    await apply(kubeconfigPath, {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'adopted', namespace, labels: { team: 'web' } },
-      spec: original,
-    });
+    const originalRule = { host: 'adopted-primary', trafficPolicy: { tls: { mode: 'DISABLE' } } };
+    await apply(
+      kubeconfigPath,
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'adopted', namespace, labels: { team: 'web' } },
+        spec: original,
+      },
+      {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'DestinationRule',
+        metadata: { name: 'adopted-primary', namespace },
+        spec: originalRule,
+      },
+    );
     await apply(
       kubeconfigPath,
       deployment(namespace, 'adopted', 'example/adopted:1'),
@@ -299,6 +309,14 @@ describe('istio router through the operator', () => {
     expect(taken.metadata.annotations?.[ORIGINAL_ANNOTATION]).toBeDefined();
     expect(taken.metadata.ownerReferences ?? []).toEqual([]);
     expect(taken.spec.http?.map((r) => r.name)).toEqual(['docs', 'fledge-weighted']);
+    // The DestinationRule is Fledge's too (no trafficPolicy in the spec), its original saved.
+    const rule = await getJson<{ metadata: { annotations?: Record<string, string> }; spec: unknown }>(
+      namespace,
+      DESTINATION_RULES,
+      'adopted-primary',
+    );
+    expect(rule.spec).toEqual({ host: 'adopted-primary' });
+    expect(rule.metadata.annotations?.[ORIGINAL_ANNOTATION]).toBeDefined();
 
     await kubectl(kubeconfigPath, ['-n', namespace, 'delete', 'canary', 'adopted', '--wait=false']);
     await waitFor(
@@ -321,6 +339,13 @@ describe('istio router through the operator', () => {
     const restored = await virtualService('adopted');
     expect(restored.spec).toEqual(original);
     expect(restored.metadata.labels).toEqual({ team: 'web' });
+    const restoredRule = await getJson<{ metadata: { annotations?: Record<string, string> }; spec: unknown }>(
+      namespace,
+      DESTINATION_RULES,
+      'adopted-primary',
+    );
+    expect(restoredRule.spec).toEqual(originalRule);
+    expect(restoredRule.metadata.annotations?.[ORIGINAL_ANNOTATION]).toBeUndefined();
     expect(Object.keys(restored.metadata.annotations ?? {}).filter((k) => !k.startsWith('kubectl.'))).toEqual(
       [],
     );

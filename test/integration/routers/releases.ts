@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import type { CanaryStatus, Condition } from '../../../src/api/index.ts';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
@@ -25,6 +26,12 @@ export interface ReleaseRig {
   ): Promise<{ status: CanaryStatus; path: string[]; seen: string[] }>;
   /** The object as JSON, or undefined when it does not exist. */
   get<T>(resource: string, name: string): Promise<T | undefined>;
+  /**
+   * Waits until each named Canary is refused with CapabilityMissing, its Ready message saying
+   * what is given, and checks no reconcile of them was retried with back-off (terminal).
+   * Returns their statuses.
+   */
+  refused(expected: readonly (readonly [name: string, says: string])[]): Promise<CanaryStatus[]>;
   /** Deletes the Canary and waits until its finalizer has let it go. */
   deleteCanary(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -87,6 +94,27 @@ export async function startReleaseRig(prefix: string): Promise<ReleaseRig> {
       } finally {
         await sampler.stop();
       }
+    },
+    async refused(expected) {
+      const statuses: CanaryStatus[] = [];
+      for (const [name, says] of expected) {
+        const { status } = await waitForCanary(
+          kubeconfigPath,
+          namespace,
+          name,
+          (s) => readyOf(s)?.status === 'False' && readyOf(s)?.reason === 'CapabilityMissing',
+          { what: `${name} refused`, timeoutMs: 60_000 },
+        );
+        expect(readyOf(status)?.message).toContain(says);
+        statuses.push(status);
+      }
+      const retried = (await operator.logs()).filter(
+        (line) =>
+          line.msg === 'reconcile failed; retrying with back-off' &&
+          expected.some(([name]) => String(line.canary) === `${namespace}/${name}`),
+      );
+      expect(retried).toEqual([]);
+      return statuses;
     },
     async deleteCanary(name) {
       await kubectl(kubeconfigPath, ['delete', 'canary', name, '-n', namespace, '--wait=false']);
