@@ -59,3 +59,15 @@ export async function imageOf(kubeconfigPath: string, namespace: string, name: s
     'jsonpath={.spec.template.spec.containers[0].image}',
   ]);
 }
+
+/** What `read` returns once two reads two seconds apart agree (at most 30 s). */
+export async function settled(read: () => Promise<string>): Promise<string> {
+  let last = await read();
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const next = await read();
+    if (next === last) return next;
+    last = next;
+  }
+  return last;
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CanaryStatus } from '../../../src/api/index.ts';
-import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { canaryStatus, imageOf, inPhase, settled, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
@@ -192,26 +192,37 @@ describe.each([
       let promoted = `example/${subject.name}:0`;
       for (const [i, fails] of (plans.get(subject.name) ?? []).entries()) {
         const image = `example/${subject.name}:${i + 1}`;
-        const before = (await canaryStatus(kubeconfigPath, namespace, subject.name)).lastAppliedSpec;
+        const before = await canaryStatus(kubeconfigPath, namespace, subject.name);
         failing.set(subject.name, fails);
         await setImage(kubeconfigPath, namespace, subject.name, image);
+        // This release's own run ending: a later run number, not only a new revision beside an
+        // earlier run's end.
         const { status } = await waitForCanary(
           kubeconfigPath,
           namespace,
           subject.name,
           (s: CanaryStatus) =>
-            s.lastAppliedSpec !== before && (s.phase === 'Succeeded' || s.phase === 'Failed'),
+            s.lastAppliedSpec !== before.lastAppliedSpec &&
+            (s.run ?? 0) > (before.run ?? 0) &&
+            (s.phase === 'Succeeded' || s.phase === 'Failed'),
           { what: `${subject.name} release ${i + 1}`, timeoutMs: 240_000 },
         );
         if (!fails) promoted = image;
+        const planned = fails ? 'Failed' : 'Succeeded';
+        // An unplanned end says why, so a failure here can be told from its message alone.
+        const why = status.conditions?.find((c) => c.type === 'Promoted')?.message;
         outcomes.push({
           release: i + 1,
-          phase: status.phase ?? '',
-          primary: await imageOf(kubeconfigPath, namespace, `${subject.name}-primary`),
-          expected: `${fails ? 'Failed' : 'Succeeded'} ${promoted}`,
-          routes: subject.progressive
-            ? await routeWeights(kubeconfigPath, namespace, subject.name)
-            : await field(kubeconfigPath, namespace, 'service', subject.name, '{.spec.selector.app}'),
+          phase:
+            status.phase === planned ? planned : `${status.phase ?? ''} (${why ?? 'no Promoted condition'})`,
+          // The terminal phase is written before that reconcile's route change: read until it holds.
+          primary: await settled(() => imageOf(kubeconfigPath, namespace, `${subject.name}-primary`)),
+          expected: `${planned} ${promoted}`,
+          routes: await settled(() =>
+            subject.progressive
+              ? routeWeights(kubeconfigPath, namespace, subject.name)
+              : field(kubeconfigPath, namespace, 'service', subject.name, '{.spec.selector.app}'),
+          ),
         });
       }
       return outcomes;

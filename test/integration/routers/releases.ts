@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import type { CanaryStatus, Condition } from '../../../src/api/index.ts';
-import { inPhase, waitForCanary } from '../../harness/canary.ts';
+import { inPhase, settled, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
@@ -129,16 +129,4 @@ export async function startReleaseRig(prefix: string): Promise<ReleaseRig> {
       await hooks.close();
     },
   };
-}
-
-/** What `read` returns once two reads two seconds apart agree (at most 30 s). */
-async function settled(read: () => Promise<string>): Promise<string> {
-  let last = await read();
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const next = await read();
-    if (next === last) return next;
-    last = next;
-  }
-  return last;
 }
