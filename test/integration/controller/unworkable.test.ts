@@ -54,21 +54,21 @@ const patchCanary = (namespace: string, name: string, patch: object[]) =>
 
 const cases: Case[] = [
   {
-    name: 'kuma',
+    name: 'appmesh',
     reason: 'ProviderUnavailable',
-    says: 'provider "kuma" has no router',
+    says: 'provider "appmesh" is refused: AWS discontinued App Mesh',
     objects: (ns) => [
-      deployment(ns, 'kuma', 'example/web:1'),
-      canary(ns, 'kuma', { provider: 'kuma', analysis: blueGreen }),
+      deployment(ns, 'appmesh', 'example/web:1'),
+      canary(ns, 'appmesh', { provider: 'appmesh', analysis: blueGreen }),
     ],
     fix: async (ns) => {
-      await patchCanary(ns, 'kuma', [{ op: 'replace', path: '/spec/provider', value: 'kubernetes' }]);
+      await patchCanary(ns, 'appmesh', [{ op: 'replace', path: '/spec/provider', value: 'kubernetes' }]);
     },
   },
   {
     name: 'svc-target',
     reason: 'UnsupportedTarget',
-    says: 'spec.targetRef.kind "Service"',
+    says: 'spec.targetRef: a Service target is split between its -primary and -canary copies',
     objects: (ns) => [
       deployment(ns, 'svc-target', 'example/web:1'),
       canary(ns, 'svc-target', {
