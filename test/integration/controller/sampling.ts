@@ -8,18 +8,23 @@ import { kubectl } from '../../harness/control-plane.ts';
 export function sampleDistinct(read: () => Promise<string>, intervalMs = 200) {
   const seen: string[] = [];
   let stopped = false;
+  const sample = async () => {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined && value !== '' && seen.at(-1) !== value) seen.push(value);
+  };
   const loop = (async () => {
     while (!stopped) {
-      const value = await read().catch(() => undefined);
-      if (value !== undefined && value !== '' && seen.at(-1) !== value) seen.push(value);
+      await sample();
       await new Promise((done) => setTimeout(done, intervalMs));
     }
   })();
   return {
     seen: (): readonly string[] => seen,
+    /** Stops, then reads once more: a state the caller just waited for is in what was seen. */
     async stop(): Promise<string[]> {
       stopped = true;
       await loop;
+      await sample();
       return seen;
     },
   };
