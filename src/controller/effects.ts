@@ -155,7 +155,10 @@ export class Effects {
     const { name, namespace } = identityOf(canary);
     const ref = { name, namespace };
     const checksum = webhookChecksum(canary.status);
-    this.#deps.observer.requestHook(key, action.id, async (signal) => {
+    // The engine reads every hook's answer but a post-rollout one's.
+    const observer = this.#deps.observer;
+    const request = action.webhook.type === 'post-rollout' ? observer.sendHook : observer.requestHook;
+    request.call(observer, key, action.id, async (signal) => {
       const result = await this.#deps.webhooks.call(
         { id: action.id, canary: ref, webhook: action.webhook, phase: action.phase, checksum },
         signal,

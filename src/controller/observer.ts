@@ -31,6 +31,8 @@ export class Observer {
   readonly #requested = new Map<string, Map<string, RequestKind>>();
   /** The last workload observation per key, for actions that need selectors and ports. */
   readonly #workloads = new Map<string, WorkloadObservation>();
+  /** Per key, hooks whose answer nobody reads (post-rollout): they run to the end, whatever is awaited. */
+  readonly #unread = new Map<string, Set<string>>();
   /** Per key, the spec fields the data plane behind the router was last seen to ignore. */
   readonly #ignoredByRoutes = new Map<string, readonly CapabilityFinding[]>();
 
@@ -103,6 +105,17 @@ export class Observer {
     this.#deps.hooks.request(key, id, task);
   }
 
+  /**
+   * Sends a hook whose answer the engine does not read. It is asked for once, by the transition
+   * that ends a run, so later reconciles must let it finish rather than cancel it as unwanted.
+   */
+  sendHook(key: string, id: string, task: Task<HookResult>): void {
+    let unread = this.#unread.get(key);
+    if (!unread) this.#unread.set(key, (unread = new Set()));
+    unread.add(id);
+    this.#deps.hooks.request(key, id, task);
+  }
+
   requestMeasurement(key: string, id: string, task: Task<Measurement>): void {
     this.#remember(key, id, 'metric');
     this.#deps.measurements.request(key, id, task);
@@ -113,13 +126,22 @@ export class Observer {
     const wanted = new Set(awaiting);
     const requested = this.#requested.get(key);
     if (requested) for (const id of requested.keys()) if (!wanted.has(id)) requested.delete(id);
-    this.#deps.hooks.forget(key, wanted);
+    const unread = this.#unread.get(key);
+    const sending = new Set(wanted);
+    for (const id of unread ?? []) {
+      const state = this.#deps.hooks.state(key, id);
+      if (state === undefined || state === 'settled') unread?.delete(id);
+      else sending.add(id);
+    }
+    if (unread?.size === 0) this.#unread.delete(key);
+    this.#deps.hooks.forget(key, sending);
     this.#deps.measurements.forget(key, wanted);
   }
 
   /** The Canary is gone: cancel and drop everything held for it. */
   forget(key: string): void {
     this.#requested.delete(key);
+    this.#unread.delete(key);
     this.#workloads.delete(key);
     this.#ignoredByRoutes.delete(key);
     this.#deps.hooks.forget(key);

@@ -117,10 +117,13 @@ describe('exactly once per tick', () => {
       timeoutMs: 180_000,
     });
     expect(done.status.phase).toBe('Succeeded');
+    // The post-rollout hook is sent after the status that ends the run is written.
+    const ofRun = () => hooks.calls.filter((call) => call.body.name === name);
+    await waitFor(`${name}'s post-rollout hook`, async () => pathOf(ofRun(), '/post').length > 0, 30_000);
     const versions = await history.stop();
     expect(weightedRunViolations(versions, plan)).toEqual([]);
     expect(ticksJudgedTwice(versions)).toEqual([]);
-    const calls = hooks.calls.filter((call) => call.body.name === name);
+    const calls = ofRun();
     expect(calls.every((call) => call.key !== undefined)).toBe(true);
     expect(unexplainedRepeats(calls, kills)).toEqual([]);
     expect(pathOf(calls, '/pre')).toHaveLength(1);
