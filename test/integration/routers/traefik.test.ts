@@ -355,8 +355,17 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     agent.destroy();
   }, 240_000);
 
-  it("rolls back 10% 500s on Traefik's metrics, the operator killed mid-run, never serving a wrong weight", async () => {
-    const name = 'flaky';
+  /**
+   * Releases `name` under load with `env` set, judged by one builtin check; `midRun` runs once
+   * Traefik serves the first step. The run must fail after two failed checks, Traefik serving no
+   * weight but 0 and the first step throughout. Returns the check's last value.
+   */
+  async function rolledBack(
+    name: string,
+    check: { name: string; thresholdRange: { min?: number; max?: number } },
+    env: string,
+    midRun: () => Promise<void> = async () => {},
+  ): Promise<number | undefined> {
     const agent = new Agent({ keepAlive: true });
     await initialise(name, agent, {
       interval: '10s',
@@ -364,11 +373,11 @@ describe('real traffic: Traefik serving the TraefikService', () => {
       stepWeight: 20,
       maxWeight: 60,
       // The builtin check: the query comes from the traefik router's declaration.
-      metrics: [{ name: 'request-success-rate', interval: '15s', thresholdRange: { min: 99 } }],
+      metrics: [{ ...check, interval: '15s' }],
     });
     agent.destroy();
     const load = startLoad(plane.proxy.url, { host: `${name}.test` });
-    // Every weight Traefik serves, in order, sampled throughout, restart included.
+    // Every weight Traefik serves, in order, sampled throughout.
     const applied: number[] = [];
     let sampling = true;
     const sampler = (async () => {
@@ -380,10 +389,9 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     })();
     let outcome: Awaited<ReturnType<typeof waitForCanary>>;
     try {
-      await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, 'ERROR_RATE=0.1']);
+      await kubectl(kubeconfigPath, ['-n', namespace, 'set', 'env', `deployment/${name}`, env]);
       await waitFor('Traefik to serve the first step', async () => applied.includes(20), 120_000);
-      await operator.kill();
-      operator = await startOperator();
+      await midRun();
       outcome = await waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
         timeoutMs: 240_000,
       });
@@ -395,10 +403,26 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     }
     expect(outcome.status.phase).toBe('Failed');
     expect(outcome.status.failedChecks).toBe(2);
-    const check = outcome.status.metrics?.find((m) => m.name === 'request-success-rate');
-    expect(check).toMatchObject({ verdict: 'Fail' });
-    expect(check?.value).toBeLessThan(99);
-    // No step on failing checks, and no other weight across the restart.
+    const measured = outcome.status.metrics?.find((m) => m.name === check.name);
+    expect(measured).toMatchObject({ verdict: 'Fail' });
+    // No step on failing checks, and no other weight.
     expect(applied).toEqual([0, 20, 0]);
+    // The canary did answer real requests before it was rolled back.
+    expect(countsOf(await plane.backend.counts(), namespace, name).canary).toBeGreaterThan(0);
+    return measured?.value;
+  }
+
+  it("rolls back 10% 500s on Traefik's metrics, the operator killed mid-run, never serving a wrong weight", async () => {
+    const successRate = { name: 'request-success-rate', thresholdRange: { min: 99 } };
+    const value = await rolledBack('flaky', successRate, 'ERROR_RATE=0.1', async () => {
+      await operator.kill();
+      operator = await startOperator();
+    });
+    expect(value).toBeLessThan(99);
+  }, 300_000);
+
+  it('rolls back a release answering in 800 ms on the request duration Traefik measured', async () => {
+    const duration = { name: 'request-duration', thresholdRange: { max: 500 } };
+    expect(await rolledBack('slow', duration, 'LATENCY_MS=800')).toBeGreaterThan(500);
   }, 300_000);
 });
