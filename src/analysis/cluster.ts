@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { normalizeKubeError } from '../kube/errors.ts';
+import { Handover } from '../runtime/handover.ts';
 import { ProviderError } from './provider.ts';
 
 // The port through which stores that live in the cluster (job, keptn,
@@ -106,11 +107,12 @@ export function measurementObjectName(prefix: string, requestId: string): string
 
 /**
  * Creates `object` in its namespace, reads it every `pollMs` until `verdict`
- * returns a number, and deletes it whatever happened, with its dependents.
- * An object with a name that exists already was created for the same
- * measurement (by this operator before a restart, or by the previous leader):
- * it is adopted and awaited instead of run twice. `what` names the object in
- * errors, e.g. "a Job".
+ * returns a number, and deletes it, with its dependents, whatever happened
+ * but a Handover: the operator stopping leaves it to its successor. An object
+ * with a name that exists already was created for the same measurement (by
+ * this operator before a restart, or by the previous leader): it is adopted
+ * and awaited instead of run twice. `what` names the object in errors, e.g.
+ * "a Job".
  */
 export async function createAndAwait<T extends CreatedObject>(
   cluster: ClusterClient,
@@ -158,7 +160,7 @@ export async function createAndAwait<T extends CreatedObject>(
   } finally {
     // Background propagation takes dependents (a Job's pods) with it. The uid
     // precondition spares a namesake that is not the object created or read here.
-    if (uid !== undefined) {
+    if (uid !== undefined && !(signal.reason instanceof Handover)) {
       await cluster.delete(ref, { query: { propagationPolicy: 'Background' }, uid }).catch(() => undefined);
     }
   }

@@ -7,6 +7,7 @@ import {
   type ClusterRef,
 } from '../../../src/analysis/cluster.ts';
 import { KubeRequestError } from '../../../src/kube/errors.ts';
+import { Handover } from '../../../src/runtime/handover.ts';
 
 // Naming and adopting the objects cluster stores create; the real apiserver's
 // answers are exercised in test/integration/analysis/cluster-stores.test.ts.
@@ -91,6 +92,21 @@ describe('createAndAwait', () => {
       createAndAwait(cluster.client, object, 'a Thing', verdict, new AbortController().signal, 1),
     ).resolves.toBe(1);
     expect(cluster.calls).toEqual(['create smoke-1', 'get smoke-1', 'delete smoke-1 earlier']);
+  });
+
+  it('leaves the object to the successor when the operator stops, and deletes it when no longer wanted', async () => {
+    const unfinished: Thing = { ...object, done: false };
+    // Aborted from the start: the in-memory create does not look at the signal, the wait does.
+    const stopped = async (reason: Error) => {
+      const cluster = memoryCluster();
+      const signal = AbortSignal.abort(reason);
+      await expect(createAndAwait(cluster.client, unfinished, 'a Thing', verdict, signal, 1)).rejects.toThrow(
+        'waiting for Thing test/smoke-1 was cancelled',
+      );
+      return [...cluster.objects.keys()];
+    };
+    expect(await stopped(new Handover('operator stopped'))).toEqual(['smoke-1']);
+    expect(await stopped(new Error('no longer needed'))).toEqual([]);
   });
 
   it('reports a conflict of an object named by generateName as an error', async () => {
