@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { normalizeKubeError } from '../kube/errors.ts';
+import { Handover } from '../runtime/handover.ts';
 import { ProviderError } from './provider.ts';
 
 // The port through which stores that live in the cluster (job, keptn,
@@ -75,13 +77,42 @@ export function clusterError(err: unknown, what: string, signal?: AbortSignal): 
 }
 
 interface CreatedObject extends ClusterObject {
-  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly uid?: string };
+  readonly metadata?: {
+    readonly name?: string;
+    readonly generateName?: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+  };
+}
+
+/** Hex digits of the request id's digest in an object's name: 64 bits, no collision in one namespace. */
+const digestLength = 16;
+/** The longest DNS-1123 label, so the name also fits label values such as a Job's pods' job-name. */
+const maxNameLength = 63;
+
+/**
+ * The name of the object a measurement creates: `prefix` (as a generateName),
+ * made DNS-1123-safe and cut to fit, then a digest of the engine's request id
+ * (canary uid, run, tick, metric). The same measurement always names the same
+ * object, so the operator that asks again after a restart finds it.
+ */
+export function measurementObjectName(prefix: string, requestId: string): string {
+  const digest = createHash('sha256').update(requestId).digest('hex').slice(0, digestLength);
+  const safe = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
+  return `${safe.slice(0, maxNameLength - digestLength)}${digest}`;
 }
 
 /**
- * Creates `object` (named by generateName, in its namespace), reads it every
- * `pollMs` until `verdict` returns a number, and deletes it whatever happened,
- * with its dependents. `what` names the object in errors, e.g. "a Job".
+ * Creates `object` in its namespace, reads it every `pollMs` until `verdict`
+ * returns a number, and deletes it, with its dependents, whatever happened
+ * but a Handover: the operator stopping leaves it to its successor. An object
+ * with a name that exists already was created for the same measurement (by
+ * this operator before a restart, or by the previous leader): it is adopted
+ * and awaited instead of run twice. `what` names the object in errors, e.g.
+ * "a Job".
  */
 export async function createAndAwait<T extends CreatedObject>(
   cluster: ClusterClient,
@@ -92,18 +123,22 @@ export async function createAndAwait<T extends CreatedObject>(
   pollMs = 1000,
 ): Promise<number> {
   const namespace = object.metadata?.namespace ?? '';
-  let created: T;
-  try {
-    created = await cluster.create(object, { signal });
-  } catch (err) {
-    throw clusterError(err, `creating ${what} in ${namespace}`, signal);
-  }
   const ref = {
     apiVersion: object.apiVersion ?? '',
     kind: object.kind ?? '',
     namespace,
-    name: created.metadata?.name ?? '',
+    name: object.metadata?.name ?? '',
   };
+  let uid: string | undefined;
+  try {
+    const created = await cluster.create(object, { signal });
+    ref.name = created.metadata?.name ?? '';
+    uid = created.metadata?.uid;
+  } catch (err) {
+    if (ref.name === '' || normalizeKubeError(err).code !== 409) {
+      throw clusterError(err, `creating ${what} in ${namespace}`, signal);
+    }
+  }
   const where = `${ref.kind} ${namespace}/${ref.name}`;
   try {
     for (;;) {
@@ -113,6 +148,7 @@ export async function createAndAwait<T extends CreatedObject>(
       } catch (err) {
         throw clusterError(err, `reading ${where}`, signal);
       }
+      uid ??= current.metadata?.uid;
       const value = verdict(current, where);
       if (value !== undefined) return value;
       try {
@@ -122,9 +158,10 @@ export async function createAndAwait<T extends CreatedObject>(
       }
     }
   } finally {
-    // Background propagation takes dependents (a Job's pods) with it.
-    await cluster
-      .delete(ref, { query: { propagationPolicy: 'Background' }, uid: created.metadata?.uid })
-      .catch(() => undefined);
+    // Background propagation takes dependents (a Job's pods) with it. The uid
+    // precondition spares a namesake that is not the object created or read here.
+    if (uid !== undefined && !(signal.reason instanceof Handover)) {
+      await cluster.delete(ref, { query: { propagationPolicy: 'Background' }, uid }).catch(() => undefined);
+    }
   }
 }

@@ -88,18 +88,22 @@ interface Plan {
 /**
  * Measures one metric of a normalised Canary (interval and thresholdRange
  * filled in, templateRef namespaced, deprecated threshold already mapped).
+ * `requestId` is the engine's id of this measurement, passed on to the store.
  */
 export async function measure(
   metric: NormalizedMetric,
   ctx: AnalysisContext,
   deps: MeasureDeps,
   signal?: AbortSignal,
+  requestId?: string,
 ): Promise<Measurement> {
   let query: string | undefined;
   try {
     const plan = await planMeasurement(metric, ctx, deps);
     query = plan.query;
-    const result = await deps.providerFor(plan.provider).query(plan.query, signal, plan.intervalMs);
+    const result = await deps
+      .providerFor(plan.provider)
+      .query(plan.query, signal, plan.intervalMs, requestId);
     return {
       name: metric.name,
       query,

@@ -21,8 +21,15 @@ export interface MetricProvider {
   /**
    * Runs one query. Resolves to a number or NoData; rejects only with ProviderError.
    * `intervalMs` is the metric's interval, for stores whose API takes a time window.
+   * `requestId` is the engine's id of the measurement (canary uid, run, tick, metric), the same
+   * after a restart: stores that create objects name them by it, so a repeated request adopts them.
    */
-  query(query: string, signal?: AbortSignal, intervalMs?: number): Promise<number | NoData>;
+  query(
+    query: string,
+    signal?: AbortSignal,
+    intervalMs?: number,
+    requestId?: string,
+  ): Promise<number | NoData>;
   /** Releases pooled connections; called when the provider leaves the cache. */
   close(): void;
 }

@@ -194,7 +194,7 @@ export class Effects {
     });
     const { name, namespace } = context;
     this.#deps.observer.requestMeasurement(key, action.id, async (signal) => {
-      const measurement = await measure(action.metric, context, this.#deps.measureDeps, signal);
+      const measurement = await measure(action.metric, context, this.#deps.measureDeps, signal, action.id);
       recordMeasurement(this.#deps.metrics.canary.metricAnalysis, { name, namespace }, measurement);
       this.#deps.log.info(
         {

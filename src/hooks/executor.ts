@@ -1,19 +1,23 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
+import { Handover } from '../runtime/handover.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 // Runs slow I/O the engine asked for (webhooks, metric queries) off the
 // reconcile path. A reconcile requests a task by a deterministic id and moves
 // on; when the task settles the canary is re-enqueued, and a later reconcile
 // reads the result. In memory only: after a restart the engine asks for the
-// same ids again and they simply run again.
+// same ids again and they run again, finding what the stopped run left behind.
 
 /** A task's end, in Promise.allSettled's shape: a task that throws still settles. */
 export type TaskOutcome<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; reason: unknown };
 
 export type TaskState = 'queued' | 'running' | 'settled';
 
-/** The signal aborts when the task is forgotten or the executor shuts down; tasks must honour it. */
+/**
+ * The signal aborts when the task is forgotten or the executor shuts down (then with a Handover
+ * reason); tasks must honour it.
+ */
 export type Task<T> = (signal: AbortSignal) => Promise<T>;
 
 /** prom-client objects the executor reports into; every series is labelled with the executor name. */
@@ -164,7 +168,9 @@ export class TaskExecutor<T> {
   async shutdown(): Promise<void> {
     this.#stopped = true;
     for (const ids of this.#entries.values()) {
-      for (const entry of ids.values()) this.#drop(entry);
+      for (const entry of ids.values()) {
+        this.#drop(entry, new Handover(`task ${entry.id} of ${entry.key} stopped with the operator`));
+      }
     }
     this.#entries.clear();
     this.#keys.clear();
@@ -256,8 +262,8 @@ export class TaskExecutor<T> {
     }
   }
 
-  #drop(entry: Entry<T>): void {
-    entry.abort?.abort(new Error(`task ${entry.id} of ${entry.key} is no longer needed`));
+  #drop(entry: Entry<T>, reason = new Error(`task ${entry.id} of ${entry.key} is no longer needed`)): void {
+    entry.abort?.abort(reason);
     entry.expiry?.cancel();
     this.#remove(entry);
   }

@@ -1,6 +1,7 @@
 import {
   createAndAwait,
   clusterOf,
+  measurementObjectName,
   type ClusterClient,
   type ClusterObject,
   type StoreContext,
@@ -15,7 +16,9 @@ import { PlainQuery } from '../template.ts';
 // the Job's `metadata` (labels, annotations, generateName) and `spec`, in the
 // Canary's namespace. A Job that completes measures 1, one that fails measures
 // 0, so a template is judged with `thresholdRange: {min: 1}`. The Job is
-// deleted once it has a verdict.
+// deleted once it has a verdict. Its name is generateName followed by a digest
+// of the measurement, so a measurement asked again after a restart or a leader
+// change finds its Job instead of running a second one.
 
 const defaultGenerateName = 'fledge-metric-';
 const defaultIntervalMs = 60_000;
@@ -51,8 +54,13 @@ export function createJobProvider(config: ProviderConfig, context: StoreContext)
   const running = new Set<AbortController>();
 
   return {
-    async query(query: string, signal?: AbortSignal, intervalMs = defaultIntervalMs): Promise<number> {
-      const job = jobFrom(query, namespace, intervalMs);
+    async query(
+      query: string,
+      signal?: AbortSignal,
+      intervalMs = defaultIntervalMs,
+      requestId?: string,
+    ): Promise<number> {
+      const job = jobFrom(query, namespace, intervalMs, requestId);
       const stop = new AbortController();
       running.add(stop);
       const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
@@ -68,8 +76,12 @@ export function createJobProvider(config: ProviderConfig, context: StoreContext)
   };
 }
 
-/** The Job to create: the query's metadata and spec, with Fledge's defaults where it is silent. */
-export function jobFrom(query: string, namespace: string, intervalMs: number): Job {
+/**
+ * The Job to create: the query's metadata and spec, with Fledge's defaults where it is silent.
+ * With the engine's request id it is named for that measurement; without one (a query outside
+ * a Canary run), the apiserver generates its name.
+ */
+export function jobFrom(query: string, namespace: string, intervalMs: number, requestId?: string): Job {
   const { metadata = {}, spec } = queryDocument(
     query,
     'job',
@@ -101,7 +113,9 @@ export function jobFrom(query: string, namespace: string, intervalMs: number): J
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      generateName: String(generateName),
+      ...(requestId === undefined
+        ? { generateName: String(generateName) }
+        : { name: measurementObjectName(String(generateName), requestId) }),
       namespace,
       labels: { ...(labels as Record<string, string> | undefined), 'app.kubernetes.io/managed-by': 'fledge' },
       ...(annotations !== undefined && { annotations: annotations as Record<string, string> }),

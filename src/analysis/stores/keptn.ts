@@ -2,6 +2,7 @@ import {
   clusterError,
   clusterOf,
   createAndAwait,
+  measurementObjectName,
   type ClusterClient,
   type ClusterObject,
   type StoreContext,
@@ -15,7 +16,9 @@ import { PlainQuery } from '../template.ts';
 // is `keptnmetric/<namespace>/<name>`: the value Keptn's metrics operator last
 // wrote to that KeptnMetric's status; or `analysis/<namespace>/<definition>[/<timeframe>[/<k=v;k=v>]]`:
 // an Analysis of that AnalysisDefinition is created, and once Keptn has
-// evaluated it, it measures 1 when it passed and 0 when it did not.
+// evaluated it, it measures 1 when it passed and 0 when it did not. The
+// Analysis is named for the measurement, so one asked again after a restart or
+// a leader change finds it instead of creating a second one.
 
 const apiVersion = 'metrics.keptn.sh/v1beta1';
 const queryShape =
@@ -78,14 +81,19 @@ export function parseKeptnQuery(query: string): KeptnQuery {
 export function createKeptnProvider(config: ProviderConfig, context: StoreContext): MetricProvider {
   const cluster = clusterOf(context, 'keptn');
   return {
-    async query(query: string, signal?: AbortSignal): Promise<number | NoData> {
+    async query(
+      query: string,
+      signal?: AbortSignal,
+      _intervalMs?: number,
+      requestId?: string,
+    ): Promise<number | NoData> {
       const parsed = parseKeptnQuery(query);
       const deadline = AbortSignal.timeout(config.timeoutMs);
       const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
       try {
         return parsed.kind === 'KeptnMetric'
           ? await readMetric(cluster, parsed, combined)
-          : await runAnalysis(cluster, parsed, combined);
+          : await runAnalysis(cluster, parsed, combined, requestId);
       } catch (err) {
         if (deadline.aborted && !signal?.aborted) {
           throw new ProviderError(
@@ -128,11 +136,18 @@ function runAnalysis(
   cluster: ClusterClient,
   query: Extract<KeptnQuery, { kind: 'Analysis' }>,
   signal: AbortSignal,
+  requestId: string | undefined,
 ): Promise<number> {
+  const prefix = `${query.name}-`;
   const analysis: Analysis = {
     apiVersion,
     kind: 'Analysis',
-    metadata: { generateName: `${query.name}-`, namespace: query.namespace },
+    metadata: {
+      ...(requestId === undefined
+        ? { generateName: prefix }
+        : { name: measurementObjectName(prefix, requestId) }),
+      namespace: query.namespace,
+    },
     spec: {
       analysisDefinition: { name: query.name },
       timeframe: { recent: query.timeframe },

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { ClusterClient } from '../../../src/analysis/cluster.ts';
+import type { ClusterClient, ClusterObject, ClusterRequestOptions } from '../../../src/analysis/cluster.ts';
 import { createJobProvider } from '../../../src/analysis/stores/job.ts';
 import { createKeptnProvider } from '../../../src/analysis/stores/keptn.ts';
 import { createKubeClients, loadKubeConfig } from '../../../src/kube/client.ts';
@@ -71,6 +71,40 @@ describe('stores read through the Kubernetes API', () => {
       left.filter((job) => job.metadata.name.startsWith('cancelled-') && !job.metadata.deletionTimestamp),
     ).toEqual([]);
   }, 60_000);
+
+  it('job: a measurement asked again, as after a restart, adopts the Job of the first', async () => {
+    const read = new Set<string | undefined>();
+    // The operator's client, recording the Jobs it reads; one that stopped before its cleanup deletes nothing.
+    const operator = (stopsBeforeCleanup: boolean): ClusterClient => ({
+      create: <T extends ClusterObject>(object: T, options?: ClusterRequestOptions) =>
+        cluster.create(object, options),
+      get: async <T extends ClusterObject>(
+        ref: Parameters<ClusterClient['get']>[0],
+        options?: ClusterRequestOptions,
+      ) => {
+        const job = await cluster.get<T>(ref, options);
+        read.add(job.metadata?.uid);
+        return job;
+      },
+      delete: (ref, options) => (stopsBeforeCleanup ? Promise.resolve() : cluster.delete(ref, options)),
+      request: (...args) => cluster.request(...args),
+    });
+    const config = { type: 'job', address: '', namespace, timeoutMs: 5000 };
+    const requestId = `${namespace}-uid/r1/t1/metric/0-smoke`;
+    const query = jobQuery(true).replace('smoke-', 'adopted-');
+    const adopted = async () =>
+      ((await jobs()).items as { metadata: { name: string; deletionTimestamp?: string } }[]).filter(
+        (job) => job.metadata.name.startsWith('adopted-') && !job.metadata.deletionTimestamp,
+      );
+
+    const before = createJobProvider(config, { cluster: operator(true) });
+    await expect(before.query(query, undefined, 60_000, requestId)).resolves.toBe(1);
+    expect(await adopted()).toHaveLength(1);
+    const after = createJobProvider(config, { cluster: operator(false) });
+    await expect(after.query(query, undefined, 60_000, requestId)).resolves.toBe(1);
+    expect(read.size).toBe(1);
+    expect(await adopted()).toEqual([]);
+  }, 120_000);
 
   it("job: reports the apiserver's refusal of an invalid Job as a bad query", async () => {
     const provider = createJobProvider({ type: 'job', address: '', namespace, timeoutMs: 5000 }, { cluster });

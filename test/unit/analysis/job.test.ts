@@ -62,6 +62,18 @@ describe('job store', () => {
     });
   });
 
+  it("names the Job for the measurement, after the query's generateName", () => {
+    const named = jobFrom(query, 'test', 30_000, 'uid-1/r1/t2/metric/0-smoke');
+    expect(named.metadata?.generateName).toBeUndefined();
+    expect(named.metadata?.name).toMatch(/^podinfo-smoke-[0-9a-f]{16}$/);
+    expect(jobFrom(query, 'test', 30_000, 'uid-1/r1/t2/metric/0-smoke').metadata?.name).toBe(
+      named.metadata?.name,
+    );
+    expect(jobFrom(query, 'test', 30_000, 'uid-1/r1/t3/metric/0-smoke').metadata?.name).not.toBe(
+      named.metadata?.name,
+    );
+  });
+
   it('refuses a query that is not a Job, naming what it takes', () => {
     const failure = (q: string) => {
       try {

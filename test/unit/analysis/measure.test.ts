@@ -17,7 +17,7 @@ type Answer = number | NoData | ProviderError;
 
 interface Harness {
   deps: MeasureDeps;
-  sent: { config: ProviderConfig; query: string }[];
+  sent: { config: ProviderConfig; query: string; requestId?: string | undefined }[];
 }
 
 function harness(
@@ -33,8 +33,8 @@ function harness(
   const cache = new ProviderCache({
     factories: {
       prometheus: (config) => ({
-        query: async (query) => {
-          sent.push({ config, query });
+        query: async (query, _signal, _intervalMs, requestId) => {
+          sent.push({ config, query, requestId });
           const answer = answers.shift();
           if (answer === undefined) throw new Error('test store has no answer left');
           if (answer instanceof ProviderError) throw answer;
@@ -104,6 +104,12 @@ describe('measure: builtin metrics', () => {
       address: 'http://prometheus.istio-system:9090',
       timeoutMs: 5000,
     });
+  });
+
+  it("passes the engine's request id on to the store", async () => {
+    const h = harness({ answers: [100] });
+    await measure(successRate, ctx, h.deps, undefined, 'uid-1/r1/t2/metric/0-request-success-rate');
+    expect(h.sent[0]?.requestId).toBe('uid-1/r1/t2/metric/0-request-success-rate');
   });
 
   it('converts the Go interval to a Prometheus range', async () => {

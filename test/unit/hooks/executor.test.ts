@@ -7,6 +7,7 @@ import {
   type TaskExecutorOptions,
 } from '../../../src/hooks/index.ts';
 import { ManualClock, settle } from '../../../src/runtime/clock.ts';
+import { Handover } from '../../../src/runtime/handover.ts';
 import { capturedLogger } from './receiver.ts';
 
 /** Tasks the test finishes by hand; each one ends early (rejecting) when its signal aborts. */
@@ -236,6 +237,7 @@ describe('TaskExecutor: result lifetime', () => {
     executor.forget('apps/podinfo', ['keep']);
     await settle();
     expect(tasks.signals.get('stale-running')?.aborted).toBe(true);
+    expect(tasks.signals.get('stale-running')?.reason).not.toBeInstanceOf(Handover);
     expect(tasks.signals.get('keep')?.aborted).toBe(false);
     expect(executor.result('apps/podinfo', 'old-result')).toBeUndefined();
     expect(executor.state('apps/podinfo', 'stale-running')).toBeUndefined();
@@ -259,12 +261,13 @@ describe('TaskExecutor: result lifetime', () => {
 });
 
 describe('TaskExecutor: shutdown', () => {
-  it('aborts running tasks, never starts queued ones, waits for the running to end and calls no onSettled', async () => {
+  it('aborts running tasks as a handover, never starts queued ones, waits for the running to end and calls no onSettled', async () => {
     const { executor, tasks, settled } = setup({ concurrency: 1 });
     executor.request('apps/podinfo', 'a', tasks.task('a'));
     executor.request('apps/podinfo', 'b', tasks.task('b'));
     await executor.shutdown();
     expect(tasks.signals.get('a')?.aborted).toBe(true);
+    expect(tasks.signals.get('a')?.reason).toBeInstanceOf(Handover);
     expect(tasks.started).toEqual(['a']);
     expect(executor.running).toBe(0);
     expect(settled).toEqual([]);
