@@ -74,7 +74,9 @@ export interface InformerHealth {
   lastActivityAt: number | undefined;
 }
 
-const defaultRestartBackoff: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000 };
+// Capped low: after an apiserver outage the caches are watched again within 15 s (at 60 s, a
+// 50 s outage left them stale for up to a minute more), and a failing list costs one request.
+const defaultRestartBackoff: BackoffPolicy = { baseMs: 1_000, maxMs: 15_000 };
 const restartJitter = 0.5;
 const resyncJitter = 0.1;
 

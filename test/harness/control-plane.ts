@@ -32,6 +32,8 @@ export interface ControlPlane {
   adminToken: string;
   workdir: string;
   binaries: ControlPlaneBinaries;
+  /** Stops kube-apiserver (SIGTERM), keeps it down for `downMs`, starts it again and waits until ready. */
+  apiserverOutage(downMs: number): Promise<void>;
   stop(options?: { keepWorkdir?: boolean }): Promise<void>;
 }
 
@@ -124,7 +126,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const server = `https://127.0.0.1:${apiPort}`;
     progress(`starting kube-apiserver ${binaries.kubeVersion}`);
-    await group.start('kube-apiserver', join(binaries.kubeBin, 'kube-apiserver'), [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       `--secure-port=${apiPort}`,
@@ -143,18 +145,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--allow-privileged=true',
       '--v=0',
       ...(options.apiserverArgs ?? []),
-    ]);
+    ];
+    const startApiserver = () =>
+      group.start('kube-apiserver', join(binaries.kubeBin, 'kube-apiserver'), apiserverArgs);
+    await startApiserver();
 
     const kubeconfigPath = join(dir, 'kubeconfig');
     await writeFile(kubeconfigPath, kubeconfig(server, pki));
-    await waitFor(
-      'kube-apiserver /readyz',
-      async () => {
-        group.assertRunning('kube-apiserver');
-        return (await httpsGet(`${server}/readyz`, pki)) === 200;
-      },
-      120_000,
-    );
+    const apiserverReady = () =>
+      waitFor(
+        'kube-apiserver /readyz',
+        async () => {
+          group.assertRunning('kube-apiserver');
+          return (await httpsGet(`${server}/readyz`, pki)) === 200;
+        },
+        120_000,
+      );
+    await apiserverReady();
 
     progress('starting kube-controller-manager, kube-scheduler and kwok');
     await group.start('kube-controller-manager', join(binaries.kubeBin, 'kube-controller-manager'), [
@@ -187,6 +194,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       stage('pod/fast/pod-ready.yaml'),
       stage('pod/fast/pod-complete.yaml'),
       stage('pod/fast/pod-delete.yaml'),
+      `--config=${join(repoRoot, 'test/harness/kwok/pod-ready-again.yaml')}`,
     ]);
 
     const nodes = options.nodes ?? 2;
@@ -218,6 +226,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       adminToken,
       workdir: dir,
       binaries,
+      apiserverOutage: async (downMs) => {
+        await group.stopOne('kube-apiserver');
+        await new Promise((resume) => setTimeout(resume, downMs));
+        await startApiserver();
+        await apiserverReady();
+      },
       stop: (stopOptions) => group.stop(stopOptions),
     };
   } catch (err) {
