@@ -7,7 +7,7 @@ import type { CanaryStatus } from '../../../src/api/index.ts';
 import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { fluxSync, reconcileFlux, startFlux, type Flux } from '../../harness/flux.ts';
+import { fluxSync, gitDeployment, reconcileFlux, startFlux, type Flux } from '../../harness/flux.ts';
 import { startGitServer, type GitRepository, type GitServer } from '../../harness/git-server.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { repoRoot, waitFor } from '../../harness/processes.ts';
@@ -52,27 +52,7 @@ describe('GitOps with Flux', () => {
   const manifests = (tag: string): Record<string, string> => {
     const labels = { app: APP };
     const files: Record<string, object> = {
-      // No replicas: the Canary scales the target (to zero between runs), so Git leaves them alone.
-      'deployment.yaml': {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: APP },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              containers: [
-                {
-                  name: 'app',
-                  image: `example/${APP}:${tag}`,
-                  ports: [{ name: 'http', containerPort: 9898 }],
-                },
-              ],
-            },
-          },
-        },
-      },
+      'deployment.yaml': gitDeployment(APP, `example/${APP}:${tag}`),
       // The apex Service predates the Canary: Fledge adopts it.
       'service.yaml': {
         apiVersion: 'v1',
