@@ -8,7 +8,7 @@ JEST := node --experimental-vm-modules --no-warnings=ExperimentalWarning node_mo
 DEPS := node_modules/.fledge-deps
 REPORTS := coverage
 
-.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo sandbox-up sandbox-down clean bench bench-flagger
+.PHONY: help deps tools setup lint typecheck generate generated-check unit integration test build demo demo-gitops sandbox-up sandbox-down clean bench bench-flagger
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ build: deps ## compile to dist/
 
 demo: setup ## Fledge on the local sandbox, walking a sample canary to promotion (Ctrl-C stops)
 	node hack/demo.ts
+
+demo-gitops: setup ## the GitOps path: commits to a local Git repo, applied by Flux, released by Fledge, naming each commit
+	hack/build-tools.sh flux
+	node hack/demo-gitops.ts
 
 sandbox-up: setup ## start the sandbox in the background and print its KUBECONFIG
 	node hack/sandbox.ts up

@@ -34,6 +34,12 @@ export type ManualControl = keyof typeof MANUAL_CONTROL_ANNOTATIONS;
 /** On a ConfigMap or Secret: `disabled` stops Fledge from copying and tracking it. */
 export const CONFIG_TRACKING_ANNOTATION = 'fledge.dev/config-tracking';
 
+/**
+ * On a target: the revision of the source that applied it (a Git commit), named in the status, events,
+ * alerts and `fledge status` of its runs. The default key of `--revision-annotation`.
+ */
+export const REVISION_ANNOTATION = 'fledge.dev/revision';
+
 /** Flagger's keys with a Fledge equivalent; `fledge migrate` rewrites them. */
 export const FLAGGER_GROUP = 'flagger.app';
 export const FLAGGER_API_VERSION = 'flagger.app/v1beta1';

@@ -151,6 +151,13 @@ export const CanaryStatusSchema = Type.Object({
   iterations: Type.Optional(Type.Integer({ minimum: 0 })),
   lastAppliedSpec: Type.Optional(Type.String({ description: 'Revision of the target last acted on.' })),
   lastPromotedSpec: Type.Optional(Type.String({ description: 'Revision last promoted to the primary.' })),
+  sourceRevision: Type.Optional(
+    Type.String({
+      maxLength: 256,
+      description:
+        "Revision of the source that applied the target of lastAppliedSpec, e.g. the Git commit main@sha1:<hash>: from the target's revision annotation or its Flux Kustomization.",
+    }),
+  ),
   trackedConfigs: Type.Optional(
     Checksums('Checksums of tracked ConfigMaps and Secrets, keyed configmap/<name> or secret/<name>.'),
   ),
@@ -190,3 +197,12 @@ export const CanaryStatusSchema = Type.Object({
   lastEvents: Type.Optional(DecidedEventsSchema),
 });
 export type CanaryStatus = Static<typeof CanaryStatusSchema>;
+
+/**
+ * How messages name a source revision: the first 7 hex digits of a commit (`main@sha1:3f9c2ab…`, `3f9c2ab…`),
+ * or the value itself when it is no commit hash (a tag, a chart version).
+ */
+export function shortCommit(revision: string): string {
+  const hash = /(?:^|[@:])([0-9a-f]{40}|[0-9a-f]{64})$/i.exec(revision);
+  return hash ? hash[1]!.slice(0, 7).toLowerCase() : revision;
+}

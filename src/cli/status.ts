@@ -3,6 +3,7 @@ import {
   MANUAL_CONTROL_ANNOTATIONS,
   normalizeCanary,
   parseGoDuration,
+  shortCommit,
   type Canary,
   type CanaryThresholdRange,
   type Condition,
@@ -58,6 +59,8 @@ export interface StatusSummary {
   run?: number;
   /** Revision of the target the current or last run is about. */
   revision?: string;
+  /** Revision of the source (the Git commit) that applied that target, when it named one. */
+  sourceRevision?: string;
   canaryWeight: number;
   trafficMode?: TrafficMode;
   /** Progressive canary: how many of the weight steps have been reached. */
@@ -98,6 +101,7 @@ export function summarizeCanary(canary: Canary): StatusSummary {
     strategy: undefined,
     run: status.run,
     revision: status.lastAppliedSpec,
+    sourceRevision: status.sourceRevision,
     canaryWeight: status.canaryWeight ?? 0,
     trafficMode: status.trafficMode,
     steps: undefined,
@@ -237,6 +241,12 @@ function failedChecksText(summary: StatusSummary): string {
     : `${summary.failedChecks} (rolls back at ${summary.threshold})`;
 }
 
+/** `3f9c2ab (main@sha1:3f9c2ab…)`: the short commit messages use, then the revision in full. */
+function commitText(revision: string): string {
+  const short = shortCommit(revision);
+  return short === revision ? revision : `${short} (${revision})`;
+}
+
 export function renderStatus(summary: StatusSummary, now: Date): string {
   const fields: [string, string][] = [];
   const field = (label: string, value: string) => fields.push([`${label}:`, value]);
@@ -265,6 +275,7 @@ export function renderStatus(summary: StatusSummary, now: Date): string {
       summary.revision === undefined ? String(summary.run) : `${summary.run} (revision ${summary.revision})`,
     );
   }
+  if (summary.sourceRevision !== undefined) field('Commit', commitText(summary.sourceRevision));
   field('Weight', weightText(summary));
   if (summary.iterations !== undefined) {
     field('Iterations', `${summary.iterations.done} of ${summary.iterations.total}`);

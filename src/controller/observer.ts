@@ -5,6 +5,7 @@ import type { Task, TaskExecutor } from '../hooks/index.ts';
 import type { CapabilityFinding, RoutableCanary, Router } from '../routers/index.ts';
 import type { WorkloadObservation, WorkloadRegistry } from '../workloads/index.ts';
 import { identityOf, providerOf } from './identity.ts';
+import type { SourceRevisions } from './source-revision.ts';
 
 /** Routers by provider, created once each. */
 export interface RouterSet {
@@ -16,6 +17,7 @@ export interface ObserverDeps {
   routers: RouterSet;
   hooks: TaskExecutor<HookResult>;
   measurements: TaskExecutor<Measurement>;
+  sourceRevisions: SourceRevisions;
 }
 
 type RequestKind = 'hook' | 'metric';
@@ -54,14 +56,19 @@ export class Observer {
     ]);
     this.#workloads.set(key, world);
     this.#ignoredByRoutes.set(key, (routes.applied && routes.ignored) || []);
+    const target = world.target;
+    const sourceRevision = target.exists
+      ? await this.#deps.sourceRevisions.read(key, target.revision, target.metadata)
+      : undefined;
 
     const observations: Observations = {
-      target: world.target.exists
+      target: target.exists
         ? {
             exists: true,
-            revision: world.target.revision,
-            configs: world.target.configs,
-            ready: world.target.ready,
+            revision: target.revision,
+            configs: target.configs,
+            ready: target.ready,
+            ...(sourceRevision === undefined ? {} : { sourceRevision }),
           }
         : { exists: false },
       primary: world.primary.exists
@@ -144,6 +151,7 @@ export class Observer {
     this.#unread.delete(key);
     this.#workloads.delete(key);
     this.#ignoredByRoutes.delete(key);
+    this.#deps.sourceRevisions.forget(key);
     this.#deps.hooks.forget(key);
     this.#deps.measurements.forget(key);
   }

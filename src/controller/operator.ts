@@ -51,6 +51,7 @@ import { collectConfigRefs } from '../workloads/configs.ts';
 import { createWorkloadRegistry, PRIMARY_SUFFIX } from '../workloads/index.ts';
 import { Effects } from './effects.ts';
 import { RefusalReasons, TransientReasons } from './failures.ts';
+import { SourceRevisions } from './source-revision.ts';
 import { Observer, type RouterSet } from './observer.ts';
 import { createPreflight } from './preflight.ts';
 import { referenceResolver, type ReferencedKind } from './references.ts';
@@ -169,7 +170,12 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     },
   });
   const routers = routerSet(objects);
-  const observer = new Observer({ workloads, routers, hooks, measurements });
+  const sourceRevisions = new SourceRevisions({
+    client: kube.objects,
+    annotation: options.revisionAnnotation,
+    log,
+  });
+  const observer = new Observer({ workloads, routers, hooks, measurements, sourceRevisions });
   const webhooks = new WebhookClient({ logger: log });
   const events = new EventRecorder({
     sink: new KubeEventSink(kube.objects),

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AlertProviderTypes, RouterProviders, parseGoDuration } from '../api/index.ts';
+import { AlertProviderTypes, REVISION_ANNOTATION, RouterProviders, parseGoDuration } from '../api/index.ts';
+import { isLabelKey } from '../workloads/index.ts';
 import { defaultAlertSettings, type DefaultAlertFlags } from '../notifiers/index.ts';
 import { LogLevels, isLogLevel } from '../telemetry/logger.ts';
 
@@ -17,6 +18,8 @@ export interface OperatorOptions {
   clusterName: string;
   includeLabelPrefixes: string[];
   selectorLabels: string[];
+  /** The target annotation holding the revision of the source that applied it. */
+  revisionAnnotation: string;
   configTracking: boolean;
   workers: number;
   /** Client-side limit on apiserver requests (watches excluded), as client-go's QPS and burst. */
@@ -61,6 +64,9 @@ Behaviour:
   --include-label-prefix LIST       label/annotation prefixes copied to the primary, comma-separated; * for all
   --selector-labels LIST            selector labels rewritten with -primary (default: app,name,app.kubernetes.io/name)
   --enable-config-tracking BOOL     copy and track ConfigMaps and Secrets (default: true)
+  --revision-annotation KEY         target annotation naming the commit that applied it, shown in status,
+                                    events and alerts (default: ${REVISION_ANNOTATION}); without it, a
+                                    target Flux applied names its Kustomization's revision
   --workers N                       canaries reconciled at once (default: 4)
   --kube-api-qps N                  apiserver requests per second, on average (default: 100)
   --kube-api-burst N                apiserver requests at once after a quiet spell (default: 200)
@@ -102,6 +108,7 @@ export function parseRunOptions(
       'cluster-name': { type: 'string' },
       'include-label-prefix': { type: 'string' },
       'selector-labels': { type: 'string' },
+      'revision-annotation': { type: 'string' },
       'enable-config-tracking': { type: 'string' },
       workers: { type: 'string' },
       'kube-api-qps': { type: 'string' },
@@ -175,6 +182,13 @@ export function parseRunOptions(
     throw new UsageError(`--enable-config-tracking "${tracking}" must be true or false`);
   }
 
+  const revisionAnnotation = flag('revision-annotation') ?? REVISION_ANNOTATION;
+  if (!isLabelKey(revisionAnnotation)) {
+    throw new UsageError(
+      `--revision-annotation "${revisionAnnotation}" must be an annotation key such as ${REVISION_ANNOTATION}`,
+    );
+  }
+
   const namespace = flag('namespace');
   const list = (text: string) =>
     text
@@ -197,6 +211,7 @@ export function parseRunOptions(
     clusterName: flag('cluster-name') ?? '',
     includeLabelPrefixes: list(flag('include-label-prefix') ?? ''),
     selectorLabels: list(flag('selector-labels') ?? 'app,name,app.kubernetes.io/name'),
+    revisionAnnotation,
     configTracking: tracking === 'true',
     workers,
     kubeApi: { qps, burst },

@@ -24,6 +24,8 @@ const operatorPermissions: readonly Permission[] = [
   // Services are generated; ConfigMaps and Secrets are tracked and copied for the primary.
   { apiGroup: '', resources: ['services', 'configmaps', 'secrets'], verbs: MANAGE_VERBS },
   { apiGroup: 'events.k8s.io', resources: ['events'], verbs: ['create', 'patch'] },
+  // The revision a Flux Kustomization is applying, for a target it applied (source-revision.ts).
+  { apiGroup: 'kustomize.toolkit.fluxcd.io', resources: ['kustomizations'], verbs: ['get'] },
 ];
 
 /** Rules for the namespaces Fledge watches (ClusterRole, or Role with --namespace). */

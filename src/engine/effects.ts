@@ -12,7 +12,7 @@ import {
   targetReadiness,
   targetReady,
 } from './facts.ts';
-import { alert, describeCheck, describePosition, recordEvent, warn } from './messages.ts';
+import { OUTCOMES, alert, describeCheck, describePosition, recordEvent, warn } from './messages.ts';
 import { atStart, hookId, noDataLimit, runPrefix, type Evaluation } from './requests.ts';
 import { affinityCookies, stageIndex } from './strategy.ts';
 import type { RouteSpec } from './types.ts';
@@ -123,13 +123,22 @@ function fireEndOfRunHooks(ctx: Ctx): void {
 
 // ---------------------------------------------------------------- runs
 
+type ObservedTarget = ReturnType<typeof target>;
+
+/** Records the observed target as the one acted on, with the source revision that applied it. */
+function recordApplied(status: DraftStatus, observed: ObservedTarget): void {
+  status.lastAppliedSpec = observed.revision;
+  status.trackedConfigs = { ...observed.configs };
+  if (observed.sourceRevision === undefined) delete status.sourceRevision;
+  else status.sourceRevision = observed.sourceRevision;
+}
+
 /** Starts a run of the observed target revision (a new revision, or a retry of the same one). */
 function beginRun(ctx: Ctx): void {
   const observed = target(ctx);
   const status = ctx.status;
   status.run += 1;
-  status.lastAppliedSpec = observed.revision;
-  status.trackedConfigs = { ...observed.configs };
+  recordApplied(status, observed);
   status.failedChecks = 0;
   status.noDataChecks = {};
   status.metrics = [];
@@ -179,8 +188,7 @@ const restartRun: Effect = (ctx) => {
 const acceptRevert: Effect = (ctx) => {
   const observed = target(ctx);
   const status = ctx.status;
-  status.lastAppliedSpec = observed.revision;
-  status.trackedConfigs = { ...observed.configs };
+  recordApplied(status, observed);
   resetPosition(status);
   const message = `target reverted to the promoted revision ${observed.revision}: nothing to analyse`;
   recordEvent(ctx, 'RevisionReverted', message);
@@ -192,9 +200,8 @@ const acceptRevert: Effect = (ctx) => {
 const completeInitialization: Effect = (ctx) => {
   const observed = target(ctx);
   const status = ctx.status;
-  status.lastAppliedSpec = observed.revision;
+  recordApplied(status, observed);
   status.lastPromotedSpec = observed.revision;
-  status.trackedConfigs = { ...observed.configs };
   status.lastPromotedConfigs = { ...observed.configs };
   status.failedChecks = 0;
   resetPosition(status);
@@ -206,15 +213,14 @@ const completeInitialization: Effect = (ctx) => {
 /** A failed initialisation remembers the revision it tried, so only a new one (or a retry) tries again. */
 const rememberAttempt: Effect = (ctx) => {
   const observed = ctx.observed.target;
-  if (!observed.exists) return;
-  ctx.status.lastAppliedSpec = observed.revision;
-  ctx.status.trackedConfigs = { ...observed.configs };
+  if (observed.exists) recordApplied(ctx.status, observed);
 };
 
 const restartInitialization: Effect = (ctx) => {
   markHandled(ctx, 'retry');
   delete ctx.status.lastAppliedSpec;
   delete ctx.status.trackedConfigs;
+  delete ctx.status.sourceRevision;
   recordEvent(ctx, 'InitializationRestarted', 'initialisation never completed: starting it again');
   setPromotedCondition(ctx, 'Initializing', 'creating the primary from the target');
 };
@@ -408,6 +414,7 @@ function failRun(ctx: Ctx, failure: Failure, eventReason: 'RolledBack' | 'Promot
     kind: failure.alertKind,
     severity: 'error',
     summary: failure.summary,
+    outcome: OUTCOMES[eventReason],
     ...(failure.failingCheck === undefined ? {} : { failingCheck: failure.failingCheck }),
     next,
   });

@@ -1,3 +1,4 @@
+import { shortCommit } from '../api/index.ts';
 import type { AlertKind, AlertSeverity, FailingCheck } from '../notifiers/message.ts';
 import { phaseOf, type Ctx } from './context.ts';
 import { stageIndex } from './strategy.ts';
@@ -7,13 +8,42 @@ import type { EventReason } from './types.ts';
 // has its own CamelCase reason, so `kubectl get events --field-selector reason=`
 // finds one kind of happening.
 
+/** Events about the Canary as a whole; every other event belongs to a run and names the commit it analyses. */
+const CANARY_EVENTS: ReadonlySet<EventReason> = new Set<EventReason>([
+  'Initialized',
+  'InitializationRestarted',
+  'RevisionReverted',
+  'ControlIgnored',
+  'Terminating',
+  'Terminated',
+]);
+
+/** How a run's end reads after the commit: `commit 3f9c2ab rolled back: ...`. */
+export const OUTCOMES = {
+  RolledBack: 'rolled back',
+  PromotionFailed: 'failed to promote',
+} as const satisfies Partial<Record<EventReason, string>>;
+
+/**
+ * `message` led by the commit the run analyses (`commit 3f9c2ab: ...`, or `commit 3f9c2ab rolled back: ...`
+ * with an outcome); unchanged when the target named no source revision.
+ */
+export function aboutCommit(ctx: Ctx, message: string, outcome?: string): string {
+  const revision = ctx.status.sourceRevision;
+  if (revision === undefined) return message;
+  return `commit ${shortCommit(revision)}${outcome === undefined ? '' : ` ${outcome}`}: ${message}`;
+}
+
 export function recordEvent(
   ctx: Ctx,
   reason: EventReason,
   message: string,
   type: 'Normal' | 'Warning' = 'Normal',
 ) {
-  ctx.actions.push({ kind: 'event', reason, type, message });
+  const text = !CANARY_EVENTS.has(reason)
+    ? aboutCommit(ctx, message, (OUTCOMES as Partial<Record<EventReason, string>>)[reason])
+    : message;
+  ctx.actions.push({ kind: 'event', reason, type, message: text });
 }
 
 export function warn(ctx: Ctx, reason: EventReason, message: string) {
@@ -26,6 +56,8 @@ export interface AlertContent {
   summary: string;
   next: string;
   failingCheck?: FailingCheck;
+  /** How the run ended, for the summary's commit: `rolled back`. */
+  outcome?: string;
 }
 
 /** Queue an alert describing the draft status (the state the canary is entering). */
@@ -45,7 +77,7 @@ export function alert(ctx: Ctx, content: AlertContent) {
       totalSteps: ctx.plan.stages.length,
       revision: status.lastAppliedSpec ?? 'none',
       run: status.run,
-      summary: content.summary,
+      summary: aboutCommit(ctx, content.summary, content.outcome),
       ...(content.failingCheck === undefined ? {} : { failingCheck: content.failingCheck }),
       next: content.next,
       occurredAt: ctx.nowIso,

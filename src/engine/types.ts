@@ -52,6 +52,11 @@ export type TargetObservation =
       /** Checksums of the ConfigMaps and Secrets the template uses, keyed configmap/<name> or secret/<name>. */
       configs: Readonly<Record<string, string>>;
       ready: Readiness;
+      /**
+       * The revision of the source that applied the target (e.g. `main@sha1:<hash>`), when it names one:
+       * recorded in status when a run begins and named in that run's events and alerts.
+       */
+      sourceRevision?: string;
     };
 
 /** The `<target>-primary` workload that serves the stable version. */

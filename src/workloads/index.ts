@@ -17,6 +17,7 @@ export {
   PRIMARY_SUFFIX,
   SCALE_TO_ZERO_NODE_SELECTOR,
   defaultWorkloadOptions,
+  isLabelKey,
   primaryName,
   resolveWorkloadOptions,
   type WorkloadOptions,

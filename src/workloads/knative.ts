@@ -12,7 +12,13 @@ import {
 import { getOptional } from './context.ts';
 import { WorkloadConfigError } from './errors.ts';
 import type { Readiness } from './readiness.ts';
-import type { Workload, WorkloadDeclaration, WorkloadDeps, WorkloadObservation } from './workload.ts';
+import {
+  labelsAndAnnotations,
+  type Workload,
+  type WorkloadDeclaration,
+  type WorkloadDeps,
+  type WorkloadObservation,
+} from './workload.ts';
 
 // Knative Service targets. Knative keeps every revision of the Service, so nothing is
 // cloned: the primary is a revision pinned by name in PRIMARY_REVISION_ANNOTATION, the
@@ -115,6 +121,7 @@ export function knativeWorkload(deps: WorkloadDeps): Workload {
           scaledToZero: false,
           ports: [],
           ...(latest !== undefined && { route: latest }),
+          metadata: labelsAndAnnotations(service),
         },
         primary:
           primary === undefined || primaryRevision === undefined

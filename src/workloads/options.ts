@@ -52,6 +52,11 @@ export const defaultWorkloadOptions: WorkloadOptions = {
 const labelKeyPattern =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
+/** Whether `key` is a valid label or annotation key. */
+export function isLabelKey(key: string): boolean {
+  return labelKeyPattern.test(key);
+}
+
 /** Fills in defaults and rejects settings that could only fail later. */
 export function resolveWorkloadOptions(options: Partial<WorkloadOptions> = {}): WorkloadOptions {
   const resolved: WorkloadOptions = { ...defaultWorkloadOptions, ...options };

@@ -27,6 +27,7 @@ import { templateRevision } from './revision.ts';
 import { findPodSelector } from './selector.ts';
 import {
   StaleRevisionError,
+  labelsAndAnnotations,
   type AnalysedRevision,
   type ContainerPort,
   type ScaleDirection,
@@ -165,6 +166,7 @@ export function createPodWorkload<T extends PodWorkloadObject>(
       scaledToZero,
       selector: podSelectorOf(context, target),
       ports: containerPorts(target),
+      metadata: labelsAndAnnotations(target),
     };
   }
 

@@ -16,6 +16,7 @@ import type { ObjectMeta } from './objects.ts';
 import { PRIMARY_STAMP_ANNOTATION, resolveWorkloadOptions } from './options.ts';
 import {
   StaleRevisionError,
+  labelsAndAnnotations,
   type Workload,
   type WorkloadDeclaration,
   type WorkloadDeps,
@@ -157,6 +158,7 @@ export function serviceTargetWorkload(deps: WorkloadDeps): Workload {
               ready: always(`Service ${names.target.name ?? ''} is a Service: nothing to roll out`),
               scaledToZero: false,
               ports: [],
+              metadata: labelsAndAnnotations(target),
             }
           : { exists: false },
         primary: primary

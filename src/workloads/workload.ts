@@ -58,6 +58,8 @@ export type TargetObservation =
       ports: ContainerPort[];
       /** The name the data plane's metrics know the canary by (`{{ route }}`): a Knative revision. */
       route?: string;
+      /** The target's own labels and annotations, where the source revision that applied it is read. */
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
     };
 
 export type PrimaryObservation =
@@ -136,4 +138,11 @@ export interface WorkloadDeps {
   options?: Partial<WorkloadOptions>;
   /** Milliseconds since the epoch; default Date.now. */
   now?: () => number;
+}
+
+/** A target's labels and annotations, for TargetObservation.metadata. */
+export function labelsAndAnnotations(object: {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return { labels: { ...object.metadata?.labels }, annotations: { ...object.metadata?.annotations } };
 }

@@ -191,3 +191,23 @@ export async function reconcileFlux(
   await step('gitrepository', 'artifact');
   await step('kustomization', 'applied');
 }
+
+/**
+ * A Deployment as kept in Git for Fledge: no replicas (the Canary scales the target, to zero between runs,
+ * so Git leaves them alone), one container serving `http` on 9898.
+ */
+export function gitDeployment(name: string, image: string): object {
+  const labels = { app: name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: 'app', image, ports: [{ name: 'http', containerPort: 9898 }] }] },
+      },
+    },
+  };
+}

@@ -7,14 +7,14 @@ import type { CanaryStatus } from '../../../src/api/index.ts';
 import { canaryStatus, imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
-import { fluxSync, reconcileFlux, startFlux, type Flux } from '../../harness/flux.ts';
+import { fluxSync, gitDeployment, reconcileFlux, startFlux, type Flux } from '../../harness/flux.ts';
 import { startGitServer, type GitRepository, type GitServer } from '../../harness/git-server.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
-import { repoRoot } from '../../harness/processes.ts';
+import { repoRoot, waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { apply } from '../controller/fixtures.ts';
 import { startHookServer, type HookServer } from '../controller/hook-server.ts';
-import { recordStatusHistory, type StatusHistory } from '../controller/history.ts';
+import { canaryEvents, recordStatusHistory, type StatusHistory } from '../controller/history.ts';
 
 // The GitOps path on real parts: the app, its Canary and its MetricTemplate live in a Git repository,
 // real Flux (source-controller + kustomize-controller) applies them, and Fledge releases each new image
@@ -52,27 +52,7 @@ describe('GitOps with Flux', () => {
   const manifests = (tag: string): Record<string, string> => {
     const labels = { app: APP };
     const files: Record<string, object> = {
-      // No replicas: the Canary scales the target (to zero between runs), so Git leaves them alone.
-      'deployment.yaml': {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: APP },
-        spec: {
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              containers: [
-                {
-                  name: 'app',
-                  image: `example/${APP}:${tag}`,
-                  ports: [{ name: 'http', containerPort: 9898 }],
-                },
-              ],
-            },
-          },
-        },
-      },
+      'deployment.yaml': gitDeployment(APP, `example/${APP}:${tag}`),
       // The apex Service predates the Canary: Fledge adopts it.
       'service.yaml': {
         apiVersion: 'v1',
@@ -169,6 +149,21 @@ describe('GitOps with Flux', () => {
     }
   };
 
+  /** The revision Flux names a commit by; Fledge reads it from the Kustomization that applied the target. */
+  const fluxRevision = (commit: string) => `main@sha1:${commit}`;
+
+  /** Waits for the Canary event `reason` of the run of `commit` and returns its note. */
+  const eventOfCommit = async (reason: string, commit: string) => {
+    const lead = `commit ${commit.slice(0, 7)}`;
+    let note = '';
+    await waitFor(`a ${reason} event naming ${lead}`, async () => {
+      const events = await canaryEvents(kubeconfigPath, namespace, APP);
+      note = events.find((e) => e.reason === reason && e.note.startsWith(lead))?.note ?? '';
+      return note !== '';
+    });
+    return note;
+  };
+
   /** Within each run (Progressing), the stored weight never went down. */
   const weightsNeverReset = (history: StatusHistory) => {
     const drops: string[] = [];
@@ -226,12 +221,18 @@ describe('GitOps with Flux', () => {
       expect((await getJson<Service>('service', 'plain')).spec.selector).toEqual({ app: 'plain' });
       await waitForCanary(kubeconfigPath, namespace, APP, inPhase('Succeeded'), { what: 'tag 2 promoted' });
       await expectPrimaryServing(`example/${APP}:2`);
+      expect((await canaryStatus(kubeconfigPath, namespace, APP)).sourceRevision).toBe(fluxRevision(good));
 
       // A bad commit: the check fails, the run rolls back, and Git still says tag 3.
       hooks.answerWith(() => ({ status: 500, body: 'broken' }));
       const bad = await release('3');
       await reconcileDuringRun(bad, `example/${APP}:2`, true);
       await waitForCanary(kubeconfigPath, namespace, APP, inPhase('Failed'), { what: 'tag 3 rolled back' });
+      // The audit trail: status and the rollback event name the bad commit, read from Flux.
+      expect((await canaryStatus(kubeconfigPath, namespace, APP)).sourceRevision).toBe(fluxRevision(bad));
+      expect(await eventOfCommit('RolledBack', bad)).toMatch(
+        new RegExp(`^commit ${bad.slice(0, 7)} rolled back: failed checks reached the threshold`),
+      );
       await reconcileFlux(kubeconfigPath, namespace, SYNC, bad);
       expect(await imageOf(kubeconfigPath, namespace, APP)).toBe(`example/${APP}:3`);
       await expectPrimaryServing(`example/${APP}:2`);
@@ -246,6 +247,15 @@ describe('GitOps with Flux', () => {
       await waitForCanary(kubeconfigPath, namespace, APP, inPhase('Succeeded'), { what: 'tag 4 promoted' });
       await expectPrimaryServing(`example/${APP}:4`);
       expect(await repo.log()).toHaveLength(4);
+      const { stdout } = await run(process.execPath, [
+        join(repoRoot, 'src/cli/main.ts'),
+        'status',
+        APP,
+        '-n',
+        namespace,
+        `--kubeconfig=${kubeconfigPath}`,
+      ]);
+      expect(stdout).toMatch(new RegExp(`Commit: +${next.slice(0, 7)} \\(${fluxRevision(next)}\\)`));
 
       // `fledge pause` sets spec.suspend, which Git leaves out: Flux applying again keeps the pause.
       await run(process.execPath, [

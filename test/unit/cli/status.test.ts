@@ -238,6 +238,17 @@ describe('isFinished', () => {
 });
 
 describe('renderStatus', () => {
+  it('names the commit that applied the target of the run', () => {
+    const sourceRevision = `main@sha1:${'3f9c2ab'.padEnd(40, '0')}`;
+    const summary = summarizeCanary(canary(progressive, { ...progressing, sourceRevision }));
+    expect(summary.sourceRevision).toBe(sourceRevision);
+    const lines = renderStatus(summary, now).split('\n');
+    expect(lines.slice(3, 5)).toEqual([
+      'Run:            2 (revision abc123)',
+      `Commit:         3f9c2ab (${sourceRevision})`,
+    ]);
+  });
+
   it('shows phase with its age, the schedule, checks against the threshold, metrics and conditions', () => {
     const text = renderStatus(summarizeCanary(canary(progressive, progressing)), now);
     expect(text.split('\n')).toEqual([

@@ -554,3 +554,65 @@ describe('alerts', () => {
     });
   });
 });
+
+describe('the commit of a run', () => {
+  const GOOD = `main@sha1:${'3f9c2ab'.padEnd(40, '1')}`;
+  const BAD = `main@sha1:${'a1b2c3d'.padEnd(40, '2')}`;
+  const eventTexts = (made: Decision[]) => actionsOf(made, 'event').map((e) => `${e.reason} ${e.message}`);
+
+  it('is recorded when a run begins and named in every event and alert of that run', () => {
+    const w = world({ stepWeight: 50, maxWeight: 100 }, { metrics: () => 'fail' });
+    const made = release(w, 'rev-2');
+    // Without a source revision, nothing names a commit.
+    expect(w.status.sourceRevision).toBeUndefined();
+    expect(eventTexts(made).join('\n')).not.toContain('commit');
+
+    w.metrics = () => 'pass';
+    w.newRevision('rev-3', GOOD);
+    const good = [...runUntil(w, phaseIs('Succeeded')), ...settle(w)];
+    expect(w.status.sourceRevision).toBe(GOOD);
+    const events = actionsOf(good, 'event');
+    expect(events.length).toBeGreaterThan(2);
+    for (const event of events) expect(event.message).toMatch(/^commit 3f9c2ab: /);
+    const alerts = actionsOf(good, 'alert');
+    expect(alerts.map((a) => a.message.kind)).toContain('Promoted');
+    for (const a of alerts) expect(a.message.summary).toMatch(/^commit 3f9c2ab: /);
+
+    w.metrics = () => 'fail';
+    w.newRevision('rev-4', BAD);
+    const bad = [...runUntil(w, phaseIs('Failed')), ...settle(w)];
+    expect(w.status.sourceRevision).toBe(BAD);
+    const rolledBack = actionsOf(bad, 'event').find((e) => e.reason === 'RolledBack');
+    expect(rolledBack?.message).toMatch(/^commit a1b2c3d rolled back: failed checks reached the threshold/);
+    const alert = actionsOf(bad, 'alert').find((a) => a.message.kind === 'RolledBack');
+    expect(alert?.message.summary).toMatch(/^commit a1b2c3d rolled back: failed checks/);
+    expect(eventTexts(bad).join('\n')).not.toContain('3f9c2ab');
+  });
+
+  it('stays the one recorded at the start while Flux applies a later commit that changes nothing', () => {
+    const w = world({ stepWeight: 25, maxWeight: 50 });
+    w.newRevision('rev-2', GOOD);
+    runUntil(w, (x) => (x.status.canaryWeight ?? 0) > 0);
+    // Same pod template, newer source revision: no new run, and the run keeps its commit.
+    w.target.sourceRevision = BAD;
+    const rest = [...runUntil(w, phaseIs('Succeeded')), ...settle(w)];
+    expect(w.status.run).toBe(1);
+    expect(w.status.sourceRevision).toBe(GOOD);
+    const promoted = actionsOf(rest, 'event').find((e) => e.reason === 'Promoted');
+    expect(promoted?.message).toMatch(/^commit 3f9c2ab: revision rev-2 promoted/);
+  });
+
+  it('a retry of a failed run records the source revision the target carries now', () => {
+    const w = world({ stepWeight: 50, maxWeight: 100 }, { metrics: () => 'fail' });
+    release(w, 'rev-2');
+    w.target.sourceRevision = BAD;
+    w.metrics = () => 'pass';
+    w.annotations['fledge.dev/retry'] = 'r-1';
+    const made = runUntil(w, phaseIs('Succeeded'));
+    expect(w.status.run).toBe(2);
+    expect(w.status.sourceRevision).toBe(BAD);
+    expect(actionsOf(made, 'event').find((e) => e.reason === 'NewRevision')?.message).toMatch(
+      /^commit a1b2c3d: retrying revision rev-2/,
+    );
+  });
+});

@@ -78,6 +78,8 @@ export class World {
     configs: {} as Record<string, string>,
     up: true,
     broken: false,
+    /** The commit that applied the target, as the observer reads it. */
+    sourceRevision: undefined as string | undefined,
   };
   primary = { exists: false, stamp: undefined as string | undefined, broken: false, hardFailure: false };
   routes: ObservedRoutes | undefined;
@@ -118,6 +120,7 @@ export class World {
             exists: true,
             revision: target.revision,
             configs: { ...target.configs },
+            ...(target.sourceRevision === undefined ? {} : { sourceRevision: target.sourceRevision }),
             ready: {
               ready: target.up && !target.broken,
               message: target.up ? (target.broken ? 'pods crash' : 'ready') : 'scaled to zero',
@@ -192,8 +195,9 @@ export class World {
     return decision;
   }
 
-  newRevision(revision: string): void {
+  newRevision(revision: string, sourceRevision?: string): void {
     this.target.revision = revision;
+    this.target.sourceRevision = sourceRevision;
   }
 
   private execute(action: Action): void {

@@ -52,6 +52,12 @@ describe.each(AlertProviderTypes)('%s payload', (type) => {
     }
   });
 
+  it("names the run's commit, which leads the summary, even when the summary has to be cut", () => {
+    const summary = `commit 3f9c2ab rolled back: ${'failed checks reached the threshold '.repeat(200)}`;
+    const text = JSON.stringify(driver.build(rolledBack({ summary }), provider(type)).body);
+    expect(text).toContain('commit 3f9c2ab rolled back');
+  });
+
   it('keeps the failing metric name when the detail has to be cut', () => {
     const text = JSON.stringify(driver.build(oversized(), provider(type)).body);
     expect(text).toContain('request-success-rate');
