@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Observer, type ObserverDeps } from '../../../src/controller/observer.ts';
+import { SourceRevisions, type SourceRevisionDeps } from '../../../src/controller/source-revision.ts';
 import type { HookResult } from '../../../src/engine/index.ts';
 import type { Measurement } from '../../../src/analysis/index.ts';
 import { TaskExecutor, type Task } from '../../../src/hooks/index.ts';
@@ -22,7 +23,16 @@ function setup() {
       logger: createLogger('silent'),
     });
   const hooks = executor<HookResult>('webhooks');
-  const deps = { hooks, measurements: executor<Measurement>('metrics') } as unknown as ObserverDeps;
+  const sourceRevisions = new SourceRevisions({
+    client: { get: async () => undefined } as unknown as SourceRevisionDeps['client'],
+    annotation: 'fledge.dev/revision',
+    log: createLogger('silent'),
+  });
+  const deps = {
+    hooks,
+    measurements: executor<Measurement>('metrics'),
+    sourceRevisions,
+  } as unknown as ObserverDeps;
   const aborted: string[] = [];
   const finishers = new Map<string, () => void>();
   const task =
