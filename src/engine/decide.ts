@@ -13,11 +13,11 @@ const MAX_ROWS_PER_DECISION = 16;
 /** How soon to look again while waiting on the cluster or on results. */
 const POLL_MS = 10_000;
 /**
- * A wait is written to status.stalled (and Ready) only once the run has not moved for this long:
- * most waits (new pods, a route's acceptance) end within a watch event or two, and writing each
- * one and clearing it again cost two status patches per step.
+ * A wait is written to status.stalled (and Ready) only once the run has not moved for a tenth of
+ * its progress deadline (at least this long): most waits (new pods, a rollout, a route's
+ * acceptance) end sooner, and writing each one and clearing it again cost two status patches.
  */
-export const STALL_GRACE_MS = 5_000;
+const MIN_STALL_GRACE_MS = 5_000;
 /** Rows after which the canary is left exactly as it is. */
 const FROZEN = new Set(['suspended']);
 
@@ -124,8 +124,8 @@ function trackStall(ctx: Ctx, frozen: boolean): void {
 }
 
 /**
- * When a wait not yet written may be: the grace after the run last moved (entered its phase,
- * started a tick, recorded an event). Those times are in status, so the start of a wait needs
+ * When a wait not yet written may be: a tenth of the progress deadline after the run last
+ * moved (entered its phase, started a tick, recorded an event). Those times are in status, so the start of a wait needs
  * no write of its own; the deadline counts from the write, at most the grace late. Without
  * any of them the wait is written at once.
  */
@@ -133,7 +133,8 @@ function stallGraceEnd(ctx: Ctx): number {
   const status = ctx.status;
   const moved = [status.lastTransitionTime, status.tick?.startedTime, status.lastEvents?.decidedTime];
   const times = moved.flatMap((time) => (time === undefined ? [] : [isoMs(time)]));
-  return times.length === 0 ? -Infinity : Math.max(...times) + STALL_GRACE_MS;
+  const grace = Math.max(MIN_STALL_GRACE_MS, ctx.deadlineMs / 10);
+  return times.length === 0 ? -Infinity : Math.max(...times) + grace;
 }
 
 function setReadyCondition(ctx: Ctx): void {

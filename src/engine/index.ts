@@ -1,7 +1,7 @@
 // Public surface of the decision core: the controller calls `decide` once per
 // reconcile, sends `statusMergePatch(previous, decision.status)` to /status,
 // then carries out `decision.actions`.
-export { decide, STALL_GRACE_MS } from './decide.ts';
+export { decide } from './decide.ts';
 export { statusMergePatch, type MergePatch } from './patch.ts';
 export { TRANSITIONS, type Target, type Transition } from './transitions.ts';
 export { guards, type GuardName } from './guards.ts';

@@ -1,12 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CanaryStatus } from '../../../src/api/index.ts';
-import { decide, STALL_GRACE_MS, type Decision } from '../../../src/engine/index.ts';
+import { decide, type Decision } from '../../../src/engine/index.ts';
 import { inputFor, iso, MINUTE, notReady, NOW, tick } from './fixtures.ts';
 import { initialisedWorld, phaseIs, runUntil, specOf } from './world.ts';
 
 // A run that waits on the cluster (new pods, a route's acceptance) writes status.stalled and
-// Ready=False only once the wait has outlasted a grace, counted from the last time the run
-// moved. Shorter waits cost no status write; a stuck run still says so, a few seconds later.
+// Ready=False only once the wait has outlasted a grace, a tenth of progressDeadlineSeconds
+// counted from the last time the run moved. Shorter waits cost no status write; a stuck run
+// still says so, that much later.
+
+/** A tenth of the default progressDeadlineSeconds (600). */
+const GRACE = 60_000;
 
 const ready = (d: Decision) => d.status.conditions?.find((c) => c.type === 'Ready');
 
@@ -22,10 +26,10 @@ function waiting(status: Partial<CanaryStatus>): Decision {
 
 describe('the stall grace', () => {
   it('does not write a wait that began within the grace, and looks again when it ends', () => {
-    const d = waiting({ lastTransitionTime: iso(NOW - 2_000) });
+    const d = waiting({ lastTransitionTime: iso(NOW - GRACE + 4_000) });
     expect(d.status.stalled).toBeUndefined();
     expect(ready(d)).toMatchObject({ status: 'True', reason: 'Progressing' });
-    expect(d.requeueAfterMs).toBe(STALL_GRACE_MS - 2_000);
+    expect(d.requeueAfterMs).toBe(4_000);
   });
 
   it('counts the grace from a tick start or a recorded event as well as a phase change', () => {
@@ -35,13 +39,27 @@ describe('the stall grace', () => {
   });
 
   it('writes a wait that outlasts the grace, with Ready False naming what it waits on', () => {
-    const d = waiting({ lastTransitionTime: iso(NOW - STALL_GRACE_MS) });
+    const d = waiting({ lastTransitionTime: iso(NOW - GRACE) });
     expect(d.status.stalled).toEqual({
       reason: 'CanaryNotReady',
       message: 'canary: 1/3 replicas available',
       since: iso(NOW),
     });
     expect(ready(d)).toMatchObject({ status: 'False', reason: 'CanaryNotReady' });
+  });
+
+  it('is at least 5 seconds with a short progress deadline', () => {
+    const spec = specOf({ stepWeight: 20, maxWeight: 60 }, { progressDeadlineSeconds: 20 });
+    const at = (sinceMs: number) =>
+      decide(
+        inputFor('Progressing', {
+          spec,
+          target: { ready: notReady },
+          status: { lastTransitionTime: iso(NOW - sinceMs), tick: tick(2, true, NOW - MINUTE) },
+        }),
+      ).status.stalled;
+    expect(at(4_000)).toBeUndefined();
+    expect(at(5_000)?.reason).toBe('CanaryNotReady');
   });
 
   it('writes at once when status holds no time to count from', () => {
@@ -82,7 +100,7 @@ describe('the stall grace over a whole run', () => {
     const start = w.now;
     runUntil(w, (world) => world.status.stalled !== undefined);
     const writtenAt = (w.inputs.at(-1)?.now.getTime() as number) - start;
-    expect(writtenAt).toBe(STALL_GRACE_MS);
+    expect(writtenAt).toBe(GRACE);
     expect(ready(w.decisions.at(-1) as Decision)).toMatchObject({
       status: 'False',
       reason: 'CanaryNotReady',

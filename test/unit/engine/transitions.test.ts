@@ -4,7 +4,6 @@ import {
   decide,
   effects,
   guards,
-  STALL_GRACE_MS,
   TRANSITIONS,
   type Action,
   type Decision,
@@ -753,7 +752,8 @@ describe('transition table', () => {
       ['Promoted', 'Unknown'],
       ['Ready', 'Unknown'],
     ]);
-    expect(decision.requeueAfterMs).toBe(STALL_GRACE_MS);
+    // Looked at again within the poll interval, so the stall is written once the grace ends.
+    expect(decision.requeueAfterMs).toBe(10_000);
   });
 
   it.each(['Initialized', 'Succeeded', 'Failed'] as Phase[])('leaves a settled %s canary alone', (phase) => {
