@@ -124,10 +124,10 @@ function trackStall(ctx: Ctx, frozen: boolean): void {
 }
 
 /**
- * When a wait not yet written may be: a tenth of the progress deadline after the run last
- * moved (entered its phase, started a tick, recorded an event). Those times are in status, so the start of a wait needs
- * no write of its own; the deadline counts from the write, at most the grace late. Without
- * any of them the wait is written at once.
+ * When a wait not yet written may be: a tenth of the progress deadline after the run last moved
+ * (entered its phase, started a tick, recorded an event). Those times are in status, so the start
+ * of a wait needs no write of its own; the deadline counts from the write, at most the grace late.
+ * Without any of them the wait is written at once.
  */
 function stallGraceEnd(ctx: Ctx): number {
   const status = ctx.status;
