@@ -97,6 +97,25 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
     KNATIVE_API_VERSION,
     'services',
   );
+  // Read on every observe of an autoscaled Canary: cached when the API is served.
+  const autoscalers = {
+    'autoscaling/v2/HorizontalPodAutoscaler': await optionalInformer(
+      kube,
+      options,
+      metrics,
+      log,
+      'autoscaling/v2',
+      'horizontalpodautoscalers',
+    ),
+    'keda.sh/v1alpha1/ScaledObject': await optionalInformer(
+      kube,
+      options,
+      metrics,
+      log,
+      'keda.sh/v1alpha1',
+      'scaledobjects',
+    ),
+  };
   const queue: WorkQueue = new WorkQueue({
     name: 'canary',
     workers: options.workers,
@@ -153,7 +172,11 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   // Workloads, Services and the rest of what informers watch are read from their caches.
   const objects = new CachedObjectClient(
     kube.kubeConfig,
-    cacheFor(informers, httpRoutes, options.namespace),
+    cacheFor(
+      informers,
+      { [`${HTTPROUTE_API_VERSION}/${HTTPROUTE_KIND}`]: httpRoutes, ...autoscalers },
+      options.namespace,
+    ),
     {
       counters: {
         cached: (kind) => metrics.cachedReads.inc({ kind }),
@@ -238,6 +261,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
   for (const informer of all) informer.start();
   httpRoutes?.start();
   knativeServices?.start();
+  for (const informer of Object.values(autoscalers)) informer?.start();
 
   let resolveStopped: (value: { reason: string }) => void = () => undefined;
   const stopped = new Promise<{ reason: string }>((resolve) => (resolveStopped = resolve));
@@ -302,6 +326,7 @@ export async function startOperator(options: OperatorOptions, log: Logger): Prom
       for (const informer of all) informer.stop();
       httpRoutes?.stop();
       knativeServices?.stop();
+      for (const informer of Object.values(autoscalers)) informer?.stop();
       await Promise.all([hooks.shutdown(), measurements.shutdown()]);
       await webhooks.drainEvents();
       await Promise.all([webhooks.close(), alerts.close(), events.flush(), server.close()]);
@@ -412,10 +437,14 @@ async function optionalInformer(
   });
 }
 
-/** The informer caching `ref`'s kind in `ref`'s namespace, if one does (HTTPRoutes once synced). */
-function cacheFor(
-  informers: Informers,
-  httpRoutes: SupervisedInformer<KubernetesObject> | undefined,
+/**
+ * The informer caching `ref`'s kind in `ref`'s namespace, if one does. `optional` informers, by
+ * apiVersion/kind (HTTPRoutes, autoscalers; undefined when their API was not served at start),
+ * answer once synced.
+ */
+export function cacheFor(
+  informers: Pick<Informers, 'deployments' | 'daemonSets' | 'configMaps' | 'secrets' | 'services'>,
+  optional: Record<string, SupervisedInformer<KubernetesObject> | undefined>,
   watched: string | undefined,
 ): CacheFor {
   const byKind: Record<string, SupervisedInformer<KubernetesObject>> = {
@@ -427,9 +456,9 @@ function cacheFor(
   };
   return (ref) => {
     if (watched !== undefined && ref.namespace !== watched) return undefined;
-    if (ref.apiVersion === HTTPROUTE_API_VERSION && ref.kind === HTTPROUTE_KIND)
-      return httpRoutes?.hasSynced() ? httpRoutes : undefined;
-    return byKind[`${ref.apiVersion}/${ref.kind}`];
+    const kind = `${ref.apiVersion}/${ref.kind}`;
+    if (kind in optional) return optional[kind]?.hasSynced() === true ? optional[kind] : undefined;
+    return byKind[kind];
   };
 }
 

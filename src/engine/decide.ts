@@ -12,6 +12,12 @@ import type { Decision, DecisionInput } from './types.ts';
 const MAX_ROWS_PER_DECISION = 16;
 /** How soon to look again while waiting on the cluster or on results. */
 const POLL_MS = 10_000;
+/**
+ * A wait is written to status.stalled (and Ready) only once the run has not moved for a tenth of
+ * its progress deadline (at least this long): most waits (new pods, a rollout, a route's
+ * acceptance) end sooner, and writing each one and clearing it again cost two status patches.
+ */
+const MIN_STALL_GRACE_MS = 5_000;
 /** Rows after which the canary is left exactly as it is. */
 const FROZEN = new Set(['suspended']);
 
@@ -109,11 +115,26 @@ function trackStall(ctx: Ctx, frozen: boolean): void {
     delete status.stalled;
     return;
   }
+  if (status.stalled === undefined && ctx.now < stallGraceEnd(ctx)) return;
   status.stalled = {
     reason: found.reason,
     message: found.message,
     since: status.stalled?.since ?? ctx.nowIso,
   };
+}
+
+/**
+ * When a wait not yet written may be: a tenth of the progress deadline after the run last moved
+ * (entered its phase, started a tick, recorded an event). Those times are in status, so the start
+ * of a wait needs no write of its own; the deadline counts from the write, at most the grace late.
+ * Without any of them the wait is written at once.
+ */
+function stallGraceEnd(ctx: Ctx): number {
+  const status = ctx.status;
+  const moved = [status.lastTransitionTime, status.tick?.startedTime, status.lastEvents?.decidedTime];
+  const times = moved.flatMap((time) => (time === undefined ? [] : [isoMs(time)]));
+  const grace = Math.max(MIN_STALL_GRACE_MS, ctx.deadlineMs / 10);
+  return times.length === 0 ? -Infinity : Math.max(...times) + grace;
 }
 
 function setReadyCondition(ctx: Ctx): void {
@@ -164,6 +185,9 @@ function requeueAfter(ctx: Ctx): number | undefined {
   const phase = phaseOf(ctx);
   const poll = Math.min(POLL_MS, ctx.intervalMs);
   const stalled = ctx.status.stalled;
+  // A wait within its grace is looked at again when the grace ends, to be written then.
+  if (stalled === undefined && blocker(ctx) !== undefined)
+    return Math.min(poll, stallGraceEnd(ctx) - ctx.now);
   if (stalled !== undefined) {
     if (isIdle(phase)) return poll;
     const remaining = isoMs(stalled.since) + ctx.deadlineMs - ctx.now;

@@ -168,6 +168,28 @@ export class CachedObjectClient extends KubeObjectClient {
   }
 }
 
+type ManagedFields = NonNullable<NonNullable<KubernetesObject['metadata']>['managedFields']>;
+
+/**
+ * An object as the informers cache it. metadata.managedFields is about half of a cached
+ * Deployment and of every copy a cached read makes; the only reader is the question who owns
+ * a primary's spec.replicas (src/workloads/primary.ts), so only the entries owning that field
+ * stay, cut down to it. Changes `object` in place: it is freshly parsed from the apiserver.
+ */
+export function forCache<T extends KubernetesObject>(object: T): T {
+  const metadata = object.metadata;
+  if (metadata?.managedFields === undefined) return object;
+  const owners: ManagedFields = metadata.managedFields.flatMap((entry) => {
+    const spec = (entry.fieldsV1 as { 'f:spec'?: { 'f:replicas'?: unknown } } | undefined)?.['f:spec'];
+    return spec?.['f:replicas'] === undefined
+      ? []
+      : [{ ...entry, fieldsV1: { 'f:spec': { 'f:replicas': {} } } }];
+  });
+  if (owners.length === 0) delete metadata.managedFields;
+  else metadata.managedFields = owners;
+  return object;
+}
+
 /** A copy in the apiserver's JSON form: callers may change it, and the cache must not change. */
 function copyOf(object: Readonly<KubernetesObject>): KubernetesObject {
   return JSON.parse(JSON.stringify(object)) as KubernetesObject;

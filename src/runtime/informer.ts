@@ -7,6 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
 import { apiserverPool, watchKubeConfig } from '../kube/agent.ts';
+import { forCache } from '../kube/cached-client.ts';
 import { describeKubeError, normalizeKubeError } from '../kube/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { assertBackoffPolicy, exponentialDelay, withJitter, type BackoffPolicy } from './backoff.ts';
@@ -62,6 +63,11 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   random?: () => number;
   metrics?: InformerMetrics;
   log?: Logger;
+  /**
+   * Applied to every listed and watched object (freshly parsed, so it may change it in place)
+   * before it is cached and handed to handlers.
+   */
+  transform?: (object: T) => T;
   /** Called when the watch stalls or a list or watch times out: its connection may be dead. */
   onUnresponsive?: () => void;
 }
@@ -216,7 +222,14 @@ export class SupervisedInformer<T extends KubernetesObject> {
   }
 
   #startGeneration(): void {
-    const { path, list, labelSelector, fieldSelector } = this.#options;
+    const { path, labelSelector, fieldSelector, transform } = this.#options;
+    const list =
+      transform === undefined
+        ? this.#options.list
+        : async () => {
+            const listed = await this.#options.list();
+            return { ...listed, items: listed.items.map(transform) };
+          };
     // The guarded watch needs the generation, which needs the ListWatch: resolve lazily.
     const watch = { watch: this.#guardedWatch(() => generation) } as unknown as Watch;
     const delay = (ms: number) => new Promise<void>((resolve) => this.#clock.setTimer(resolve, ms));
@@ -253,7 +266,8 @@ export class SupervisedInformer<T extends KubernetesObject> {
       const guardedCallback: WatchCallback = (phase, object, raw) => {
         if (generation.stopped) return;
         this.#markActivity();
-        callback(phase, object, raw);
+        const transform = this.#options.transform;
+        callback(phase, transform === undefined ? object : transform(object as T), raw);
       };
       try {
         const request = await this.#options.watch.watch(path, query, guardedCallback, guardedDone);
@@ -404,6 +418,7 @@ export function createInformer<T extends KubernetesObject>(
   return new SupervisedInformer({
     // A stalled watch on a shared connection means the connection is dead for everyone.
     onUnresponsive: () => apiserverPool(kubeConfig).resetConnections(),
+    transform: forCache,
     ...options,
     watch: new Watch(watchKubeConfig(kubeConfig)),
   });

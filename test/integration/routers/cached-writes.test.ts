@@ -57,6 +57,12 @@ describe('applies only what the cache shows differs', () => {
     await applyServices(client, inputs);
     expect(writes()).toHaveLength(3);
     await waitFor('the informer to see the Services', async () => services.list(namespace).length === 3);
+    // The cache keeps no managedFields: a Service has no spec.replicas whose owners are asked about.
+    expect(services.list(namespace).map((service) => service.metadata?.managedFields)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
 
     sent.length = 0;
     for (let i = 0; i < 3; i++) await applyServices(client, inputs);

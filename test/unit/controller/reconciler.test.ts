@@ -231,8 +231,10 @@ describe('status patches', () => {
   it('sends none when the served status is the decided one with a credential redacted', async () => {
     const token = 'tok-9f8e7d6c5b4a39281706';
     knownSecrets.remember(token);
-    const server = new FakeApiserver(canaryAt('5'));
-    let cache = canaryAt('5');
+    // Initializing for a minute already, so the wait on the primary is written as a stall.
+    const since = { phase: 'Initializing' as const, lastTransitionTime: '2026-12-01T09:59:00Z' };
+    const server = new FakeApiserver(canaryAt('5', since));
+    let cache = canaryAt('5', since);
     const notReady = { ready: false, message: `probe answered ${token}`, retriable: true };
     const { reconcile } = harness(server, () => cache, {
       observe: async () => ({ ...observations, primary: { exists: true, ready: notReady } }),

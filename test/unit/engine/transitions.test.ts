@@ -142,7 +142,11 @@ const cases: Record<string, Case> = {
     },
   },
   'initializing.wait': {
-    input: inputFor('Initializing', { primary: { exists: false }, routes: undefined }),
+    input: inputFor('Initializing', {
+      primary: { exists: false },
+      routes: undefined,
+      status: { lastTransitionTime: iso(NOW - MINUTE) },
+    }),
     check: (d) => {
       expect(d.actions).toEqual([{ kind: 'initialise', stamp: 'rev-1' }]);
       expect(d.status.stalled?.reason).toBe('PrimaryNotReady');
@@ -618,7 +622,10 @@ const cases: Record<string, Case> = {
     },
   },
   'promoting.wait': {
-    input: inputFor('Promoting', { primary: { ready, stamp: 'rev-1' } }),
+    input: inputFor('Promoting', {
+      primary: { ready, stamp: 'rev-1' },
+      status: { lastTransitionTime: iso(NOW - MINUTE) },
+    }),
     check: (d) => {
       expect(of(d, 'promote')).toEqual([{ kind: 'promote', stamp: 'rev-2', revision: 'rev-2' }]);
       expect(d.status.stalled?.reason).toBe('PrimaryNotReady');
@@ -661,6 +668,7 @@ const cases: Record<string, Case> = {
     input: inputFor('Finalising', {
       primary: { ready, stamp: 'rev-2' },
       routes: { primaryWeight: 40, canaryWeight: 60, mirrored: false },
+      status: { lastTransitionTime: iso(NOW - MINUTE) },
     }),
     check: (d) => {
       expect(routes(d)).toEqual(['100/0']);
@@ -738,10 +746,14 @@ describe('transition table', () => {
       strategy: 'Canary',
       observedGeneration: 3,
     });
+    // The primary it just asked for is not there yet: a wait within the grace, not a stall.
+    expect(decision.status.stalled).toBeUndefined();
     expect(decision.status.conditions?.map((c) => [c.type, c.status])).toEqual([
       ['Promoted', 'Unknown'],
-      ['Ready', 'False'],
+      ['Ready', 'Unknown'],
     ]);
+    // Looked at again within the poll interval, so the stall is written once the grace ends.
+    expect(decision.requeueAfterMs).toBe(10_000);
   });
 
   it.each(['Initialized', 'Succeeded', 'Failed'] as Phase[])('leaves a settled %s canary alone', (phase) => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { CachedObjectClient, atLeast, contains } from '../../../src/kube/cached-client.ts';
+import { CachedObjectClient, atLeast, contains, forCache } from '../../../src/kube/cached-client.ts';
 import { isNotFound } from '../../../src/kube/errors.ts';
 import { applyObject } from '../../../src/kube/patch.ts';
+import { fieldOwners } from '../../../src/workloads/primary.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
 
 // Reads of watched kinds come from the informer's cache, and an apply the cache shows
@@ -211,5 +212,57 @@ describe('contains', () => {
     expect(contains({ a: '1' }, { a: 1 })).toBe(false);
     expect(contains({ kind: 'Service' }, { apiVersion: 'v1', kind: 'Service' }, true)).toBe(true);
     expect(contains({}, { a: {} })).toBe(false);
+  });
+});
+
+describe('forCache', () => {
+  const entry = (
+    manager: string,
+    operation: string,
+    fieldsV1: Record<string, unknown>,
+    subresource?: string,
+  ) => ({
+    manager,
+    operation,
+    apiVersion: 'apps/v1',
+    fieldsType: 'FieldsV1',
+    ...(subresource === undefined ? {} : { subresource }),
+    fieldsV1,
+  });
+  const deployment = () => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'api-primary',
+      namespace: 'team',
+      managedFields: [
+        entry('fledge', 'Apply', { 'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': {} } } }),
+        entry('kube-controller-manager', 'Update', { 'f:status': { 'f:replicas': {} } }, 'status'),
+        entry('kube-controller-manager', 'Update', { 'f:spec': { 'f:replicas': {} } }, 'scale'),
+      ],
+    },
+    spec: { replicas: 2 },
+  });
+
+  it('keeps of managedFields only who owns spec.replicas, the one field Fledge asks about', () => {
+    const before = deployment();
+    const cached = forCache(structuredClone(before));
+    expect(cached.metadata.managedFields).toEqual([
+      entry('fledge', 'Apply', { 'f:spec': { 'f:replicas': {} } }),
+      entry('kube-controller-manager', 'Update', { 'f:spec': { 'f:replicas': {} } }, 'scale'),
+    ]);
+    expect(fieldOwners(cached.metadata.managedFields, ['spec', 'replicas'])).toEqual(
+      fieldOwners(before.metadata.managedFields, ['spec', 'replicas']),
+    );
+    expect(cached.spec).toEqual(before.spec);
+  });
+
+  it('drops managedFields that own no spec.replicas, and leaves objects without any alone', () => {
+    const configMap = {
+      metadata: { name: 'c', managedFields: [entry('kubectl', 'Apply', { 'f:data': { 'f:k': {} } })] },
+      data: { k: 'v' },
+    };
+    expect(forCache(configMap)).toEqual({ metadata: { name: 'c' }, data: { k: 'v' } });
+    expect(forCache({ metadata: { name: 'bare' } })).toEqual({ metadata: { name: 'bare' } });
   });
 });

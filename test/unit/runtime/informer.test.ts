@@ -72,7 +72,13 @@ class FakeCollection {
   }
 }
 
-function setup(options: { stallTimeoutMs?: number; resyncIntervalMs?: number } = {}) {
+function setup(
+  options: {
+    stallTimeoutMs?: number;
+    resyncIntervalMs?: number;
+    transform?: (object: KubernetesObject) => KubernetesObject;
+  } = {},
+) {
   const clock = new ManualClock();
   const api = new FakeCollection();
   const metrics = createMetrics({ version: 't', meshProvider: 'none', processMetrics: false });
@@ -87,6 +93,7 @@ function setup(options: { stallTimeoutMs?: number; resyncIntervalMs?: number } =
     stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
     resyncIntervalMs: options.resyncIntervalMs ?? 3_600_000,
     metrics: metrics.informer,
+    ...(options.transform === undefined ? {} : { transform: options.transform }),
   });
   const keys: string[] = [];
   informer.addHandler({
@@ -123,6 +130,32 @@ describe('SupervisedInformer', () => {
     expect((informer.get('ns', 'a') as unknown as { data: string }).data).toBe('2');
     expect(informer.get('ns', 'b')).toBeUndefined();
     expect(informer.list().map((object) => object.metadata?.name)).toEqual(['a']);
+    informer.stop();
+  });
+
+  it('caches and hands on listed and watched objects as its transform leaves them', async () => {
+    const transform = (object: KubernetesObject) => {
+      const data = object as KubernetesObject & { data: string };
+      data.data = `seen ${data.data}`;
+      return object;
+    };
+    const { api, informer } = setup({ transform });
+    const seenData: string[] = [];
+    informer.addHandler({
+      keysFor: (object) => {
+        seenData.push((object as KubernetesObject & { data: string }).data);
+        return [];
+      },
+      enqueue: () => {},
+    });
+    api.put('listed', '1', false);
+    informer.start();
+    await informer.whenSynced();
+    await settle();
+    api.put('watched', '2');
+    const dataOf = (name: string) => (informer.get('ns', name) as unknown as { data: string }).data;
+    expect([dataOf('listed'), dataOf('watched')]).toEqual(['seen 1', 'seen 2']);
+    expect(seenData).toEqual(['seen 1', 'seen 2']);
     informer.stop();
   });
 
