@@ -14,10 +14,12 @@ const MAX_ROWS_PER_DECISION = 16;
 const POLL_MS = 10_000;
 /**
  * A wait is written to status.stalled (and Ready) only once the run has not moved for a tenth of
- * its progress deadline (at least this long): most waits (new pods, a rollout, a route's
+ * its progress deadline, within these bounds: most waits (new pods, a rollout, a route's
  * acceptance) end sooner, and writing each one and clearing it again cost two status patches.
+ * The upper bound keeps a stuck run from staying silent for long.
  */
 const MIN_STALL_GRACE_MS = 5_000;
+const MAX_STALL_GRACE_MS = 30_000;
 /** Rows after which the canary is left exactly as it is. */
 const FROZEN = new Set(['suspended']);
 
@@ -133,7 +135,7 @@ function stallGraceEnd(ctx: Ctx): number {
   const status = ctx.status;
   const moved = [status.lastTransitionTime, status.tick?.startedTime, status.lastEvents?.decidedTime];
   const times = moved.flatMap((time) => (time === undefined ? [] : [isoMs(time)]));
-  const grace = Math.max(MIN_STALL_GRACE_MS, ctx.deadlineMs / 10);
+  const grace = Math.min(MAX_STALL_GRACE_MS, Math.max(MIN_STALL_GRACE_MS, ctx.deadlineMs / 10));
   return times.length === 0 ? -Infinity : Math.max(...times) + grace;
 }
 

@@ -5,12 +5,12 @@ import { inputFor, iso, MINUTE, notReady, NOW, tick } from './fixtures.ts';
 import { initialisedWorld, phaseIs, runUntil, specOf } from './world.ts';
 
 // A run that waits on the cluster (new pods, a route's acceptance) writes status.stalled and
-// Ready=False only once the wait has outlasted a grace, a tenth of progressDeadlineSeconds
+// Ready=False only once the wait has outlasted a grace, a tenth of progressDeadlineSeconds (5 to 30 s)
 // counted from the last time the run moved. Shorter waits cost no status write; a stuck run
 // still says so, that much later.
 
-/** A tenth of the default progressDeadlineSeconds (600). */
-const GRACE = 60_000;
+/** A tenth of the default progressDeadlineSeconds (600), capped at 30 s. */
+const GRACE = 30_000;
 
 const ready = (d: Decision) => d.status.conditions?.find((c) => c.type === 'Ready');
 
