@@ -143,6 +143,16 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--service-cluster-ip-range=10.96.0.0/16',
       '--authorization-mode=RBAC',
       '--allow-privileged=true',
+      // The aggregation layer: the apiserver proxies an APIService's group to its Service's endpoints
+      // (there is no kube-proxy), naming the user in headers its front-proxy client certificate vouches for.
+      `--requestheader-client-ca-file=${join(pki, 'front-proxy-ca.crt')}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${join(pki, 'front-proxy-client.crt')}`,
+      `--proxy-client-key-file=${join(pki, 'front-proxy-client.key')}`,
+      '--enable-aggregator-routing=true',
       '--v=0',
       ...(options.apiserverArgs ?? []),
     ];
@@ -257,21 +267,23 @@ export async function kubectl(kubeconfigPath: string, args: string[], stdin?: st
 async function generatePki(pki: string): Promise<string> {
   await mkdir(pki, { recursive: true });
   const openssl = (args: string[]) => run('openssl', args, { cwd: pki });
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '30',
-    '-subj',
-    '/CN=fledge-test-ca',
-  ]);
+  const newKey = (name: string, subject: string, out: string, ...more: string[]) =>
+    openssl([
+      'req',
+      ...more,
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      out,
+      '-subj',
+      subject,
+    ]);
+  const authority = (name: string) =>
+    newKey(name, `/CN=fledge-test-${name}`, `${name}.crt`, '-x509', '-days', '30');
+  await Promise.all([authority('ca'), authority('front-proxy-ca')]);
   await writeFile(
     join(pki, 'server.ext'),
     'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes.default.svc\n' +
@@ -281,28 +293,17 @@ async function generatePki(pki: string): Promise<string> {
     join(pki, 'client.ext'),
     'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
   );
-  const issue = async (name: string, subject: string, ext: string) => {
-    await openssl([
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subject,
-    ]);
+  const issue = async (name: string, subject: string, ext: string, ca = 'ca') => {
+    await newKey(name, subject, `${name}.csr`);
     await openssl([
       'x509',
       '-req',
       '-in',
       `${name}.csr`,
       '-CA',
-      'ca.crt',
+      `${ca}.crt`,
       '-CAkey',
-      'ca.key',
+      `${ca}.key`,
       '-CAcreateserial',
       '-out',
       `${name}.crt`,
@@ -314,6 +315,7 @@ async function generatePki(pki: string): Promise<string> {
   };
   await issue('apiserver', '/CN=kube-apiserver', 'server.ext');
   await issue('admin', '/O=system:masters/CN=fledge-admin', 'client.ext');
+  await issue('front-proxy-client', '/CN=front-proxy-client', 'client.ext', 'front-proxy-ca');
   await openssl(['genrsa', '-out', 'sa.key', '2048']);
   await openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   const token = `admin-${crypto.randomUUID()}`;

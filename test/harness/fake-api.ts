@@ -29,6 +29,8 @@ export interface FakeApi {
 
 export async function startFakeApi(
   handler: (request: FakeRequest) => FakeAnswer | Promise<FakeAnswer>,
+  /** The address to listen on: loopback, or one in a network namespace the test made. */
+  host = '127.0.0.1',
 ): Promise<FakeApi> {
   const { cert, key } = selfSignedCertificate();
   const server = https.createServer({ cert, key }, (req, res) => {
@@ -48,9 +50,9 @@ export async function startFakeApi(
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `https://${host}:${(server.address() as AddressInfo).port}`,
     ca: cert,
     close: () =>
       new Promise<void>((resolve) => {

@@ -27,19 +27,47 @@ export interface PodNetwork {
  * The host route makes it one per machine. Needs CAP_NET_ADMIN (root); CI runs as root.
  */
 export async function startPodNetwork(): Promise<PodNetwork> {
-  const group = await ProcessGroup.create('fledge-podnet');
+  await refuseUnlessPossible();
+  const [hostAddress, address] = ['10.250.0.1', '10.250.0.2'];
+  const link = await startNetworkLink('fledge-pods', hostAddress, address, async (ip, netns) => {
+    await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
+    await ip('-n', netns, 'route', 'add', 'default', 'via', hostAddress);
+    await ip('route', 'add', POD_CIDR, 'via', address);
+  });
+  return { netns: link.netns, address: link.address, podCidr: POD_CIDR, stop: link.stop };
+}
+
+export interface NetworkLink {
+  /** Name of the network namespace. */
+  netns: string;
+  /** The host's end of the veth pair: a host address that is neither loopback nor routed anywhere else. */
+  hostAddress: string;
+  /** The namespace's end. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A network namespace of our own joined to the host by a veth pair (a /30: `hostAddress` on the host,
+ * `address` in the namespace); `configure` adds routes. Needs CAP_NET_ADMIN.
+ */
+export async function startNetworkLink(
+  prefix: string,
+  hostAddress: string,
+  address: string,
+  configure: (ip: (...args: string[]) => Promise<unknown>, netns: string) => Promise<void> = async () => {},
+): Promise<NetworkLink> {
+  const group = await ProcessGroup.create(prefix);
   const id = group.workdir
     .slice(-6)
     .toLowerCase()
     .replace(/[^a-z0-9]/g, 'x');
-  const netns = `fledge-pods-${id}`;
+  const netns = `${prefix}-${id}`;
   const hostIf = `flg${id}h`;
   const podIf = `flg${id}p`;
-  const hostAddress = '10.250.0.1';
-  const address = '10.250.0.2';
   const cleanup = join(group.workdir, 'cleanup.sh');
   // The reaper runs this if the owner dies; stop() runs it otherwise. Deleting the host end
-  // of the veth removes its peer and the host route with it.
+  // of the veth removes its peer and the routes through it.
   await writeFile(cleanup, `ip link del ${hostIf} 2>/dev/null\nip netns del ${netns} 2>/dev/null\nexit 0\n`);
   const stop = async () => {
     await group.stop({ keepWorkdir: true });
@@ -47,7 +75,6 @@ export async function startPodNetwork(): Promise<PodNetwork> {
     await rm(group.workdir, { recursive: true, force: true });
   };
   try {
-    await refuseUnlessPossible();
     const ip = (...args: string[]) => run('ip', args);
     await ip('netns', 'add', netns);
     await ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', podIf);
@@ -57,14 +84,12 @@ export async function startPodNetwork(): Promise<PodNetwork> {
     await ip('-n', netns, 'addr', 'add', `${address}/30`, 'dev', podIf);
     await ip('-n', netns, 'link', 'set', podIf, 'up');
     await ip('-n', netns, 'link', 'set', 'lo', 'up');
-    await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
-    await ip('-n', netns, 'route', 'add', 'default', 'via', hostAddress);
-    await ip('route', 'add', POD_CIDR, 'via', address);
+    await configure(ip, netns);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { netns, address, podCidr: POD_CIDR, stop };
+  return { netns, hostAddress, address, stop };
 }
 
 /** Fails with what to do when this machine cannot give pods a network. */

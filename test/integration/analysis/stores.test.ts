@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CanaryStatus } from '../../../src/api/index.ts';
-import { imageOf, inPhase, waitForCanary } from '../../harness/canary.ts';
+import { imageOf } from '../../harness/canary.ts';
 import { startFakeCloudWatch, type FakeCloudWatch } from '../../harness/cloudwatch.ts';
 import { startFakeDatadog, type FakeDatadog } from '../../harness/datadog.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
@@ -15,7 +14,7 @@ import { startOperatorProcess, type OperatorProcess } from '../../harness/operat
 import { json, startServer, type Loopback } from '../../unit/analysis/loopback.ts';
 import { apply } from '../controller/fixtures.ts';
 import { canaryEvents } from '../controller/history.ts';
-import { startRelease } from './release.ts';
+import { analysedRelease, expectPromotedAndRolledBack } from './release.ts';
 
 // Canaries analysed through the operator with the metric stores other than
 // Prometheus: a JSON API (web), the hosted APIs of Datadog, New Relic and
@@ -210,32 +209,8 @@ describe('canary analysis with the stores other than Prometheus', () => {
     if (store === 'splunk') splunk.answer(splunkProgram(name), { AAAAAKxOjeY: [rate] });
   }
 
-  /** A blue/green canary analysed every 10 s for two iterations, rolled back at the first failed check. */
-  async function release(
-    name: string,
-    template: string,
-    thresholdRange: { min: number } = { min: 99 },
-  ): Promise<{ status: CanaryStatus; path: string[] }> {
-    await startRelease(kubeconfigPath, namespace, name, {
-      provider: 'kubernetes',
-      analysis: {
-        interval: '10s',
-        iterations: 2,
-        threshold: 1,
-        metrics: [
-          {
-            name: 'success-rate',
-            interval: '1m',
-            templateRef: { name: template },
-            thresholdRange,
-          },
-        ],
-      },
-    });
-    return waitForCanary(kubeconfigPath, namespace, name, inPhase('Succeeded', 'Failed'), {
-      timeoutMs: 150_000,
-    });
-  }
+  const release = (name: string, template: string, thresholdRange?: { min: number }) =>
+    analysedRelease(kubeconfigPath, namespace, name, template, thresholdRange);
 
   for (const store of [
     'web',
@@ -256,24 +231,12 @@ describe('canary analysis with the stores other than Prometheus', () => {
         release(`${store}-bad`, store),
       ]);
 
-      expect(good.status.phase).toBe('Succeeded');
-      expect(good.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
-        value: 99.7,
-        verdict: 'Pass',
-      });
-      expect(await imageOf(kubeconfigPath, namespace, `${store}-good-primary`)).toBe('example/app:2');
-
-      expect(bad.status.phase).toBe('Failed');
-      expect(bad.status.metrics?.find((m) => m.name === 'success-rate')).toMatchObject({
-        value: 91,
-        verdict: 'Fail',
-      });
-      expect(await imageOf(kubeconfigPath, namespace, `${store}-bad-primary`)).toBe('example/app:1');
-      const rolledBack = (await canaryEvents(kubeconfigPath, namespace, `${store}-bad`)).filter(
-        (e) => e.reason === 'RolledBack',
+      await expectPromotedAndRolledBack(
+        kubeconfigPath,
+        namespace,
+        { name: `${store}-good`, status: good.status, value: 99.7 },
+        { name: `${store}-bad`, status: bad.status, value: 91 },
       );
-      expect(rolledBack).toHaveLength(1);
-      expect(rolledBack[0]?.note).toContain('success-rate: 91 is below the minimum 99');
     }, 300_000);
   }
 

@@ -10,8 +10,8 @@ import { startFakeExternalMetrics, type FakeExternalMetrics } from '../../harnes
 import { providerFailure } from './loopback.ts';
 
 // The externalmetrics store through the operator's own Kubernetes client,
-// against a loopback server speaking the external metrics API (see the harness
-// for why it is not an APIService of the test apiserver).
+// against a loopback server speaking the external metrics API. Through the
+// apiserver's aggregation layer: test/integration/analysis/externalmetrics.test.ts.
 
 const token = 'em-Rt6wKp3xNq8v';
 
