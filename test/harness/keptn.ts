@@ -44,7 +44,11 @@ export async function setKeptnMetric(
 
 interface Analysis {
   metadata: { name: string };
-  spec: { analysisDefinition: { name: string }; args?: Record<string, string> };
+  spec: {
+    analysisDefinition: { name: string };
+    args?: Record<string, string>;
+    timeframe?: { from?: string; to?: string; recent?: string };
+  };
   status?: { state?: string };
 }
 
@@ -65,8 +69,15 @@ export function startFakeKeptnAnalyses(
           await kubectl(kubeconfigPath, ['get', 'analyses.metrics.keptn.sh', '-n', namespace, '-o', 'json']),
         ) as { items: Analysis[] };
         for (const analysis of items.filter((a) => a.status?.state !== 'Completed')) {
+          // Keptn's schema requires the timeframe it evaluated in status; a recent one ends now.
+          const seconds = (at: Date) => at.toISOString().replace(/\.\d+Z$/, 'Z');
+          const { from, to } = analysis.spec.timeframe ?? {};
+          const timeframe = {
+            from: from ?? seconds(new Date(Date.now() - 60_000)),
+            to: to ?? seconds(new Date()),
+          };
           const status = {
-            status: { state: 'Completed', pass: passes(analysis), warning: false, raw: '{}' },
+            status: { state: 'Completed', pass: passes(analysis), warning: false, raw: '{}', timeframe },
           };
           await patchStatus(
             kubeconfigPath,
