@@ -6,10 +6,10 @@ import { fixtureCrdFile, installCrdFiles } from '../../harness/third-party.ts';
 import { apply, canary, deployment } from '../controller/fixtures.ts';
 import { FAILING_HOOK, readyOf, startReleaseRig, type ReleaseRig } from './releases.ts';
 
-// The gloo router through the operator on the real apiserver. The module proxy serves no
-// version of github.com/solo-io/gloo, so the RouteTable and Upstream CRDs are structural
-// schemas written from Gloo Edge's API reference (test/fixtures/crds/gloo-edge.yaml). No
-// Gloo runs: the read-back is the RouteTable's weighted destinations, which Gloo serves.
+// The gloo router through the operator on the real apiserver, with Gloo Edge's own RouteTable
+// and Upstream CRDs (vendored in test/fixtures/crds/gloo-edge.yaml: the module proxy serves no
+// version of github.com/solo-io/gloo). No Gloo runs: the read-back is the RouteTable's weighted
+// destinations, which Gloo serves.
 
 const ROUTE_TABLES = 'routetables.gateway.solo.io';
 const UPSTREAMS = 'upstreams.gloo.solo.io';
