@@ -220,6 +220,7 @@ describe('canary analysis with the stores other than Prometheus', () => {
     'dynatrace',
     'influxdb',
     'cloudwatch',
+    'stackdriver',
     'splunk',
     'keptn',
   ] as const) {
