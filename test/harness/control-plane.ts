@@ -250,6 +250,22 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 }
 
+/**
+ * Waits until the CRDs `targets` name (`-f <file>` pairs or `crd/<name>`) are Established. `kubectl
+ * wait` fails at once on a CRD whose status has no conditions yet (a large one just applied), so it
+ * is retried until then.
+ */
+export async function waitEstablished(kubeconfigPath: string, targets: readonly string[]): Promise<void> {
+  await waitFor(
+    'CRDs to be Established',
+    async () => {
+      await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...targets]);
+      return true;
+    },
+    120_000,
+  );
+}
+
 /** Runs kubectl against a kubeconfig; stdin is optional. Rejects with kubectl's stderr. */
 export async function kubectl(kubeconfigPath: string, args: string[], stdin?: string): Promise<string> {
   return new Promise((done, fail) => {

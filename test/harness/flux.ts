@@ -1,6 +1,6 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { builtTools, kubectl } from './control-plane.ts';
+import { builtTools, kubectl, waitEstablished } from './control-plane.ts';
 import { ProcessExitedError, ProcessGroup, freePort, waitFor } from './processes.ts';
 
 // Flux's source-controller and kustomize-controller, built by hack/build-tools.sh, run against the test
@@ -37,7 +37,7 @@ export async function fluxPaths(): Promise<FluxPaths> {
 export async function installFluxCrds(kubeconfigPath: string, paths: FluxPaths): Promise<void> {
   const files = paths.crds.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...files]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...files]);
+  await waitEstablished(kubeconfigPath, files);
   await waitFor('Flux kinds to be served', async () => {
     await kubectl(kubeconfigPath, ['get', FLUX_KINDS, '--all-namespaces']);
     return true;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubectl } from './control-plane.ts';
+import { kubectl, waitEstablished } from './control-plane.ts';
 import { repoRoot, waitFor } from './processes.ts';
 import { installGatewayApiCrds } from './third-party.ts';
 
@@ -9,7 +9,7 @@ export async function installFledgeCrds(kubeconfigPath: string): Promise<void> {
   const dir = join(repoRoot, 'crds');
   if (!existsSync(dir) || readdirSync(dir).filter((f) => f.endsWith('.yaml')).length === 0) return;
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', '-f', dir]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', '-f', dir]);
+  await waitEstablished(kubeconfigPath, ['-f', dir]);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   const kinds = ['canaries', 'metrictemplates', 'alertproviders'].map((plural) => `${plural}.fledge.dev`);
   await waitFor('Fledge kinds to be served', async () => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { kubectl } from './control-plane.ts';
+import { kubectl, waitEstablished } from './control-plane.ts';
 import { waitFor } from './processes.ts';
 
 // Keptn's metrics kinds on the real apiserver, and what Keptn's metrics
@@ -11,7 +11,7 @@ const crds = fileURLToPath(new URL('../fixtures/keptn/crds.yaml', import.meta.ur
 /** Applies the kinds server-side (idempotent, safe from parallel files) and waits until they are served. */
 export async function installKeptnCrds(kubeconfigPath: string): Promise<void> {
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', '-f', crds]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', '-f', crds]);
+  await waitEstablished(kubeconfigPath, ['-f', crds]);
   await waitFor('Keptn kinds to be served', async () => {
     await kubectl(kubeconfigPath, ['get', 'keptnmetrics.metrics.keptn.sh,analyses.metrics.keptn.sh', '-A']);
     return true;

@@ -7,7 +7,7 @@ import {
   type TrafficTarget,
   type UpstreamCrds,
 } from '../../src/routers/index.ts';
-import { kubectl } from './control-plane.ts';
+import { kubectl, waitEstablished } from './control-plane.ts';
 import { waitFor } from './processes.ts';
 import { upstreamCrdFiles } from './third-party.ts';
 
@@ -24,7 +24,7 @@ export async function installKnativeCrds(kubeconfigPath: string): Promise<void> 
   const files = await upstreamCrdFiles(knativeRouter.crds as UpstreamCrds);
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  await waitEstablished(kubeconfigPath, fileArgs);
   await waitFor('Knative kinds to be served', async () => {
     await kubectl(kubeconfigPath, [
       'get',

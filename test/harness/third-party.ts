@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gatewayApiRouter, type UpstreamCrds } from '../../src/routers/index.ts';
-import { kubectl } from './control-plane.ts';
+import { kubectl, waitEstablished } from './control-plane.ts';
 import { repoRoot, waitFor } from './processes.ts';
 
 // Third-party APIs the routers write to, installed from their upstream projects
@@ -56,7 +56,7 @@ export async function installCrdFiles(
 ): Promise<void> {
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  await waitEstablished(kubeconfigPath, fileArgs);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   await waitFor(`${resources.join(', ')} to be served`, async () => {
     await kubectl(kubeconfigPath, ['get', resources.join(','), '--all-namespaces']);
@@ -76,7 +76,7 @@ export async function installRouterCrds(
   const fileArgs = (await upstreamCrdFiles(crds)).flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
   const names = resources.map((resource) => `crd/${resource}`);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+  await waitEstablished(kubeconfigPath, names);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   await waitFor(`${resources.join(', ')} to be served`, async () => {
     await kubectl(kubeconfigPath, ['get', resources.join(','), '--all-namespaces']);
@@ -94,7 +94,7 @@ export async function installGatewayApiCrds(kubeconfigPath: string): Promise<voi
   const files = await upstreamCrdFiles(gatewayApiRouter.crds as UpstreamCrds);
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  await waitEstablished(kubeconfigPath, fileArgs);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   await waitFor('Gateway API kinds to be served', async () => {
     await kubectl(kubeconfigPath, [

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { istioRouter, type UpstreamCrds, type VirtualService } from '../../../src/routers/index.ts';
 import type { IstioHTTPRoute } from '../../../src/routers/virtualservice.ts';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
-import { kubectl } from '../../harness/control-plane.ts';
+import { kubectl, waitEstablished } from '../../harness/control-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
@@ -25,13 +25,7 @@ async function installIstioCrds(kubeconfigPath: string): Promise<void> {
   const files = await upstreamCrdFiles(istioRouter.crds as UpstreamCrds);
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
-  await kubectl(kubeconfigPath, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    `crd/${VIRTUAL_SERVICES}`,
-    `crd/${DESTINATION_RULES}`,
-  ]);
+  await waitEstablished(kubeconfigPath, [`crd/${VIRTUAL_SERVICES}`, `crd/${DESTINATION_RULES}`]);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   await waitFor('Istio kinds to be served', async () => {
     await kubectl(kubeconfigPath, ['get', `${VIRTUAL_SERVICES},${DESTINATION_RULES}`, '--all-namespaces']);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { UpstreamCrds } from '../../../src/routers/index.ts';
 import { osmRouter } from '../../../src/routers/osm.ts';
-import { kubectl } from '../../harness/control-plane.ts';
+import { kubectl, waitEstablished } from '../../harness/control-plane.ts';
 import { repoRoot, waitFor } from '../../harness/processes.ts';
 import { upstreamCrdFiles } from '../../harness/third-party.ts';
 
@@ -55,13 +55,7 @@ export async function installSmiCrds(kubeconfigPath: string): Promise<void> {
     ['apply', '--server-side', '--force-conflicts', '-f', '-'],
     JSON.stringify({ apiVersion: 'v1', kind: 'List', items: wanted }),
   );
-  await kubectl(kubeconfigPath, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    `crd/${SPLITS}`,
-    `crd/${ROUTE_GROUPS}`,
-  ]);
+  await waitEstablished(kubeconfigPath, [`crd/${SPLITS}`, `crd/${ROUTE_GROUPS}`]);
   await waitFor('SMI kinds to be served', async () => {
     await kubectl(kubeconfigPath, ['get', `${SPLITS},${ROUTE_GROUPS}`, '--all-namespaces']);
     return true;

@@ -3,7 +3,7 @@ import { Agent } from 'node:http';
 import type { UpstreamCrds } from '../../../src/routers/index.ts';
 import { traefikRouter } from '../../../src/routers/traefik.ts';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
-import { kubectl } from '../../harness/control-plane.ts';
+import { kubectl, waitEstablished } from '../../harness/control-plane.ts';
 import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { get, startLoad } from '../../harness/load.ts';
@@ -40,7 +40,7 @@ async function installTraefikCrds(kubeconfigPath: string): Promise<void> {
   const files = await upstreamCrdFiles(traefikRouter.crds as UpstreamCrds);
   const fileArgs = files.flatMap((file) => ['-f', file]);
   await kubectl(kubeconfigPath, ['apply', '--server-side', '--force-conflicts', ...fileArgs]);
-  await kubectl(kubeconfigPath, ['wait', '--for=condition=Established', '--timeout=60s', ...fileArgs]);
+  await waitEstablished(kubeconfigPath, fileArgs);
   // Established is not enough: storage for a new kind answers 429 for a moment.
   await waitFor('TraefikServices to be served', async () => {
     await kubectl(kubeconfigPath, ['get', TRAEFIK_SERVICES, '--all-namespaces']);
