@@ -189,7 +189,7 @@ function requeueAfter(ctx: Ctx): number | undefined {
   const stalled = ctx.status.stalled;
   // A wait within its grace is looked at again when the grace ends, to be written then.
   if (stalled === undefined && blocker(ctx) !== undefined)
-    return Math.min(poll, stallGraceEnd(ctx) - ctx.now);
+    return Math.max(0, Math.min(poll, stallGraceEnd(ctx) - ctx.now));
   if (stalled !== undefined) {
     if (isIdle(phase)) return poll;
     const remaining = isoMs(stalled.since) + ctx.deadlineMs - ctx.now;
