@@ -47,9 +47,10 @@ unit: deps ## unit tests (no cluster)
 
 integration: setup ## integration tests on a real control plane and Prometheus
 	@mkdir -p $(REPORTS)
+	@# Two workers: files mostly wait on intervals, and each keeps to its own namespace (docs/testing.md).
 	@# --forceExit: a suite whose set-up failed can leave an operator process running, which would keep
 	@# Jest alive after the results are written; the reaper stops every harness process once Jest exits.
-	$(JEST) --selectProjects integration --runInBand --forceExit --json --outputFile=$(REPORTS)/integration.json
+	$(JEST) --selectProjects integration --maxWorkers=2 --forceExit --json --outputFile=$(REPORTS)/integration.json
 	@node hack/jest-summary.ts integration $(REPORTS)/integration.json
 
 test: setup lint typecheck generated-check unit integration ## every check and test

@@ -147,7 +147,10 @@ const pct = (part: number, whole: number) => `${Math.round((100 * part) / whole)
 /** Traefik, the pod network and the backend, or undefined (with why) where they cannot run. */
 async function realTraffic(kubeconfigPath: string): Promise<DataPlane | undefined> {
   try {
-    return await startDataPlane({ kubeconfigPath });
+    return await startDataPlane({
+      kubeconfigPath,
+      onWait: (holder) => say(`waiting for the pod network another run holds (${holder})`),
+    });
   } catch (err) {
     say(`no real traffic: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;

@@ -1,5 +1,5 @@
 import { startBackend, type Backend } from './backend.ts';
-import { startPodNetwork, type PodNetwork } from './pod-network.ts';
+import { startPodNetwork, type PodNetwork, type PodNetworkWait } from './pod-network.ts';
 import { startProxy, type Proxy, type ProxyOptions } from './proxy.ts';
 
 export interface DataPlane {
@@ -11,14 +11,20 @@ export interface DataPlane {
   stop(): Promise<void>;
 }
 
-/** Pods that answer and Traefik in front of them: everything a request needs, started in order. */
-export async function startDataPlane(options: ProxyOptions): Promise<DataPlane> {
+/** How long a data plane waits for the pod network another test file or demo holds. */
+export const POD_NETWORK_WAIT_MS = 600_000;
+
+/**
+ * Pods that answer and Traefik in front of them: everything a request needs, started in order.
+ * Waits up to POD_NETWORK_WAIT_MS for the pod network (one per machine) by default.
+ */
+export async function startDataPlane(options: ProxyOptions & PodNetworkWait): Promise<DataPlane> {
   const started: { stop(): Promise<void> }[] = [];
   const stop = async () => {
     for (const part of started.reverse()) await part.stop();
   };
   try {
-    const network = await startPodNetwork();
+    const network = await startPodNetwork({ waitMs: POD_NETWORK_WAIT_MS, ...options });
     started.push(network);
     const backend = await startBackend({ network, kubeconfigPath: options.kubeconfigPath });
     started.push(backend);

@@ -18,23 +18,55 @@ export interface PodNetwork {
   stop(): Promise<void>;
 }
 
+export interface PodNetworkWait {
+  /** How long to wait while another process holds the pod network; 0 fails at once. */
+  waitMs?: number;
+  /** Told once, with the holder's route, when this starts waiting. */
+  onWait?: (holder: string) => void;
+}
+
 /**
  * Makes KWOK's pod IPs answer: a network namespace in which the whole pod CIDR is local (an "AnyIP"
  * route on its loopback), joined to the host by a veth pair, with a host route sending the pod CIDR
  * through it. A process started in the namespace (`ip netns exec`) and listening on 0.0.0.0
  * receives every connection to any pod IP and sees the pod IP as its local address.
  *
- * The host route makes it one per machine. Needs CAP_NET_ADMIN (root); CI runs as root.
+ * The host route makes it one per machine, and is also its lock: whoever adds the route holds the
+ * network, and a holder that dies loses it when its reaper deletes the veth. While another process
+ * (a parallel test file, a demo) holds it, this waits up to `waitMs` for it to go.
+ * Needs CAP_NET_ADMIN (root); CI runs as root.
  */
-export async function startPodNetwork(): Promise<PodNetwork> {
-  await refuseUnlessPossible();
+export async function startPodNetwork(options: PodNetworkWait = {}): Promise<PodNetwork> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  let told = false;
+  for (;;) {
+    const holder = await refuseUnlessPossible(Date.now() >= deadline);
+    if (holder === undefined) {
+      const network = await claimPodNetwork();
+      if (network) return network;
+    } else if (!told) {
+      options.onWait?.(holder);
+      told = true;
+    }
+    await new Promise((done) => setTimeout(done, 1_000));
+  }
+}
+
+/** The pod network, or undefined when another process added the route first. */
+async function claimPodNetwork(): Promise<PodNetwork | undefined> {
   const [hostAddress, address] = ['10.250.0.1', '10.250.0.2'];
-  const link = await startNetworkLink('fledge-pods', hostAddress, address, async (ip, netns) => {
-    await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
-    await ip('-n', netns, 'route', 'add', 'default', 'via', hostAddress);
-    await ip('route', 'add', POD_CIDR, 'via', address);
-  });
-  return { netns: link.netns, address: link.address, podCidr: POD_CIDR, stop: link.stop };
+  try {
+    const link = await startNetworkLink('fledge-pods', hostAddress, address, async (ip, netns) => {
+      await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
+      await ip('-n', netns, 'route', 'add', 'default', 'via', hostAddress);
+      await ip('route', 'add', POD_CIDR, 'via', address);
+    });
+    return { netns: link.netns, address: link.address, podCidr: POD_CIDR, stop: link.stop };
+  } catch (err) {
+    // Two claimants can both see the route missing; the kernel lets one add it.
+    if (/File exists/.test((err as { stderr?: string }).stderr ?? '')) return undefined;
+    throw err;
+  }
 }
 
 export interface NetworkLink {
@@ -92,8 +124,11 @@ export async function startNetworkLink(
   return { netns, hostAddress, address, stop };
 }
 
-/** Fails with what to do when this machine cannot give pods a network. */
-async function refuseUnlessPossible(): Promise<void> {
+/**
+ * Fails with what to do when this machine cannot give pods a network. Returns the route of the
+ * process holding it, or undefined when it is free; `final` fails instead of returning a holder.
+ */
+async function refuseUnlessPossible(final: boolean): Promise<string | undefined> {
   const why = (reason: string) =>
     new Error(
       `cannot make the pod network for traffic tests: ${reason}. These tests need root (CAP_NET_ADMIN) ` +
@@ -106,9 +141,11 @@ async function refuseUnlessPossible(): Promise<void> {
   } catch (err) {
     throw why(`\`ip route\` failed (${(err as Error).message.trim()})`);
   }
-  if (routes !== '')
+  if (routes === '') return undefined;
+  if (final)
     throw why(
       `${POD_CIDR} is already routed on this machine (${routes}): another pod network is running; ` +
         'stop it first, or delete that route if its owner is gone',
     );
+  return routes;
 }

@@ -49,6 +49,9 @@ describe('Events decided before a crash', () => {
       canary(namespace, 'web', { analysis: { interval: '10s', threshold: 1, iterations: 2 } }),
     );
     await waitForCanary(kubeconfigPath, namespace, 'web', inPhase('Initialized'), { what: 'initialised' });
+    // The first process's own Events reach the webhook before it dies; the patch below replaces
+    // them in status, so one killed first would never be sent, and the check of keys below needs them.
+    await waitFor('the first Events at the webhook', async () => hooks.calls.length > 0, 30_000);
     await operator.kill();
 
     // The decision the crash cut short: in status, never written as an Event.

@@ -4,7 +4,7 @@ import type { UpstreamCrds } from '../../../src/routers/index.ts';
 import { traefikRouter } from '../../../src/routers/traefik.ts';
 import { inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl, waitEstablished } from '../../harness/control-plane.ts';
-import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
+import { POD_NETWORK_WAIT_MS, startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { get, startLoad } from '../../harness/load.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
@@ -220,7 +220,7 @@ describe('real traffic: Traefik serving the TraefikService', () => {
     prometheus = await startPrometheus({ scrapeConfigs: plane.scrapeConfigs });
     namespace = await createTestNamespace('traffic-traefik');
     operator = await startOperator();
-  }, 180_000);
+  }, 180_000 + POD_NETWORK_WAIT_MS);
 
   afterAll(async () => {
     await operator?.stop();

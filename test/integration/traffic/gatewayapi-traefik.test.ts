@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent } from 'node:http';
 import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { kubectl } from '../../harness/control-plane.ts';
-import { startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
+import { POD_NETWORK_WAIT_MS, startDataPlane, type DataPlane } from '../../harness/data-plane.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { get, startLoad, type Load } from '../../harness/load.ts';
 import { startLoadTester, type LoadTesterProcess } from '../../harness/loadtester.ts';
@@ -45,7 +45,7 @@ describe('real traffic: Traefik as the Gateway API implementation', () => {
     );
     loadTester = await startLoadTester({ kubeconfigPath, gateNamespace: namespace });
     operator = await startOperatorProcess({ kubeconfigPath, namespace });
-  }, 180_000);
+  }, 180_000 + POD_NETWORK_WAIT_MS);
 
   afterAll(async () => {
     await operator?.stop();
