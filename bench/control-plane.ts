@@ -18,6 +18,7 @@ import { installCrds } from '../test/harness/install.ts';
 import { startOperatorProcess } from '../test/harness/operator.ts';
 import { repoRoot, waitFor } from '../test/harness/processes.ts';
 import { FAKE_GATEWAY_CONTROLLER, installGatewayApiCrds } from '../test/harness/third-party.ts';
+import { printProfiles } from './profile.ts';
 
 export type Scenario = 'bluegreen' | 'gatewayapi';
 
@@ -32,7 +33,15 @@ export interface Contender {
   heapMetric: string;
   /** Installs what it needs on the control plane (its CRDs). */
   prepare(kubeconfigPath: string): Promise<void>;
-  start(options: { kubeconfigPath: string; namespace: string; name: string }): Promise<ContenderProcess>;
+  start(options: ContenderStartOptions): Promise<ContenderProcess>;
+}
+
+export interface ContenderStartOptions {
+  kubeconfigPath: string;
+  namespace: string;
+  name: string;
+  /** Write a CPU profile here when the process exits (`--profile`; Fledge only). */
+  profileDir?: string;
 }
 
 export interface ContenderProcess {
@@ -51,6 +60,8 @@ export interface ControlPlaneBenchOptions {
   intervalSeconds: number;
   /** Where the JSON goes. */
   out: string;
+  /** Profile each Fledge run's CPU into .bench/profiles/ and print where it went. */
+  profile?: boolean;
 }
 
 interface Percentiles {
@@ -89,7 +100,12 @@ export const fledgeContender: Contender = {
   serviceAccount: 'fledge',
   heapMetric: 'nodejs_heap_size_used_bytes',
   prepare: installCrds,
-  start: (options) => startOperatorProcess({ ...options, args: ['--log-level=info'] }),
+  start: ({ profileDir, ...options }) =>
+    startOperatorProcess({
+      ...options,
+      args: ['--log-level=info'],
+      env: profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {},
+    }),
 };
 
 const OPERATOR_NAMESPACE = 'fledge-bench';
@@ -314,6 +330,10 @@ async function runOnce(
   canaries.start();
 
   let operator: ContenderProcess | undefined;
+  const profileDir =
+    options.profile && contender === fledgeContender
+      ? join(repoRoot, '.bench', 'profiles', namespace)
+      : undefined;
   const apiserverPort = Number(new URL(controlPlane.server).port);
   const samples = new Sampler();
   try {
@@ -321,6 +341,7 @@ async function runOnce(
       kubeconfigPath: operatorKubeconfig,
       namespace,
       name: `${contender.name}-${scenario}-${n}`,
+      profileDir,
     });
     const probe = { url: operator.url, pid: operator.pid, apiserverPort };
     await waitFor(
@@ -399,6 +420,7 @@ async function runOnce(
   } finally {
     await samples.stop();
     await operator?.stop();
+    if (profileDir) await printProfiles(profileDir, (line) => process.stdout.write(`${line}\n`));
     canaries.stop();
     gateway.stop();
     await kubectl(kc, ['delete', 'namespace', namespace, '--wait=false']);

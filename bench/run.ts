@@ -58,6 +58,8 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '10' },
     out: { type: 'string', default: join(repoRoot, '.bench', 'control-plane.json') },
     'micro-only': { type: 'boolean', default: false },
+    // A V8 CPU profile of each Fledge run (the whole process life), summarised after it.
+    profile: { type: 'boolean', default: false },
     // `make bench-flagger`: the control-plane part only, Fledge and Flagger interleaved.
     'against-flagger': { type: 'boolean', default: false },
   },
@@ -83,6 +85,7 @@ if (!values['micro-only']) {
     contenders: againstFlagger ? [fledgeContender, flaggerContender] : [fledgeContender],
     intervalSeconds: Number(values.interval),
     out: values.out,
+    profile: values.profile,
   });
   if (againstFlagger) printRatios(results);
 }
