@@ -102,9 +102,12 @@ export class Observer {
     return this.#workloads.get(key);
   }
 
-  /** Spec fields the data plane that took the routes is known to ignore, as of the last reconcile of `key`. */
-  ignoredByRoutes(key: string): readonly CapabilityFinding[] {
-    return this.#ignoredByRoutes.get(key) ?? [];
+  /**
+   * What the last reconcile of `key` found that the run goes on without: spec fields the data plane that
+   * took the routes is known to ignore, and why no commit is recorded.
+   */
+  findings(key: string): readonly CapabilityFinding[] {
+    return [...(this.#ignoredByRoutes.get(key) ?? []), ...this.#deps.sourceRevisions.problems(key)];
   }
 
   requestHook(key: string, id: string, task: Task<HookResult>): void {

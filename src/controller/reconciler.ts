@@ -201,7 +201,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       });
       const ignoredNote = reportIgnored(decision.status, [
         ...ignored,
-        ...(deleting ? [] : deps.observer.ignoredByRoutes(key)),
+        ...(deleting ? [] : deps.observer.findings(key)),
       ]);
       // The status goes first: every state-changing action is repeated until observed
       // done, so a crash between the two only replays actions, never loses progress.

@@ -15,6 +15,16 @@ import { apply, canary, deployment, setImage } from './fixtures.ts';
 
 const blueGreen = { interval: '10s', threshold: 1, iterations: 2 };
 
+/** The labels Flux's kustomize-controller puts on what it applies, naming a Kustomization that is not there. */
+function fluxApplied(object: object): object {
+  const labels = {
+    'kustomize.toolkit.fluxcd.io/name': 'gone-apps',
+    'kustomize.toolkit.fluxcd.io/namespace': 'flux-system',
+  };
+  const withMeta = object as { metadata: Record<string, unknown> };
+  return { ...withMeta, metadata: { ...withMeta.metadata, labels } };
+}
+
 function template(namespace: string, name: string, type: string): object {
   return {
     apiVersion: 'fledge.dev/v1beta1',
@@ -206,6 +216,9 @@ describe('Canaries Fledge cannot act on as written', () => {
         service: { port: 9898, unmanagedMetadata: { labels: ['team'] } },
         analysis: blueGreen,
       }),
+      // Applied by a Flux Kustomization that cannot be read (gone, or its CRD not installed).
+      fluxApplied(deployment(namespace, 'sourceless', 'example/web:1')),
+      canary(namespace, 'sourceless', { analysis: blueGreen }),
       ...cases.flatMap((c) => c.objects(namespace)),
     );
 
@@ -243,6 +256,22 @@ describe('Canaries Fledge cannot act on as written', () => {
       'ignored: spec.service.unmanagedMetadata is not read by Fledge',
     );
     expect((await warningsFor(kubeconfigPath, namespace, 'ignored')).map((e) => e.reason)).toEqual([
+      'FieldsIgnored',
+    ]);
+
+    // A commit that cannot be known is said in Ready, not only logged, and holds nothing up.
+    const { status: sourceless } = await waitForCanary(
+      kubeconfigPath,
+      namespace,
+      'sourceless',
+      (s) => s.phase === 'Initialized' && (readyOf(s)?.message ?? '').includes('no commit recorded'),
+      { what: 'sourceless initialised, saying why it records no commit' },
+    );
+    expect(readyOf(sourceless)?.status).toBe('True');
+    expect(readyOf(sourceless)?.message).toContain(
+      'ignored: no commit recorded: Kustomization flux-system/gone-apps not read (',
+    );
+    expect((await warningsFor(kubeconfigPath, namespace, 'sourceless')).map((e) => e.reason)).toEqual([
       'FieldsIgnored',
     ]);
 

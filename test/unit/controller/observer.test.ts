@@ -49,7 +49,7 @@ function setup() {
     finishers.get(id)?.();
     await settle();
   };
-  return { observer: new Observer(deps), hooks, aborted, task, finish };
+  return { observer: new Observer(deps), hooks, aborted, task, finish, sourceRevisions };
 }
 
 describe('Observer: hooks nobody waits for', () => {
@@ -83,5 +83,24 @@ describe('Observer: hooks nobody waits for', () => {
     observer.forget(key);
     await settle();
     expect(aborted).toEqual(['run-1/end/ticket']);
+  });
+});
+
+describe('Observer: findings', () => {
+  it('include why no commit is recorded, and drop it once the Canary is forgotten', async () => {
+    const { observer, sourceRevisions } = setup();
+    expect(observer.findings(key)).toEqual([]);
+    await sourceRevisions.read(key, 'r1', {
+      labels: {},
+      annotations: { 'fledge.dev/revision': 'two words' },
+    });
+    expect(observer.findings(key)).toEqual([
+      expect.objectContaining({
+        field: 'status.sourceRevision',
+        message: expect.stringMatching(/^no commit/),
+      }),
+    ]);
+    observer.forget(key);
+    expect(observer.findings(key)).toEqual([]);
   });
 });

@@ -90,7 +90,7 @@ interface HarnessOptions {
   preflight?: Preflight;
   observe?: () => Promise<Observations>;
   /** What the observer says the data plane behind the router ignores. */
-  ignoredByRoutes?: { field: string; message: string }[];
+  findings?: { field: string; message: string }[];
 }
 
 function harness(server: FakeApiserver, cached: () => Canary | undefined, options: HarnessOptions = {}) {
@@ -116,7 +116,7 @@ function harness(server: FakeApiserver, cached: () => Canary | undefined, option
       },
       keepOnly: () => {},
       forget: () => {},
-      ignoredByRoutes: () => options.ignoredByRoutes ?? [],
+      findings: () => options.findings ?? [],
     } as unknown as Observer,
     effects: {
       apply: async (_key: string, _canary: Canary, _spec: unknown, action: { kind: string }) => {
@@ -402,7 +402,7 @@ describe('fields the data plane ignores', () => {
     };
     const { calls, reconcile } = harness(server, () => cache, {
       preflight: async () => [router],
-      ignoredByRoutes: [plane],
+      findings: [plane],
     });
     await reconcile();
     const note = `ignored: ${router.message}; ${plane.message}`;

@@ -106,16 +106,32 @@ describe('SourceRevisions', () => {
     expect(asked).toHaveLength(1);
     await flushLogs();
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^Kustomization flux-system\/apps not read: /);
+    expect(warnings[0]).toMatch(
+      /^Kustomization flux-system\/apps not read \(.+\): let Fledge get kustomizations/,
+    );
+    // Reported in Ready until a read has no problem, never only in the log.
+    expect(revisions.problems('ns/app')).toEqual([
+      { field: 'status.sourceRevision', message: `no commit recorded: ${warnings[0]}` },
+    ]);
+    expect(revisions.problems('ns/other')).toEqual([]);
+    expect(await revisions.read('ns/app', 'r2', target(fluxLabels, { 'fledge.dev/revision': COMMIT }))).toBe(
+      COMMIT,
+    );
+    expect(revisions.problems('ns/app')).toEqual([]);
   });
 
-  it('asks again after a transient error', async () => {
+  it('asks again after a transient error, logging it once and clearing it once read', async () => {
     let answer: unknown = httpError(503);
-    const { revisions, asked } = setUp(() => answer);
+    const { revisions, asked, warnings } = setUp(() => answer);
     expect(await revisions.read('ns/app', 'r1', target(fluxLabels))).toBeUndefined();
+    expect(await revisions.read('ns/app', 'r1', target(fluxLabels))).toBeUndefined();
+    expect(revisions.problems('ns/app')).toHaveLength(1);
     answer = kustomization(COMMIT);
     expect(await revisions.read('ns/app', 'r1', target(fluxLabels))).toBe(COMMIT);
-    expect(asked).toHaveLength(2);
+    expect(asked).toHaveLength(3);
+    expect(revisions.problems('ns/app')).toEqual([]);
+    await flushLogs();
+    expect(warnings).toHaveLength(1);
   });
 
   it('ignores a value status could not hold', async () => {
@@ -126,5 +142,6 @@ describe('SourceRevisions', () => {
     expect(await revisions.read('ns/app', 'r1', annotated(''))).toBeUndefined();
     await flushLogs();
     expect(warnings[0]).toMatch(/annotation fledge.dev\/revision: ignoring/);
+    expect(revisions.problems('ns/app')[0]?.message).toMatch(/^no commit recorded: annotation fledge.dev/);
   });
 });
