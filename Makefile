@@ -42,7 +42,7 @@ generated-check: deps ## fail when generated files are stale
 
 unit: deps ## unit tests (no cluster)
 	@mkdir -p $(REPORTS)
-	$(JEST) --selectProjects unit --coverage --json --outputFile=$(REPORTS)/unit.json
+	$(JEST) --selectProjects unit --maxWorkers=2 --coverage --json --outputFile=$(REPORTS)/unit.json
 	@node hack/jest-summary.ts unit $(REPORTS)/unit.json
 
 integration: setup ## integration tests on a real control plane and Prometheus

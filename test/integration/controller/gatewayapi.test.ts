@@ -5,7 +5,7 @@ import { startOperatorProcess, type OperatorProcess } from '../../harness/operat
 import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { apply, canary, deployment, setImage } from './fixtures.ts';
-import { field, routeWeights, sampleDistinct } from './sampling.ts';
+import { field, routeWeights, watchRouteWeights } from './sampling.ts';
 
 describe('progressive traffic on the gatewayapi router', () => {
   const { kubeconfigPath } = integrationEnv();
@@ -36,7 +36,7 @@ describe('progressive traffic on the gatewayapi router', () => {
     await waitForCanary(kubeconfigPath, namespace, 'web', inPhase('Initialized'), { what: 'initialisation' });
     expect(await routeWeights(kubeconfigPath, namespace, 'web')).toBe('web-primary=100 web-canary=0');
 
-    const route = sampleDistinct(() => routeWeights(kubeconfigPath, namespace, 'web'));
+    const route = watchRouteWeights(kubeconfigPath, namespace, 'web');
     await setImage(kubeconfigPath, namespace, 'web', 'example/web:2');
     let outcome: Awaited<ReturnType<typeof waitForCanary>>;
     let routePath: string[];

@@ -19,18 +19,23 @@ export interface StatusHistory {
   stop(): Promise<StatusVersion[]>;
 }
 
-interface WatchEvent {
+interface WatchEvent<T> {
   type: string;
-  object: { metadata?: { resourceVersion?: string }; status?: CanaryStatus; code?: number };
+  object: T & { metadata?: { resourceVersion?: string }; code?: number };
 }
 
 /**
- * Records every stored version of one Canary through a watch, so a test sees each
- * status write rather than what a poll happened to catch. A watch that ends (server
- * timeout) resumes from the last version; one that expired (410) starts over.
+ * Hands every stored version of one object to `onVersion`, in order, through a watch of
+ * `collectionPath` (e.g. `/apis/apps/v1/namespaces/ns/deployments`), so a test sees each write
+ * rather than what a poll happened to catch. A watch that ends (server timeout) resumes from
+ * the last version; one that expired (410) starts over.
  */
-export function recordStatusHistory(kubeconfigPath: string, namespace: string, name: string): StatusHistory {
-  const seen = new Map<number, StatusVersion>();
+export function watchVersions<T>(
+  kubeconfigPath: string,
+  collectionPath: string,
+  name: string,
+  onVersion: (version: number, object: T, deleted: boolean) => void,
+): { stop(): Promise<void> } {
   let stopped = false;
   let child: ChildProcess | undefined;
   let lastVersion: string | undefined;
@@ -41,18 +46,15 @@ export function recordStatusHistory(kubeconfigPath: string, namespace: string, n
       if (lastVersion !== undefined) query.set('resourceVersion', lastVersion);
       child = spawn(
         'kubectl',
-        [
-          `--kubeconfig=${kubeconfigPath}`,
-          'get',
-          '--raw',
-          `/apis/fledge.dev/v1beta1/namespaces/${namespace}/canaries?${query.toString()}`,
-        ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
+        [`--kubeconfig=${kubeconfigPath}`, 'get', '--raw', `${collectionPath}?${query}`],
+        {
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
       );
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
         if (!line.startsWith('{')) return;
-        const event = JSON.parse(line) as WatchEvent;
+        const event = JSON.parse(line) as WatchEvent<T>;
         if (event.type === 'ERROR') {
           // 410 Gone: our version was compacted away; the next watch starts from now.
           lastVersion = undefined;
@@ -61,11 +63,7 @@ export function recordStatusHistory(kubeconfigPath: string, namespace: string, n
         const version = event.object.metadata?.resourceVersion;
         if (version === undefined) return;
         lastVersion = version;
-        seen.set(Number(version), {
-          resourceVersion: Number(version),
-          status: event.object.status ?? {},
-          deleted: event.type === 'DELETED',
-        });
+        onVersion(Number(version), event.object, event.type === 'DELETED');
       });
       child.once('exit', () => done());
     });
@@ -76,15 +74,31 @@ export function recordStatusHistory(kubeconfigPath: string, namespace: string, n
       if (!stopped) await new Promise((resume) => setTimeout(resume, 200));
     }
   })();
+  return {
+    async stop() {
+      stopped = true;
+      child?.kill('SIGTERM');
+      await loop;
+    },
+  };
+}
 
+/** Records every stored version of one Canary (see watchVersions). */
+export function recordStatusHistory(kubeconfigPath: string, namespace: string, name: string): StatusHistory {
+  const seen = new Map<number, StatusVersion>();
+  const watch = watchVersions<{ status?: CanaryStatus }>(
+    kubeconfigPath,
+    `/apis/fledge.dev/v1beta1/namespaces/${namespace}/canaries`,
+    name,
+    (resourceVersion, object, deleted) =>
+      seen.set(resourceVersion, { resourceVersion, status: object.status ?? {}, deleted }),
+  );
   const versions = () => [...seen.values()].sort((a, b) => a.resourceVersion - b.resourceVersion);
   return {
     versions,
     started: () => waitFor(`a watch on Canary ${namespace}/${name}`, async () => seen.size > 0, 30_000),
     async stop() {
-      stopped = true;
-      child?.kill('SIGTERM');
-      await loop;
+      await watch.stop();
       return versions();
     },
   };

@@ -6,7 +6,7 @@ import { waitFor } from '../../harness/processes.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
 import { apply, canary, deployment, setImage } from './fixtures.ts';
 import { phasePath, recordStatusHistory } from './history.ts';
-import { routeWeights, sampleDistinct } from './sampling.ts';
+import { watchImage, watchRouteWeights } from './sampling.ts';
 
 describe('a new revision during the analysis', () => {
   const { kubeconfigPath } = integrationEnv();
@@ -37,8 +37,9 @@ describe('a new revision during the analysis', () => {
     await waitForCanary(kubeconfigPath, namespace, 'web', inPhase('Initialized'), { what: 'initialisation' });
 
     const history = recordStatusHistory(kubeconfigPath, namespace, 'web');
-    const route = sampleDistinct(() => routeWeights(kubeconfigPath, namespace, 'web'));
-    const primaryImage = sampleDistinct(() => imageOf(kubeconfigPath, namespace, 'web-primary'));
+    // Watched, not polled: the route is back at 100 only until the restarted run's first step.
+    const route = watchRouteWeights(kubeconfigPath, namespace, 'web');
+    const primaryImage = watchImage(kubeconfigPath, namespace, 'web-primary');
     try {
       await waitFor('the status watch to start', async () => history.versions().length > 0);
       await setImage(kubeconfigPath, namespace, 'web', 'example/web:2');
