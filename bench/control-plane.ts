@@ -88,6 +88,9 @@ export interface RunResult {
   writesPerStep: number;
   connectionsMax: number;
   cpuSecondsPer1000Steps: number;
+  /** Fledge only: reconciles, and watch events by resource, per step during the release. */
+  reconcilesPerStep?: number;
+  informerEventsPerStep?: Record<string, number>;
   idleRssMiB: number;
   peakRssMiB: number;
   peakHeapMiB: number;
@@ -112,6 +115,8 @@ const OPERATOR_NAMESPACE = 'fledge-bench';
 const userOf = (contender: Contender) =>
   `system:serviceaccount:${OPERATOR_NAMESPACE}:${contender.serviceAccount}`;
 const IDLE_WINDOW_MS = 15_000;
+const RECONCILES = 'fledge_reconcile_total';
+const INFORMER_EVENTS = 'fledge_informer_events_total';
 const gatewayRefs = [{ name: 'public', namespace: 'gateways' }];
 
 export async function benchControlPlane(options: ControlPlaneBenchOptions): Promise<RunResult[]> {
@@ -359,6 +364,7 @@ async function runOnce(
     process.stdout.write(`${label}: releasing all at once\n`);
     samples.start(probe);
     const cpuBefore = samples.last('process_cpu_seconds_total');
+    const countersBefore = samples.snapshot();
     const releaseFrom = Date.now();
     await inParallel(names, 32, async (name) => {
       await client.patch(
@@ -377,6 +383,7 @@ async function runOnce(
     const releaseTo = Date.now();
     await samples.stop();
     const cpu = samples.last('process_cpu_seconds_total') - cpuBefore;
+    const grown = (metric: string) => samples.last(metric) - (countersBefore.get(metric) ?? Number.NaN);
 
     const requests = await operatorRequests(
       auditLog,
@@ -413,6 +420,20 @@ async function runOnce(
       writesPerStep: round(verbs(false) / Math.max(steps, 1)),
       connectionsMax: samples.max(CONNECTIONS),
       cpuSecondsPer1000Steps: round((cpu / Math.max(steps, 1)) * 1000),
+      ...(contender === fledgeContender
+        ? {
+            reconcilesPerStep: round(grown(RECONCILES) / Math.max(steps, 1)),
+            informerEventsPerStep: Object.fromEntries(
+              [...samples.snapshot().keys()]
+                .filter((key) => key.startsWith(`${INFORMER_EVENTS}{`))
+                .map((key) => [
+                  key.slice(INFORMER_EVENTS.length + 1, -1),
+                  round(grown(key) / Math.max(steps, 1)),
+                ])
+                .filter(([, perStep]) => (perStep as number) > 0),
+            ),
+          }
+        : {}),
       idleRssMiB: round(idleRssMiB),
       peakRssMiB: round(samples.max('process_resident_memory_bytes') / 2 ** 20),
       peakHeapMiB: round(samples.max(contender.heapMetric) / 2 ** 20),
@@ -587,10 +608,17 @@ class Sampler {
   async sample(probe: Probe): Promise<void> {
     const text = await (await fetch(`${probe.url}/metrics`)).text();
     const samples: [string, number][] = [[CONNECTIONS, await connectionsTo(probe.pid, probe.apiserverPort)]];
+    // A labelled series counts towards its name (the sum over labels) and towards name{resource}.
+    const sums = new Map<string, number>();
     for (const line of text.split('\n')) {
-      const match = /^(\w+) ([\d.e+-]+)$/.exec(line);
-      if (match) samples.push([match[1] as string, Number(match[2])]);
+      const match = /^(\w+)(?:\{([^}]*)\})? ([\d.e+-]+)$/.exec(line);
+      if (!match) continue;
+      const [, name = '', labels, value] = match;
+      const resource = /resource="([^"]+)"/.exec(labels ?? '')?.[1];
+      for (const key of resource === undefined ? [name] : [name, `${name}{${resource}}`])
+        sums.set(key, (sums.get(key) ?? 0) + Number(value));
     }
+    samples.push(...sums);
     for (const [name, value] of samples) {
       this.#last.set(name, value);
       this.#max.set(name, Math.max(value, this.#max.get(name) ?? value));
@@ -616,6 +644,11 @@ class Sampler {
 
   last(name: string): number {
     return this.#last.get(name) ?? Number.NaN;
+  }
+
+  /** The latest value of every series. */
+  snapshot(): Map<string, number> {
+    return new Map(this.#last);
   }
 
   max(name: string): number {
@@ -644,6 +677,14 @@ function printResult(r: RunResult): void {
     `  time to Succeeded p50/max   ${s(r.timeToSucceeded.p50)} / ${s(r.timeToSucceeded.max)} s`,
     `  reads / writes per step     ${s(r.readsPerStep)} / ${s(r.writesPerStep)}`,
     `  CPU s per 1000 steps        ${s(r.cpuSecondsPer1000Steps)}`,
+    ...(r.reconcilesPerStep === undefined
+      ? []
+      : [
+          `  reconciles per step         ${s(r.reconcilesPerStep)}`,
+          `  watch events per step       ${Object.entries(r.informerEventsPerStep ?? {})
+            .map(([resource, perStep]) => `${resource} ${perStep}`)
+            .join(', ')}`,
+        ]),
     `  RSS idle / peak, heap peak  ${s(r.idleRssMiB)} / ${s(r.peakRssMiB)} MiB, ${s(r.peakHeapMiB)} MiB`,
     `  apiserver connections, max  ${s(r.connectionsMax)}`,
     `  requests (verb resource)    ${Object.entries(r.requests)

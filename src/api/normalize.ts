@@ -1,3 +1,4 @@
+import { cloneJson } from './clone.ts';
 import type {
   AlertSeverity,
   Canary,
@@ -149,7 +150,7 @@ export function normalizeCanary(
       'metadata.namespace is required to resolve references; read the Canary from the apiserver',
     );
   }
-  const spec = structuredClone(canary.spec);
+  const spec = cloneJson(canary.spec);
   const note = (field: string, kind: NormalizationNote['kind'], message: string) => {
     notes.push({ field, kind, message });
   };

@@ -1,3 +1,4 @@
+import { cloneJson } from '../api/clone.ts';
 import {
   FINALIZER,
   type Condition,
@@ -94,7 +95,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       return { requeueAfterMs: staleCacheRetryMs };
     }
-    const canary = structuredClone(cached) as Canary;
+    const canary = cloneJson(cached) as Canary;
     const cachedVersion = cached.metadata.resourceVersion;
     /** Writes the Canary guarded by the version it was read at; a refused write leaves no decision behind. */
     const write = async (

@@ -1,3 +1,4 @@
+import { cloneJson } from '../api/clone.ts';
 import {
   deriveStrategy,
   parseGoDuration,
@@ -37,7 +38,7 @@ export type DraftStatus = CanaryStatus &
   >;
 
 function draftOf(status: CanaryStatus): DraftStatus {
-  const copy = structuredClone(status);
+  const copy = cloneJson(status);
   return {
     ...copy,
     run: copy.run ?? 0,

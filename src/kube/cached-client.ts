@@ -1,3 +1,4 @@
+import { cloneJson } from '../api/clone.ts';
 import { createHash } from 'node:crypto';
 import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import {
@@ -192,7 +193,7 @@ export function forCache<T extends KubernetesObject>(object: T): T {
 
 /** A copy in the apiserver's JSON form: callers may change it, and the cache must not change. */
 function copyOf(object: Readonly<KubernetesObject>): KubernetesObject {
-  return JSON.parse(JSON.stringify(object)) as KubernetesObject;
+  return cloneJson(object as KubernetesObject);
 }
 
 /**

@@ -200,7 +200,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
     return new Promise((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
   }
 
-  /** The cached object, shared with the informer: treat it as read-only (structuredClone before changing). */
+  /** The cached object, shared with the informer: treat it as read-only (cloneJson before changing). */
   get(namespace: string, name: string): Readonly<T> | undefined {
     return this.#readable?.listWatch.get(name, namespace || undefined);
   }

@@ -1,3 +1,4 @@
+import { cloneJson } from '../api/clone.ts';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { CONFIG_TRACKING_ANNOTATION, FLAGGER_ANNOTATION_RENAMES } from '../api/index.ts';
 import type { KubeObjectClient } from '../kube/client.ts';
@@ -111,7 +112,7 @@ export function collectConfigRefs(spec: V1PodSpec): ConfigRef[] {
 
 /** A copy of the spec whose references to the configs in `tracked` (keys) point at their `-primary` copies. */
 export function rewriteConfigRefs(spec: V1PodSpec, tracked: ReadonlySet<string>): V1PodSpec {
-  const copy = structuredClone(spec);
+  const copy = cloneJson(spec);
   for (const ref of refSites(copy)) {
     if (tracked.has(configKey(ref))) ref.rename(primaryName(ref.name));
   }

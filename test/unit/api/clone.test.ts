@@ -1,0 +1,28 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { cloneJson } from '../../../src/api/clone.ts';
+
+describe('cloneJson', () => {
+  it('copies JSON data as a JSON round trip would', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(cloneJson(value)).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
+  });
+
+  it('shares nothing with the original', () => {
+    const original = { metadata: { labels: { app: 'web' } }, spec: { ports: [{ port: 80 }] } };
+    const copy = cloneJson(original);
+    copy.metadata.labels.app = 'changed';
+    copy.spec.ports[0]!.port = 81;
+    copy.spec.ports.push({ port: 82 });
+    expect(original).toEqual({ metadata: { labels: { app: 'web' } }, spec: { ports: [{ port: 80 }] } });
+  });
+
+  it('leaves out members that are undefined, as JSON does', () => {
+    const copy = cloneJson({ kept: 1, dropped: undefined, nested: { dropped: undefined } });
+    expect(Object.keys(copy)).toEqual(['kept', 'nested']);
+    expect(Object.keys(copy.nested)).toEqual([]);
+  });
+});
