@@ -41,6 +41,11 @@ export interface ControlPlaneOptions {
   nodes?: number;
   /** More kube-apiserver flags (the benchmark's audit log). */
   apiserverArgs?: string[];
+  /**
+   * Client-side rate limit of kube-controller-manager and kube-scheduler (queries per second, burst
+   * twice that); their default of 20 is what a large benchmark would otherwise measure.
+   */
+  controllerQps?: number;
   /** Extra stages/manifests are not needed by default; kept small on purpose. */
   onProgress?: (message: string) => void;
 }
@@ -174,6 +179,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await apiserverReady();
 
     progress('starting kube-controller-manager, kube-scheduler and kwok');
+    const qps = options.controllerQps;
+    const rateLimit = qps === undefined ? [] : [`--kube-api-qps=${qps}`, `--kube-api-burst=${2 * qps}`];
     await group.start('kube-controller-manager', join(binaries.kubeBin, 'kube-controller-manager'), [
       `--kubeconfig=${kubeconfigPath}`,
       '--leader-elect=false',
@@ -184,12 +191,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--use-service-account-credentials=false',
       '--node-monitor-period=5s',
       '--node-monitor-grace-period=40s',
+      ...rateLimit,
     ]);
     await group.start('kube-scheduler', join(binaries.kubeBin, 'kube-scheduler'), [
       `--kubeconfig=${kubeconfigPath}`,
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${schedPort}`,
+      ...rateLimit,
     ]);
     const stage = (path: string): string => `--config=${join(binaries.kwokStages, path)}`;
     await group.start('kwok', join(binaries.kwokBin, 'kwok'), [
