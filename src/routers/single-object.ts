@@ -42,7 +42,7 @@ export const INITIAL_ROUTES: Readonly<ObjectRoutes> = Object.freeze({
 });
 
 /** The object as the Canary's own (`owned`: with its owner reference) or as one it adopted. */
-export type Render<T> = (owned: boolean) => T;
+type Render<T> = (owned: boolean) => T;
 
 /** The object `<apex>` of a kind in the Canary's namespace, the name most of these routers write. */
 export function apexRef(
