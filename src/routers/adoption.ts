@@ -75,9 +75,16 @@ export function isOwned(live: RoutingObject | undefined, canary: RoutableCanary)
 }
 
 /** Whether `live` carries what Fledge wrote: an object it created, or one it adopted and has written since. */
-export function writtenByFledge(live: RoutingObject, canary: RoutableCanary, description: string): boolean {
-  const ownership = ownershipOf(live.metadata, canary, description);
-  return ownership === 'owned' || savedOriginal(live.metadata, description) !== undefined;
+export function writtenByFledge(
+  live: RoutingObject,
+  canary: RoutableCanary,
+  description: string,
+  ownership: Ownership = ownershipOf,
+): boolean {
+  return (
+    ownership(live.metadata, canary, description) === 'owned' ||
+    savedOriginal(live.metadata, description) !== undefined
+  );
 }
 
 /**
@@ -124,8 +131,22 @@ export async function applyAdopting<T extends RoutingObject>(
 
 /**
  * Finalize for one object: an adopted one gets its saved spec, labels and annotations
- * back; one Fledge created is applied as `handoff` makes it (`owned: false` releases it).
+ * back; one Fledge created goes to `handOff`.
  */
+export async function finalizeObject<T extends RoutingObject>(
+  client: KubeObjectClient,
+  ref: ObjectRef,
+  canary: RoutableCanary,
+  handOff: (live: T) => Promise<unknown>,
+  ownership: Ownership = ownershipOf,
+): Promise<void> {
+  const live = await liveObject<T>(client, ref);
+  if (live === undefined) return;
+  if (await restoreAdopted(client, live)) return;
+  if (ownership(live.metadata, canary, describeRef(ref)) === 'owned') await handOff(live);
+}
+
+/** Finalize for one object whose created form is handed back as `handoff` makes it. */
 export async function handBackObject<T extends RoutingObject>(
   client: KubeObjectClient,
   ref: ObjectRef,
@@ -133,13 +154,16 @@ export async function handBackObject<T extends RoutingObject>(
   handoff: (owned: boolean) => T,
   handBack: HandBack,
 ): Promise<void> {
-  const live = await liveObject<T>(client, ref);
-  if (live === undefined) return;
-  if (await restoreAdopted(client, live)) return;
-  if (ownershipOf(live.metadata, canary, describeRef(ref)) === 'owned') {
-    // Applied without the owner reference, the object is released and not garbage collected.
-    await applyObject(client, handoff(!handBack.release));
-  }
+  await finalizeObject<T>(client, ref, canary, () => applyHandoff(client, handoff, handBack));
+}
+
+/** Applies what `handoff` makes; without the owner reference (release) the object outlives the Canary. */
+export async function applyHandoff<T extends RoutingObject>(
+  client: KubeObjectClient,
+  handoff: (owned: boolean) => T,
+  handBack: HandBack,
+): Promise<void> {
+  await applyObject(client, handoff(!handBack.release));
 }
 
 /**

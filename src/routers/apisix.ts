@@ -1,34 +1,18 @@
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import {
-  applyAdopting,
-  describeRef,
-  isOwned,
-  liveObject,
-  refOf,
-  restoreAdopted,
-  writtenByFledge,
-  type SpecObject,
-} from './adoption.ts';
+import { describeRef, liveObject, refOf, type SpecObject } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { routerObjectMetadata } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   ORIGINAL_CONFIGURATION_ANNOTATION,
   RouterConfigError,
   percentagesOf,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type RoutableCanary,
-  type RouteReadback,
-  type RouteWeights,
-  type Router,
-  type RouterDeps,
-  type SetRoutesResult,
   type WeightReadback,
 } from './router.ts';
+import { SingleObjectRouter, type ObjectRoutes } from './single-object.ts';
 
 // Apache APISIX (Flagger's apisix provider): the user's ApisixRoute (spec.routeRef) is only
 // read. Fledge writes `<route>-<apex>-canary`, a copy holding the one http route of it whose
@@ -191,64 +175,35 @@ export function canaryRouteNotSynced(live: ApisixRoute): string | undefined {
   return `the APISIX ingress controller did not sync ${APISIX_ROUTE_KIND} ${live.metadata.namespace ?? ''}/${live.metadata.name ?? ''}: ${condition.reason ?? ''} ${condition.message ?? ''}`.trimEnd();
 }
 
-export class ApisixRouter implements Router {
+export class ApisixRouter extends SingleObjectRouter<ApisixRoute> {
   readonly provider = APISIX_PROVIDER;
-  readonly #client: KubeObjectClient;
 
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
+  protected ref(canary: RoutableCanary): ObjectRef {
+    const { apex } = serviceNames(requireService(canary, APISIX_PROVIDER));
+    return this.#ref(canary, canaryRouteName(this.#userName(canary), apex));
   }
 
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await liveObject<ApisixRoute>(this.#client, this.#canaryRef(canary));
-    const current = live === undefined ? undefined : this.#readable(canary, live);
-    await this.#write(canary, live, current?.primaryWeight ?? 100);
-  }
-
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    if (routes.mirror)
-      throw new RouterConfigError('provider apisix cannot mirror traffic: remove analysis.mirror');
-    const live = await liveObject<ApisixRoute>(this.#client, this.#canaryRef(canary));
-    await this.#write(canary, live, routes.primaryWeight);
-    return { cookies: { ...NO_SESSION_COOKIES } };
-  }
-
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const ref = this.#canaryRef(canary);
-    const live = await liveObject<ApisixRoute>(this.#client, ref);
-    if (live === undefined) return { applied: false, reason: `${describeRef(ref)} does not exist` };
-    const read = readCanaryRoute(live, canary);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    const unsynced = canaryRouteNotSynced(live);
-    if (unsynced !== undefined) return { applied: false, reason: unsynced, written: read.weights };
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
-  }
-
-  /** Deletes the copy Fledge created, or gives an adopted one its original back: the user's route serves again. */
-  async finalize(canary: RoutableCanary): Promise<void> {
-    const live = await liveObject<ApisixRoute>(this.#client, this.#canaryRef(canary));
-    if (live === undefined) return;
-    if (await restoreAdopted(this.#client, live)) return;
-    if (isOwned(live, canary)) await this.#client.delete(refOf(live), { uid: live.metadata.uid ?? '' });
-  }
-
-  #readable(canary: RoutableCanary, live: ApisixRoute): RouteWeights | undefined {
-    if (!writtenByFledge(live, canary, describeRef(refOf(live)))) return undefined;
-    const read = readCanaryRoute(live, canary);
-    return read.ok ? read.weights : undefined;
-  }
-
-  async #write(canary: RoutableCanary, live: ApisixRoute | undefined, primaryWeight: number): Promise<void> {
+  protected async renderer(canary: RoutableCanary, routes: ObjectRoutes) {
     const user = await this.#userRoute(canary);
-    await applyAdopting(this.#client, this.#canaryRef(canary), live, canary, (owned) =>
-      renderCanaryRoute(canary, user, primaryWeight, owned),
-    );
+    return (owned: boolean) => renderCanaryRoute(canary, user, routes.primaryWeight, owned);
+  }
+
+  protected read(live: ApisixRoute, canary: RoutableCanary): WeightReadback {
+    return readCanaryRoute(live, canary);
+  }
+
+  protected override notServed(live: ApisixRoute): string | undefined {
+    return canaryRouteNotSynced(live);
+  }
+
+  /** Deletes the copy Fledge created: the user's route serves again. */
+  protected async handOff(_canary: RoutableCanary, live: ApisixRoute): Promise<void> {
+    await this.client.delete(refOf(live), { uid: live.metadata.uid ?? '' });
   }
 
   async #userRoute(canary: RoutableCanary): Promise<ApisixRoute> {
     const ref = this.#ref(canary, this.#userName(canary));
-    const user = await liveObject<ApisixRoute>(this.#client, ref);
+    const user = await liveObject<ApisixRoute>(this.client, ref);
     if (user === undefined) {
       // Not terminal: the route may be applied just after the Canary.
       throw new Error(`spec.routeRef: ${describeRef(ref)} not found: create it`);
@@ -265,11 +220,6 @@ export class ApisixRouter implements Router {
       );
     }
     return name;
-  }
-
-  #canaryRef(canary: RoutableCanary): ObjectRef {
-    const { apex } = serviceNames(requireService(canary, APISIX_PROVIDER));
-    return this.#ref(canary, canaryRouteName(this.#userName(canary), apex));
   }
 
   #ref(canary: RoutableCanary, name: string): ObjectRef {

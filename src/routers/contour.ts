@@ -1,34 +1,22 @@
 import type { ABMatch, HTTPMatchRequest, NormalizedService } from '../api/index.ts';
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import {
-  applyAdopting,
-  describeRef,
-  handBackObject,
-  liveObject,
-  writtenByFledge,
-  type SpecObject,
-} from './adoption.ts';
+import { applyHandoff, type SpecObject } from './adoption.ts';
 import type { RouterDeclaration } from './declaration.ts';
 import { valueMatch } from './httproute.ts';
 import { envoyMetrics } from './metrics.ts';
 import { routerObjectMetadata } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   RouterConfigError,
   requireService,
   serviceNames,
-  validateWeights,
   type HandBack,
-  type DesiredRoutes,
   type RoutableCanary,
-  type RouteReadback,
   type RouteWeights,
-  type Router,
-  type RouterDeps,
   type ServiceNames,
-  type SetRoutesResult,
+  type WeightReadback,
 } from './router.ts';
+import { INITIAL_ROUTES, SingleObjectRouter, apexRef, type ObjectRoutes } from './single-object.ts';
 
 // Contour: an HTTPProxy `<apex>` (projectcontour.io/v1) whose routes weigh the Services
 // `<apex>-primary` and `<apex>-canary` (Flagger's contour provider). It has no virtual
@@ -107,10 +95,6 @@ export interface HTTPProxyStatus {
 
 export type HTTPProxy = SpecObject<HTTPProxySpec> & { status?: HTTPProxyStatus };
 
-type ContourRoutes = Pick<RouteWeights, 'primaryWeight' | 'canaryWeight'> & { mirror: boolean };
-
-const INITIAL: ContourRoutes = { primaryWeight: 100, canaryWeight: 0, mirror: false };
-
 export const contourRouter: RouterDeclaration = {
   provider: CONTOUR_PROVIDER,
   providers: [CONTOUR_PROVIDER],
@@ -125,7 +109,7 @@ export const contourRouter: RouterDeclaration = {
     'use spec.analysis.stepWeight, iterations, A/B testing by headers, cookies or query parameters',
   checkExpressible: (spec) => {
     const identity = { name: 'preflight', namespace: 'preflight', uid: 'preflight' };
-    renderHTTPProxy({ metadata: identity, spec }, INITIAL, true);
+    renderHTTPProxy({ metadata: identity, spec }, INITIAL_ROUTES, true);
   },
   permissions: [{ apiGroup: 'projectcontour.io', resources: ['httpproxies'], verbs: MANAGE_VERBS }],
   crds: {
@@ -295,7 +279,7 @@ export function ingressClassOf(service: NormalizedService): string | undefined {
 }
 
 /** The HTTPProxy `<apex>` routing as asked. */
-export function renderHTTPProxy(canary: RoutableCanary, routes: ContourRoutes, owned: boolean): HTTPProxy {
+export function renderHTTPProxy(canary: RoutableCanary, routes: ObjectRoutes, owned: boolean): HTTPProxy {
   const service = requireService(canary, CONTOUR_PROVIDER);
   const names = serviceNames(service);
   const port = service.port;
@@ -314,7 +298,7 @@ export function renderHTTPProxy(canary: RoutableCanary, routes: ContourRoutes, o
     services: backends(canary, names, port, routes),
   }));
   // Outside A/B testing the default route carries the split; under it, everyone else stays on the primary.
-  const split = matches.length > 0 ? INITIAL : routes;
+  const split = matches.length > 0 ? INITIAL_ROUTES : routes;
   const services = backends(canary, names, port, split);
   if (routes.mirror) {
     const mirror: ContourService = { name: names.canary, port, mirror: true };
@@ -358,13 +342,11 @@ export function renderHandoffHTTPProxy(canary: RoutableCanary, owned: boolean): 
 /** The status the HTTPProxy CRD gives an object until a Contour reports on it. */
 const NOT_RECONCILED = 'NotReconciled';
 
-export type HTTPProxyReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
-
 /**
  * The routing an HTTPProxy carries, as percentages (Contour weights are relative). The
  * first route decides: under A/B testing that is the route of the matching requests.
  */
-export function readHTTPProxy(live: HTTPProxy, names: ServiceNames): HTTPProxyReadback {
+export function readHTTPProxy(live: HTTPProxy, names: ServiceNames): WeightReadback {
   const where = `${HTTPPROXY_KIND} ${live.metadata.namespace ?? ''}/${live.metadata.name ?? ''}`;
   const [first] = live.spec.routes ?? [];
   const weighted = (first?.services ?? []).filter((s) => s.mirror !== true);
@@ -415,64 +397,32 @@ export function httpProxyAcceptance(
   return { accepted: true };
 }
 
-export class ContourRouter implements Router {
+export class ContourRouter extends SingleObjectRouter<HTTPProxy> {
   readonly provider = CONTOUR_PROVIDER;
-  readonly #client: KubeObjectClient;
 
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
+  protected ref(canary: RoutableCanary): ObjectRef {
+    return apexRef(canary, CONTOUR_PROVIDER, CONTOUR_API_VERSION, HTTPPROXY_KIND);
   }
 
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await liveObject<HTTPProxy>(this.#client, this.#ref(canary));
-    await this.#write(canary, live, (live && this.#readable(canary, live)) ?? INITIAL);
+  protected renderer(canary: RoutableCanary, routes: ObjectRoutes) {
+    return (owned: boolean) => renderHTTPProxy(canary, routes, owned);
   }
 
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    const live = await liveObject<HTTPProxy>(this.#client, this.#ref(canary));
-    await this.#write(canary, live, routes);
-    return { cookies: { ...NO_SESSION_COOKIES } };
+  protected read(live: HTTPProxy, canary: RoutableCanary): WeightReadback {
+    return readHTTPProxy(live, serviceNames(requireService(canary, CONTOUR_PROVIDER)));
   }
 
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const ref = this.#ref(canary);
-    const live = await liveObject<HTTPProxy>(this.#client, ref);
-    if (live === undefined) return { applied: false, reason: `${describeRef(ref)} does not exist` };
-    const read = readHTTPProxy(live, serviceNames(requireService(canary, CONTOUR_PROVIDER)));
-    if (!read.ok) return { applied: false, reason: read.reason };
+  protected override notServed(live: HTTPProxy): string | undefined {
     const acceptance = httpProxyAcceptance(live);
-    if (!acceptance.accepted) return { applied: false, reason: acceptance.reason, written: read.weights };
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
+    return acceptance.accepted ? undefined : acceptance.reason;
   }
 
-  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const handoff = (owned: boolean) => renderHandoffHTTPProxy(canary, owned);
-    await handBackObject(this.#client, this.#ref(canary), canary, handoff, handBack);
+  // renderHTTPProxy refuses the mirroring Contour cannot make.
+  protected override mirrorRefusal(): undefined {
+    return undefined;
   }
 
-  /** The routing an HTTPProxy Fledge has written carries; undefined for one it has not written yet. */
-  #readable(canary: RoutableCanary, live: HTTPProxy): ContourRoutes | undefined {
-    if (!writtenByFledge(live, canary, describeRef(this.#ref(canary)))) return undefined;
-    const read = readHTTPProxy(live, serviceNames(requireService(canary, CONTOUR_PROVIDER)));
-    if (!read.ok) return undefined;
-    const { primaryWeight, canaryWeight, mirrored } = read.weights;
-    return { primaryWeight, canaryWeight, mirror: mirrored };
-  }
-
-  async #write(canary: RoutableCanary, live: HTTPProxy | undefined, routes: ContourRoutes): Promise<void> {
-    await applyAdopting(this.#client, this.#ref(canary), live, canary, (owned) =>
-      renderHTTPProxy(canary, routes, owned),
-    );
-  }
-
-  #ref(canary: RoutableCanary): ObjectRef {
-    const { apex } = serviceNames(requireService(canary, CONTOUR_PROVIDER));
-    return {
-      apiVersion: CONTOUR_API_VERSION,
-      kind: HTTPPROXY_KIND,
-      namespace: canary.metadata.namespace,
-      name: apex,
-    };
+  protected async handOff(canary: RoutableCanary, _live: HTTPProxy, handBack: HandBack): Promise<void> {
+    await applyHandoff(this.client, (owned) => renderHandoffHTTPProxy(canary, owned), handBack);
   }
 }

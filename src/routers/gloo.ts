@@ -1,37 +1,23 @@
 import type { ABMatch, UpstreamRef } from '../api/index.ts';
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { applyObject } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import {
-  applyAdopting,
-  describeRef,
-  handBackObject,
-  isOwned,
-  liveObject,
-  writtenByFledge,
-  type SpecObject,
-} from './adoption.ts';
+import { applyAdopting, applyHandoff, describeRef, liveObject, type SpecObject } from './adoption.ts';
 import type { RouterDeclaration } from './declaration.ts';
 import { escapeRegex } from './httproute.ts';
 import { envoyMetrics } from './metrics.ts';
 import { routerObjectMetadata } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   RouterConfigError,
   percentagesOf,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type HandBack,
   type RoutableCanary,
-  type RouteReadback,
   type RouteWeights,
-  type Router,
-  type RouterDeps,
-  type SetRoutesResult,
   type WeightReadback,
 } from './router.ts';
+import { SingleObjectRouter, apexRef, type ObjectRoutes } from './single-object.ts';
 
 // Gloo Edge (Flagger's gloo provider): a RouteTable `<apex>` that a VirtualService delegates
 // to, weighing two Upstreams Fledge writes itself, `<namespace>-<apex>-primaryupstream-<port>`
@@ -276,71 +262,39 @@ export function routeTableRejection(live: RouteTable): string | undefined {
   return undefined;
 }
 
-export class GlooRouter implements Router {
+export class GlooRouter extends SingleObjectRouter<RouteTable> {
   readonly provider = GLOO_PROVIDER;
-  readonly #client: KubeObjectClient;
 
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
+  protected ref(canary: RoutableCanary): ObjectRef {
+    return apexRef(canary, GLOO_PROVIDER, ROUTE_TABLE_API_VERSION, ROUTE_TABLE_KIND);
   }
 
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    await this.#writeUpstreams(canary);
-    const live = await liveObject<RouteTable>(this.#client, this.#tableRef(canary));
-    const current = live === undefined ? undefined : this.#readable(canary, live);
-    await this.#writeTable(canary, live, current?.primaryWeight ?? 100);
+  protected renderer(canary: RoutableCanary, routes: ObjectRoutes) {
+    return (owned: boolean) => renderRouteTable(canary, routes, owned);
   }
 
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    if (routes.mirror)
-      throw new RouterConfigError('provider gloo cannot mirror traffic: remove analysis.mirror');
-    await this.#writeUpstreams(canary);
-    const live = await liveObject<RouteTable>(this.#client, this.#tableRef(canary));
-    await this.#writeTable(canary, live, routes.primaryWeight);
-    return { cookies: { ...NO_SESSION_COOKIES } };
+  protected read(live: RouteTable, canary: RoutableCanary): WeightReadback {
+    return readRouteTable(live, canary);
   }
 
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const ref = this.#tableRef(canary);
-    const live = await liveObject<RouteTable>(this.#client, ref);
-    if (live === undefined) return { applied: false, reason: `${describeRef(ref)} does not exist` };
-    const read = readRouteTable(live, canary);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    const rejection = routeTableRejection(live);
-    if (rejection !== undefined) return { applied: false, reason: rejection, written: read.weights };
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
+  protected override notServed(live: RouteTable): string | undefined {
+    return routeTableRejection(live);
   }
 
-  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const ref = this.#tableRef(canary);
-    const live = await liveObject<RouteTable>(this.#client, ref);
-    if (live !== undefined && isOwned(live, canary)) {
-      // The handed-back table routes to the apex Service: its Upstream must exist first.
-      const names = upstreamNames(canary);
-      const { apex } = serviceNames(requireService(canary, GLOO_PROVIDER));
-      await applyObject(
-        this.#client,
-        renderUpstream(canary, names.apex, apex, await this.#config(canary), !handBack.release, false),
-      );
-    }
-    const handoff = (owned: boolean) => renderHandoffRouteTable(canary, owned);
-    await handBackObject(this.#client, ref, canary, handoff, handBack);
-  }
-
-  #readable(canary: RoutableCanary, live: RouteTable): RouteWeights | undefined {
-    if (!writtenByFledge(live, canary, describeRef(this.#tableRef(canary)))) return undefined;
-    const read = readRouteTable(live, canary);
-    return read.ok ? read.weights : undefined;
-  }
-
-  async #writeTable(canary: RoutableCanary, live: RouteTable | undefined, primaryWeight: number) {
-    await applyAdopting(this.#client, this.#tableRef(canary), live, canary, (owned) =>
-      renderRouteTable(canary, { primaryWeight }, owned),
+  protected async handOff(canary: RoutableCanary, _live: RouteTable, handBack: HandBack): Promise<void> {
+    // The handed-back table routes to the apex Service: its Upstream must exist first.
+    const names = upstreamNames(canary);
+    const { apex } = serviceNames(requireService(canary, GLOO_PROVIDER));
+    const config = await this.#config(canary);
+    await applyObject(
+      this.client,
+      renderUpstream(canary, names.apex, apex, config, !handBack.release, false),
     );
+    await applyHandoff(this.client, (owned) => renderHandoffRouteTable(canary, owned), handBack);
   }
 
-  async #writeUpstreams(canary: RoutableCanary): Promise<void> {
+  /** The Upstreams the RouteTable weighs. */
+  protected override async prepare(canary: RoutableCanary): Promise<void> {
     const config = await this.#config(canary);
     const names = upstreamNames(canary);
     const services = serviceNames(requireService(canary, GLOO_PROVIDER));
@@ -349,8 +303,8 @@ export class GlooRouter implements Router {
       [names.canary, services.canary],
     ] as const) {
       const ref = this.#ref(canary, UPSTREAM_API_VERSION, UPSTREAM_KIND, name);
-      const live = await liveObject<Upstream>(this.#client, ref);
-      await applyAdopting(this.#client, ref, live, canary, (owned) =>
+      const live = await liveObject<Upstream>(this.client, ref);
+      await applyAdopting(this.client, ref, live, canary, (owned) =>
         renderUpstream(canary, name, serviceName, config, owned),
       );
     }
@@ -364,17 +318,12 @@ export class GlooRouter implements Router {
       ...this.#ref(canary, UPSTREAM_API_VERSION, UPSTREAM_KIND, upstreamRef.name),
       namespace: upstreamRef.namespace ?? canary.metadata.namespace,
     };
-    const config = await liveObject<Upstream>(this.#client, ref);
+    const config = await liveObject<Upstream>(this.client, ref);
     if (config === undefined) {
       // Not terminal: the Upstream may be applied just after the Canary.
       throw new Error(`spec.upstreamRef: ${describeRef(ref)} not found: create it or fix the reference`);
     }
     return config;
-  }
-
-  #tableRef(canary: RoutableCanary): ObjectRef {
-    const { apex } = serviceNames(requireService(canary, GLOO_PROVIDER));
-    return this.#ref(canary, ROUTE_TABLE_API_VERSION, ROUTE_TABLE_KIND, apex);
   }
 
   #ref(canary: RoutableCanary, apiVersion: string, kind: string, name: string): ObjectRef {

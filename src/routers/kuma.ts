@@ -1,27 +1,20 @@
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { applyObject } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import { applyAdopting, describeRef, liveObject, restoreAdopted, type SpecObject } from './adoption.ts';
+import type { SpecObject } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { envoyMetrics } from './metrics.ts';
-import { routerObjectMetadata, savedOriginal, type ObjectMeta } from './objects.ts';
+import { routerObjectMetadata, type ObjectMeta } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   RouterConfigError,
   percentagesOf,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type HandBack,
   type RoutableCanary,
-  type RouteReadback,
-  type RouteWeights,
-  type Router,
-  type RouterDeps,
-  type SetRoutesResult,
   type WeightReadback,
 } from './router.ts';
+import { SingleObjectRouter, type ObjectRoutes } from './single-object.ts';
 
 // Kuma (Flagger's kuma provider): the cluster-scoped TrafficRoute `<apex>` (kuma.io/v1alpha1)
 // splitting the apex's Kuma service `<apex>_<namespace>_svc_<port>` between the -primary and
@@ -174,71 +167,27 @@ export function readTrafficRoute(live: TrafficRoute, canary: RoutableCanary): We
   );
 }
 
-export class KumaRouter implements Router {
+export class KumaRouter extends SingleObjectRouter<TrafficRoute> {
   readonly provider = KUMA_PROVIDER;
-  readonly #client: KubeObjectClient;
+  protected override readonly ownership = trafficRouteOwnership;
 
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
-  }
-
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await liveObject<TrafficRoute>(this.#client, this.#ref(canary));
-    const current = live === undefined ? undefined : this.#readable(canary, live);
-    await this.#write(canary, live, current?.primaryWeight ?? 100);
-  }
-
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    if (routes.mirror)
-      throw new RouterConfigError('provider kuma cannot mirror traffic: remove analysis.mirror');
-    const live = await liveObject<TrafficRoute>(this.#client, this.#ref(canary));
-    await this.#write(canary, live, routes.primaryWeight);
-    return { cookies: { ...NO_SESSION_COOKIES } };
-  }
-
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const ref = this.#ref(canary);
-    const live = await liveObject<TrafficRoute>(this.#client, ref);
-    if (live === undefined) return { applied: false, reason: `${describeRef(ref)} does not exist` };
-    const read = readTrafficRoute(live, canary);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    // A TrafficRoute has no status: Kuma's control plane serves it as written.
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
-  }
-
-  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const ref = this.#ref(canary);
-    const live = await liveObject<TrafficRoute>(this.#client, ref);
-    if (live === undefined) return;
-    if (await restoreAdopted(this.#client, live)) return;
-    if (trafficRouteOwnership(live.metadata, canary, describeRef(ref)) !== 'owned') return;
-    if (handBack.release) await applyObject(this.#client, renderHandoffTrafficRoute(canary, live.mesh));
-    else await this.#client.delete(ref, { uid: live.metadata.uid ?? '' });
-  }
-
-  /** The weights a TrafficRoute Fledge has written carries; undefined for one it has not written yet. */
-  #readable(canary: RoutableCanary, live: TrafficRoute): RouteWeights | undefined {
-    const description = describeRef(this.#ref(canary));
-    const ownership = trafficRouteOwnership(live.metadata, canary, description);
-    if (ownership !== 'owned' && savedOriginal(live.metadata, description) === undefined) return undefined;
-    const read = readTrafficRoute(live, canary);
-    return read.ok ? read.weights : undefined;
-  }
-
-  async #write(canary: RoutableCanary, live: TrafficRoute | undefined, primaryWeight: number): Promise<void> {
-    await applyAdopting(
-      this.#client,
-      this.#ref(canary),
-      live,
-      canary,
-      (owned) => renderTrafficRoute(canary, primaryWeight, owned, live),
-      trafficRouteOwnership,
-    );
-  }
-
-  #ref(canary: RoutableCanary): ObjectRef {
+  protected ref(canary: RoutableCanary): ObjectRef {
     const { apex } = serviceNames(requireService(canary, KUMA_PROVIDER));
     return { apiVersion: TRAFFIC_ROUTE_API_VERSION, kind: TRAFFIC_ROUTE_KIND, name: apex };
+  }
+
+  protected renderer(canary: RoutableCanary, routes: ObjectRoutes, live: TrafficRoute | undefined) {
+    return (owned: boolean) => renderTrafficRoute(canary, routes.primaryWeight, owned, live);
+  }
+
+  // A TrafficRoute has no status: Kuma's control plane serves it as written.
+  protected read(live: TrafficRoute, canary: RoutableCanary): WeightReadback {
+    return readTrafficRoute(live, canary);
+  }
+
+  /** Deletes the TrafficRoute, or under revertOnDeletion leaves it sending everything to the apex service. */
+  protected async handOff(canary: RoutableCanary, live: TrafficRoute, handBack: HandBack): Promise<void> {
+    if (handBack.release) await applyObject(this.client, renderHandoffTrafficRoute(canary, live.mesh));
+    else await this.client.delete(this.ref(canary), { uid: live.metadata.uid ?? '' });
   }
 }

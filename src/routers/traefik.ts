@@ -1,30 +1,17 @@
-import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
-import {
-  applyAdopting,
-  describeRef,
-  handBackObject,
-  liveObject,
-  writtenByFledge,
-  type SpecObject,
-} from './adoption.ts';
+import { applyHandoff, type SpecObject } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { routerObjectMetadata } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   RouterConfigError,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type HandBack,
   type RoutableCanary,
-  type RouteReadback,
-  type RouteWeights,
-  type Router,
-  type RouterDeps,
-  type SetRoutesResult,
+  type WeightReadback,
 } from './router.ts';
+import { SingleObjectRouter, apexRef, type ObjectRoutes } from './single-object.ts';
 
 // Traefik: a TraefikService `<apex>` (Flagger's traefik provider). It weighs the Services
 // `<apex>-primary` and `<apex>-canary`, or, while mirroring, sends every request to the
@@ -52,8 +39,6 @@ export interface TraefikServiceSpec {
 }
 
 export type TraefikService = SpecObject<TraefikServiceSpec>;
-
-type TraefikRoutes = Pick<RouteWeights, 'primaryWeight' | 'canaryWeight'> & { mirror: boolean };
 
 const canaryService = 'service=~"{{ namespace }}-{{ target }}-canary-[0-9a-zA-Z-]+@kubernetescrd"';
 
@@ -90,7 +75,7 @@ export const traefikRouter: RouterDeclaration = {
 /** The TraefikService `<apex>`: weighted primary and canary, or the primary mirrored to the canary. */
 export function renderTraefikService(
   canary: RoutableCanary,
-  routes: TraefikRoutes,
+  routes: ObjectRoutes,
   owned: boolean,
 ): TraefikService {
   const service = requireService(canary, TRAEFIK_PROVIDER);
@@ -137,10 +122,8 @@ export function renderHandoffTraefikService(canary: RoutableCanary, owned: boole
   };
 }
 
-export type TraefikReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
-
 /** The routing a TraefikService carries, as percentages (Traefik weights are relative). */
-export function readTraefikService(live: TraefikService, canary: RoutableCanary): TraefikReadback {
+export function readTraefikService(live: TraefikService, canary: RoutableCanary): WeightReadback {
   const names = serviceNames(requireService(canary, TRAEFIK_PROVIDER));
   const where = `${TRAEFIK_SERVICE_KIND} ${live.metadata.namespace ?? canary.metadata.namespace}/${names.apex}`;
   const mirroring = live.spec.mirroring;
@@ -170,68 +153,28 @@ export function readTraefikService(live: TraefikService, canary: RoutableCanary)
   return { ok: true, weights: { primaryWeight: 100 - percent, canaryWeight: percent, mirrored: false } };
 }
 
-export class TraefikRouter implements Router {
+export class TraefikRouter extends SingleObjectRouter<TraefikService> {
   readonly provider = TRAEFIK_PROVIDER;
-  readonly #client: KubeObjectClient;
 
-  constructor(deps: RouterDeps) {
-    this.#client = deps.client;
+  protected ref(canary: RoutableCanary): ObjectRef {
+    return apexRef(canary, TRAEFIK_PROVIDER, TRAEFIK_API_VERSION, TRAEFIK_SERVICE_KIND);
   }
 
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await liveObject<TraefikService>(this.#client, this.#ref(canary));
-    const current = live === undefined ? undefined : this.#readable(canary, live);
-    await this.#write(canary, live, current ?? { primaryWeight: 100, canaryWeight: 0, mirror: false });
+  protected renderer(canary: RoutableCanary, routes: ObjectRoutes) {
+    return (owned: boolean) => renderTraefikService(canary, routes, owned);
   }
 
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    const live = await liveObject<TraefikService>(this.#client, this.#ref(canary));
-    await this.#write(canary, live, routes);
-    return { cookies: { ...NO_SESSION_COOKIES } };
+  // A TraefikService has no status: Traefik serves it as written.
+  protected read(live: TraefikService, canary: RoutableCanary): WeightReadback {
+    return readTraefikService(live, canary);
   }
 
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await liveObject<TraefikService>(this.#client, this.#ref(canary));
-    if (live === undefined)
-      return { applied: false, reason: `${describeRef(this.#ref(canary))} does not exist` };
-    const read = readTraefikService(live, canary);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    // A TraefikService has no status: Traefik serves it as written.
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
+  // renderTraefikService refuses the mirroring Traefik cannot make.
+  protected override mirrorRefusal(): undefined {
+    return undefined;
   }
 
-  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
-    const handoff = (owned: boolean) => renderHandoffTraefikService(canary, owned);
-    await handBackObject(this.#client, this.#ref(canary), canary, handoff, handBack);
-  }
-
-  /** The routing an object Fledge has written carries; undefined for one it has not written yet. */
-  #readable(canary: RoutableCanary, live: TraefikService): TraefikRoutes | undefined {
-    if (!writtenByFledge(live, canary, describeRef(this.#ref(canary)))) return undefined;
-    const read = readTraefikService(live, canary);
-    if (!read.ok) return undefined;
-    const { primaryWeight, canaryWeight, mirrored } = read.weights;
-    return { primaryWeight, canaryWeight, mirror: mirrored };
-  }
-
-  async #write(
-    canary: RoutableCanary,
-    live: TraefikService | undefined,
-    routes: TraefikRoutes,
-  ): Promise<void> {
-    await applyAdopting(this.#client, this.#ref(canary), live, canary, (owned) =>
-      renderTraefikService(canary, routes, owned),
-    );
-  }
-
-  #ref(canary: RoutableCanary): ObjectRef {
-    const { apex } = serviceNames(requireService(canary, TRAEFIK_PROVIDER));
-    return {
-      apiVersion: TRAEFIK_API_VERSION,
-      kind: TRAEFIK_SERVICE_KIND,
-      namespace: canary.metadata.namespace,
-      name: apex,
-    };
+  protected async handOff(canary: RoutableCanary, _live: TraefikService, handBack: HandBack): Promise<void> {
+    await applyHandoff(this.client, (owned) => renderHandoffTraefikService(canary, owned), handBack);
   }
 }

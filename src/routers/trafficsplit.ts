@@ -1,32 +1,20 @@
 import type { ABMatch, NormalizedCanarySpec } from '../api/index.ts';
-import type { KubeObjectClient } from '../kube/client.ts';
+import type { ObjectRef } from '../kube/client.ts';
 import { applyObject } from '../kube/patch.ts';
-import {
-  applyAdopting,
-  describeRef,
-  liveObject,
-  isOwned,
-  refOf,
-  restoreAdopted,
-  type SpecObject,
-} from './adoption.ts';
+import { applyHandoff, describeRef, isOwned, liveObject, refOf, type SpecObject } from './adoption.ts';
 import { escapeRegex } from './httproute.ts';
-import { ownershipOf, routerObjectMetadata, savedOriginal } from './objects.ts';
+import { routerObjectMetadata } from './objects.ts';
 import {
-  NO_SESSION_COOKIES,
   RouterConfigError,
   requireService,
   serviceNames,
-  validateWeights,
-  type DesiredRoutes,
   type HandBack,
   type RoutableCanary,
-  type RouteReadback,
   type RouteWeights,
-  type Router,
   type RouterDeps,
-  type SetRoutesResult,
+  type WeightReadback,
 } from './router.ts';
+import { SingleObjectRouter, apexRef, type ObjectRoutes } from './single-object.ts';
 
 // The Service Mesh Interface TrafficSplit `<apex>` shared by the linkerd, smi:v1alphaN and
 // osm providers: backends `<apex>-primary` and `<apex>-canary` with the weights, in the
@@ -190,10 +178,8 @@ function isABTesting(canary: RoutableCanary): boolean {
   return (canary.spec.analysis.match?.length ?? 0) > 0;
 }
 
-export type SplitReadback = { ok: true; weights: RouteWeights } | { ok: false; reason: string };
-
 /** The weights the split carries, as percentages (SMI weights are relative). */
-export function readSplitWeights(split: TrafficSplit, canary: RoutableCanary): SplitReadback {
+export function readSplitWeights(split: TrafficSplit, canary: RoutableCanary): WeightReadback {
   const names = serviceNames(requireService(canary, 'smi'));
   const where = describeRef(refOf(split));
   const weightOf = (service: string): number | undefined => {
@@ -218,126 +204,72 @@ export function readSplitWeights(split: TrafficSplit, canary: RoutableCanary): S
 }
 
 /** The TrafficSplit router of one provider of the family (linkerd, smi, osm). */
-export class TrafficSplitRouter implements Router {
+export class TrafficSplitRouter extends SingleObjectRouter<TrafficSplit> {
   readonly provider: string;
-  readonly #client: KubeObjectClient;
   readonly #flavour: SmiFlavour;
 
   constructor(deps: RouterDeps, flavour: SmiFlavour) {
-    this.#client = deps.client;
+    super(deps);
     this.#flavour = flavour;
     this.provider = flavour.provider;
   }
 
-  async reconcile(canary: RoutableCanary): Promise<void> {
-    const live = await this.#live(canary);
-    const current = live === undefined ? undefined : this.#readable(canary, live);
-    await this.#write(canary, live, current ?? { primaryWeight: 100, canaryWeight: 0 });
+  protected ref(canary: RoutableCanary): ObjectRef {
+    return apexRef(canary, this.provider, `${SPLIT_GROUP}/${this.#version(canary)}`, TRAFFIC_SPLIT_KIND);
   }
 
-  async setRoutes(canary: RoutableCanary, routes: DesiredRoutes): Promise<SetRoutesResult> {
-    validateWeights(routes);
-    if (routes.mirror) {
-      throw new RouterConfigError(
-        `provider ${this.provider} cannot mirror traffic (a TrafficSplit only weighs backends): remove analysis.mirror`,
-      );
+  /** Writes (or removes) the route group of A/B testing, once the split renders. */
+  protected async renderer(canary: RoutableCanary, routes: ObjectRoutes, live: TrafficSplit | undefined) {
+    const version = this.#version(canary);
+    // Rendered first, so a spec error leaves an adopted split untouched.
+    const split = renderTrafficSplit(canary, version, routes, isOwned(live, canary));
+    const matches = canary.spec.analysis.match;
+    if (matches !== undefined && matches.length > 0) {
+      const group = renderRouteGroup(canary, matches);
+      const existing = await liveObject<HTTPRouteGroup>(this.client, refOf(group));
+      if (existing !== undefined && !isOwned(existing, canary)) {
+        throw new RouterConfigError(
+          `${describeRef(refOf(group))} exists and is not Fledge's: rename or delete it, or rename spec.service.name`,
+        );
+      }
+      await applyObject(this.client, group);
+    } else if (version === AB_VERSION) {
+      await this.#removeRouteGroup(canary);
     }
-    await this.#write(canary, await this.#live(canary), routes);
-    return { cookies: { ...NO_SESSION_COOKIES } };
+    return () => split;
   }
 
-  async getRoutes(canary: RoutableCanary): Promise<RouteReadback> {
-    const live = await this.#live(canary);
-    if (live === undefined) return { applied: false, reason: `${this.#describe(canary)} does not exist` };
-    const read = readSplitWeights(live, canary);
-    if (!read.ok) return { applied: false, reason: read.reason };
-    // A TrafficSplit has no status: the mesh's proxies read it as written.
-    return { applied: true, ...read.weights, cookies: { ...NO_SESSION_COOKIES } };
+  // A TrafficSplit has no status: the mesh's proxies read it as written.
+  protected read(live: TrafficSplit, canary: RoutableCanary): WeightReadback {
+    return readSplitWeights(live, canary);
   }
 
-  async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
+  protected override mirrorRefusal(): string {
+    return `provider ${this.provider} cannot mirror traffic (a TrafficSplit only weighs backends): remove analysis.mirror`;
+  }
+
+  override async finalize(canary: RoutableCanary, handBack: HandBack): Promise<void> {
     await this.#removeRouteGroup(canary);
-    const live = await this.#live(canary);
-    if (live === undefined) return;
-    if (await restoreAdopted(this.#client, live)) return;
-    if (isOwned(live, canary)) {
-      // Applied without the owner reference, the split is released and not garbage collected.
-      await applyObject(this.#client, renderHandoffSplit(canary, this.#version(canary), !handBack.release));
-    }
+    await super.finalize(canary, handBack);
+  }
+
+  protected async handOff(canary: RoutableCanary, _live: TrafficSplit, handBack: HandBack): Promise<void> {
+    const version = this.#version(canary);
+    await applyHandoff(this.client, (owned) => renderHandoffSplit(canary, version, owned), handBack);
   }
 
   #version(canary: RoutableCanary): SmiVersion {
     return this.#flavour.versionOf(canary.spec.provider);
   }
 
-  /** The weights of a split Fledge has written; undefined for one it has not written yet. */
-  #readable(canary: RoutableCanary, live: TrafficSplit): Omit<RouteWeights, 'mirrored'> | undefined {
-    const description = this.#describe(canary);
-    if (
-      ownershipOf(live.metadata, canary, description) === 'adopted' &&
-      !savedOriginal(live.metadata, description)
-    )
-      return undefined;
-    const read = readSplitWeights(live, canary);
-    return read.ok ? read.weights : undefined;
-  }
-
-  async #write(
-    canary: RoutableCanary,
-    live: TrafficSplit | undefined,
-    weights: Pick<RouteWeights, 'primaryWeight' | 'canaryWeight'>,
-  ): Promise<void> {
-    const version = this.#version(canary);
-    // Rendered first, so a spec error leaves an adopted split untouched.
-    const split = renderTrafficSplit(canary, version, weights, isOwned(live, canary));
-    const matches = canary.spec.analysis.match;
-    if (matches !== undefined && matches.length > 0) {
-      const group = renderRouteGroup(canary, matches);
-      const existing = await liveObject<HTTPRouteGroup>(this.#client, refOf(group));
-      if (existing !== undefined && !isOwned(existing, canary)) {
-        throw new RouterConfigError(
-          `${describeRef(refOf(group))} exists and is not Fledge's: rename or delete it, or rename spec.service.name`,
-        );
-      }
-      await applyObject(this.#client, group);
-    } else if (version === AB_VERSION) {
-      await this.#removeRouteGroup(canary);
-    }
-    await applyAdopting(this.#client, refOf(split), live, canary, () => split);
-  }
-
   /** Deletes the route group Fledge wrote for A/B testing, if any. */
   async #removeRouteGroup(canary: RoutableCanary): Promise<void> {
     if (this.#version(canary) !== AB_VERSION) return;
-    const { apex } = serviceNames(requireService(canary, this.provider));
-    const ref = {
-      apiVersion: `${SPECS_GROUP}/${AB_VERSION}`,
-      kind: ROUTE_GROUP_KIND,
-      namespace: canary.metadata.namespace,
-      name: apex,
-    };
-    const group = await liveObject<HTTPRouteGroup>(this.#client, ref);
+    const ref = apexRef(canary, this.provider, `${SPECS_GROUP}/${AB_VERSION}`, ROUTE_GROUP_KIND);
+    const group = await liveObject<HTTPRouteGroup>(this.client, ref);
     const ours = group?.metadata.ownerReferences?.some(
       (o) => o.controller === true && o.uid === canary.metadata.uid,
     );
-    if (ours === true) await this.#client.delete(ref);
-  }
-
-  async #live(canary: RoutableCanary): Promise<TrafficSplit | undefined> {
-    return liveObject<TrafficSplit>(this.#client, this.#ref(canary));
-  }
-
-  #ref(canary: RoutableCanary) {
-    const { apex } = serviceNames(requireService(canary, this.provider));
-    return {
-      apiVersion: `${SPLIT_GROUP}/${this.#version(canary)}`,
-      kind: TRAFFIC_SPLIT_KIND,
-      namespace: canary.metadata.namespace,
-      name: apex,
-    };
-  }
-
-  #describe(canary: RoutableCanary): string {
-    return describeRef(this.#ref(canary));
+    if (ours === true) await this.client.delete(ref);
   }
 }
