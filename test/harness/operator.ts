@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NODE_FLAGS } from '../../src/cli/node-flags.ts';
 import { ProcessGroup, repoRoot, waitFor } from './processes.ts';
 
 export interface OperatorProcess {
@@ -37,6 +38,8 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     name,
     process.execPath,
     [
+      // As the image runs it.
+      ...NODE_FLAGS,
       join(repoRoot, 'src/cli/main.ts'),
       'run',
       `--kubeconfig=${options.kubeconfigPath}`,
