@@ -1,6 +1,6 @@
 /**
- * The V8 flags `fledge` runs with: the image's entry point (Dockerfile) and the test and benchmark
- * harness pass them, and a unit test keeps the two the same.
+ * The V8 flags `fledge` runs with: the image's entry point (Dockerfile), the `fledge` command's
+ * shebang (src/cli/main.ts) and the test and benchmark harness pass them; a unit test keeps them the same.
  *
  * `--max-semi-space-size=4` (MiB): V8 otherwise lets the young generation grow to 16 MiB per
  * semi-space while reconciles allocate, and keeps that memory. Measured with `make bench` at
