@@ -137,20 +137,32 @@ export class ApiserverPool {
 
   /** As KubeConfig.applySecurityAuthentication, but on the pooled agent. */
   async applySecurityAuthentication(context: RequestContext, kind: RequestKind = 'request'): Promise<void> {
+    const { headers, dispatcher } = await this.authenticate(kind, context.getSignal());
+    for (const [name, value] of Object.entries(headers)) context.setHeaderParam(name, value);
+    context.setDispatcher(dispatcher);
+  }
+
+  /**
+   * What one request of `kind` is sent with: fresh credential headers and the pooled
+   * agent. Waits for the rate limit first (requests only).
+   */
+  async authenticate(
+    kind: RequestKind,
+    signal?: AbortSignal,
+  ): Promise<{ headers: Record<string, string>; dispatcher: Dispatcher }> {
     if (this.#closed) throw new Error('the apiserver connection pool is closed');
     if (kind === 'request' && this.#limiter !== undefined) {
-      totals.rateLimitWaitSeconds += (await this.#limiter.take(context.getSignal())) / 1000;
+      totals.rateLimitWaitSeconds += (await this.#limiter.take(signal)) / 1000;
     }
     const cluster = this.#kubeConfig.getCurrentCluster();
     // client-node's public hook: fresh headers (tokens are read or refreshed per its auth
     // provider's rules) plus the TLS material, read as it reads it.
     const options: Parameters<KubeConfig['applyToHTTPSOptions']>[0] & { auth?: string } = {};
     await this.#kubeConfig.applyToHTTPSOptions(options);
-    if (options.auth) {
-      context.setHeaderParam('Authorization', `Basic ${Buffer.from(options.auth).toString('base64')}`);
-    }
+    const headers: Record<string, string> = {};
+    if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
     for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (value !== undefined) context.setHeaderParam(name, String(value));
+      if (value !== undefined) headers[name] = String(value);
     }
     const identity: TlsIdentity = {
       server: cluster?.server ?? '',
@@ -168,9 +180,9 @@ export class ApiserverPool {
       if (set.firstConnect.started) await set.firstConnect.ready;
       else set.firstConnect.started = true;
     }
-    context.setDispatcher(set.agent);
     this.#requests[kind]++;
     totals.requests[kind]++;
+    return { headers, dispatcher: set.agent };
   }
 
   /** Connection counts of this pool (the agent in use and any still draining). */
@@ -387,21 +399,6 @@ export function apiserverPool(kubeConfig: KubeConfig): ApiserverPool {
     pools.set(kubeConfig, pool);
   }
   return pool;
-}
-
-/**
- * A KubeConfig for client-node's Watch whose watches use the pool. Watch
- * takes a KubeConfig and calls its applySecurityAuthentication; this is a view that
- * inherits everything from `kubeConfig` (same clusters, users, authenticators) and
- * only routes that call through the pool. `kubeConfig` itself is left untouched.
- */
-export function watchKubeConfig(kubeConfig: KubeConfig): KubeConfig {
-  const pool = apiserverPool(kubeConfig);
-  const view = Object.create(kubeConfig) as KubeConfig;
-  Object.defineProperty(view, 'applySecurityAuthentication', {
-    value: (context: RequestContext) => pool.applySecurityAuthentication(context, 'watch'),
-  });
-  return view;
 }
 
 /** Counts summed over every open pool of the process (counters over every pool ever opened). */

@@ -9,7 +9,6 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   EventsV1Api,
-  HttpMethod,
   KubeConfig,
   ServerConfiguration,
   createConfiguration,
@@ -18,6 +17,7 @@ import {
   type Middleware,
   type V1APIResourceList,
 } from '@kubernetes/client-node';
+import { request } from 'undici';
 import { version } from '../version.ts';
 import { apiserverPool } from './agent.ts';
 
@@ -160,14 +160,17 @@ type RequestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  */
 export class KubeObjectClient {
   readonly #kubeConfig: KubeConfig;
-  readonly #configuration: Configuration;
+  /** The cluster's URL; request paths are appended to it, as client-node does (a path prefix stays). */
+  readonly #server: string;
   readonly #timeoutMs: number;
   readonly #discovery = new Map<string, V1APIResourceList>();
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     this.#kubeConfig = kubeConfig;
     this.#timeoutMs = requestTimeout(options);
-    this.#configuration = clientConfiguration(kubeConfig, this.#timeoutMs);
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.#server = cluster.server.replace(/\/+$/, '');
   }
 
   async get<T extends KubernetesObject>(ref: ObjectRef, options: RequestOptions = {}): Promise<T> {
@@ -240,38 +243,42 @@ export class KubeObjectClient {
     contentType: string | undefined,
     options: RequestOptions,
   ): Promise<T> {
-    const context = this.#configuration.baseServer.makeRequestContext(path, HttpMethod[method]);
-    context.setHeaderParam('Accept', 'application/json');
-    context.setHeaderParam('User-Agent', userAgent);
-    for (const [name, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) context.setQueryParam(name, String(value));
-    }
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': userAgent };
     if (body !== undefined) {
       if (!contentType) throw new Error(`${method} ${path}: a body needs a content type`);
-      context.setHeaderParam('Content-Type', contentType);
-      context.setBody(JSON.stringify(body));
+      headers['content-type'] = contentType;
     }
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) query.append(name, String(value));
+    }
+    const search = query.size > 0 ? `?${query}` : '';
     const timeout = AbortSignal.timeout(this.#timeoutMs);
-    context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const pool = apiserverPool(this.#kubeConfig);
-    await pool.applySecurityAuthentication(context);
-    const response = await this.#configuration.httpApi
-      .send(context)
-      .toPromise()
-      .catch((error: unknown) => {
-        // Our own timeout, not the caller's abort: the pooled connection may be dead.
-        if (timeout.aborted) pool.resetConnections();
-        throw error;
-      });
+    const credentials = await pool.authenticate('request', signal);
+    // undici's request, not fetch: the same pooled agent at about half the CPU per request
+    // (no WHATWG Request, Response and stream objects), which a busy reconcile loop feels.
+    const response = await request(`${this.#server}${path}${search}`, {
+      method,
+      headers: { ...credentials.headers, ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: credentials.dispatcher,
+      signal,
+    }).catch((error: unknown) => {
+      // Our own timeout, not the caller's abort: the pooled connection may be dead.
+      if (timeout.aborted) pool.resetConnections();
+      throw error;
+    });
     const text = await response.body.text();
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+    if (response.statusCode < 200 || response.statusCode > 299) {
       // Only Retry-After is kept: the normaliser needs it, and nothing else from the headers may leak into logs.
       const retryAfter = response.headers['retry-after'];
       throw new ApiException(
-        response.httpStatusCode,
+        response.statusCode,
         `${method} ${path}`,
         text,
-        retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+        retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
       );
     }
     return (text ? JSON.parse(text) : undefined) as T;

@@ -1,12 +1,13 @@
 import {
   ListWatch,
-  Watch,
+  type Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
-import { apiserverPool, watchKubeConfig } from '../kube/agent.ts';
+import { apiserverPool } from '../kube/agent.ts';
+import { PooledWatch } from '../kube/watch.ts';
 import { forCache } from '../kube/cached-client.ts';
 import { describeKubeError, normalizeKubeError } from '../kube/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -48,7 +49,7 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   path: string;
   /** Lists the same collection (a typed client-node list call). */
   list: () => Promise<KubernetesListObject<T>>;
-  /** client-node Watch; tests pass a scripted one. */
+  /** PooledWatch (src/kube/watch.ts); tests pass a scripted one. */
   watch: WatchClient;
   labelSelector?: string;
   fieldSelector?: string;
@@ -408,8 +409,8 @@ export class SupervisedInformer<T extends KubernetesObject> {
 }
 
 /**
- * An informer over a real cluster: client-node's Watch built from `kubeConfig`,
- * its watches on the kubeconfig's pooled connections (src/kube/agent.ts).
+ * An informer over a real cluster: its watches on the kubeconfig's pooled
+ * connections (src/kube/agent.ts, src/kube/watch.ts).
  */
 export function createInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
@@ -420,7 +421,7 @@ export function createInformer<T extends KubernetesObject>(
     onUnresponsive: () => apiserverPool(kubeConfig).resetConnections(),
     transform: forCache,
     ...options,
-    watch: new Watch(watchKubeConfig(kubeConfig)),
+    watch: new PooledWatch(kubeConfig),
   });
 }
 

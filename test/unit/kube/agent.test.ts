@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { HttpMethod, KubeConfig, RequestContext, type User } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
-import { ApiserverPool, apiserverPool, watchKubeConfig } from '../../../src/kube/agent.ts';
+import { ApiserverPool, apiserverPool } from '../../../src/kube/agent.ts';
 import { createMetrics } from '../../../src/telemetry/metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fledge-agent-'));
@@ -70,11 +70,8 @@ describe('ApiserverPool', () => {
   it('one pool per KubeConfig, shared by watches', async () => {
     const { kc } = fileKubeConfig('shared');
     expect(apiserverPool(kc)).toBe(apiserverPool(kc));
-    const view = watchKubeConfig(kc);
-    expect(view.getCurrentCluster()).toBe(kc.getCurrentCluster());
-    const context = new RequestContext('https://10.0.0.1:6443/api/v1/pods?watch=true', HttpMethod.GET);
-    await view.applySecurityAuthentication(context);
-    expect(context.getDispatcher()).toBe((await apply(apiserverPool(kc))).dispatcher);
+    const watch = await apiserverPool(kc).authenticate('watch');
+    expect(watch.dispatcher).toBe((await apply(apiserverPool(kc))).dispatcher);
     expect(apiserverPool(kc).counts().requests).toEqual({ request: 1, watch: 1 });
     await apiserverPool(kc).close();
   });

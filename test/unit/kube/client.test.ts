@@ -119,3 +119,82 @@ describe('request timeouts', () => {
     );
   });
 });
+
+describe('KubeObjectClient on the wire', () => {
+  let server: Server;
+  let url: string;
+  const seen: { method?: string; url?: string; headers: Record<string, unknown>; body: string }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        if (req.url?.includes('missing')) {
+          res.writeHead(404, {
+            'content-type': 'application/json',
+            'retry-after': '3',
+            'x-secret': 's3cret',
+          });
+          res.end(
+            JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'configmaps "missing" not found' }),
+          );
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'ConfigMap', metadata: { name: 'seen' } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  const clientAt = (serverUrl: string) => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: serverUrl, skipTLSVerify: true }],
+      users: [{ name: 'me', token: 'tok' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'me' }],
+      currentContext: 'c',
+    });
+    return new KubeObjectClient(kubeConfig);
+  };
+
+  it('keeps the server’s path prefix and sends query, credentials, content type and body', async () => {
+    const objects = clientAt(`${url}/k8s/clusters/one/`);
+    const answer = await objects.request(
+      'PATCH',
+      '/api/v1/namespaces/a/configmaps/b',
+      { data: { x: '1' } },
+      'application/merge-patch+json',
+      { query: { fieldManager: 'fledge', dryRun: undefined, force: true } },
+    );
+    expect(answer).toEqual({ kind: 'ConfigMap', metadata: { name: 'seen' } });
+    const request = seen.at(-1)!;
+    expect(request.method).toBe('PATCH');
+    expect(request.url).toBe(
+      '/k8s/clusters/one/api/v1/namespaces/a/configmaps/b?fieldManager=fledge&force=true',
+    );
+    expect(request.headers).toMatchObject({
+      authorization: 'Bearer tok',
+      'content-type': 'application/merge-patch+json',
+      accept: 'application/json',
+    });
+    expect(String(request.headers['user-agent'])).toMatch(/^fledge\//);
+    expect(JSON.parse(request.body)).toEqual({ data: { x: '1' } });
+  });
+
+  it('turns an error status into the apiserver’s Status, keeping only Retry-After of the headers', async () => {
+    const error = await clientAt(url)
+      .request('GET', '/api/v1/namespaces/a/configmaps/missing', undefined, undefined, {})
+      .catch((caught: unknown) => caught);
+    expect(normalizeKubeError(error)).toMatchObject({ code: 404, reason: 'NotFound' });
+    expect(JSON.stringify(error)).not.toContain('s3cret');
+    expect((error as { headers: Record<string, string> }).headers).toEqual({ 'retry-after': '3' });
+  });
+});
