@@ -37,19 +37,22 @@ export interface CachedObjectClientOptions extends KubeClientOptions {
   counters?: CachedReadCounters;
 }
 
-/** What the last write of one object left: its resourceVersion (null: deleted), when, and what was applied. */
+/** What the last write of one object left: its resourceVersion (null: deleted), when, and the object it answered. */
 interface Written {
   resourceVersion: string | null | undefined;
   at: number;
+  /** The whole object as the write left it (as the informers cache it); absent when the answer was another kind (a Scale). */
+  object?: KubernetesObject;
 }
 
 /**
  * A KubeObjectClient that reads through informer caches:
  * - `get` of a cached kind answers from the cache (a copy, JSON as the apiserver sends it),
  *   absent objects included, since a synced informer knows them all;
- * - after this client wrote an object, reads of it go to the apiserver until the cache
- *   shows that write (its resourceVersion or a later one, or its deletion), so a reconcile
- *   reads its writes;
+ * - after this client wrote an object, reads of it answer with what the write returned until
+ *   the cache shows that write (its resourceVersion or a later one, or its deletion), so a
+ *   reconcile reads its writes without asking again; after a write whose answer was not the
+ *   object (a /scale patch) or a delete, such reads go to the apiserver;
  * - a namespace's list of a cached kind comes from the cache too;
  * - a server-side apply with the same fields as the last one this client applied to that object
  *   (so it removes nothing), and whose every field the cached object (or, for a kind no informer caches, the object the
@@ -157,7 +160,9 @@ export class CachedObjectClient extends KubeObjectClient {
         written.resourceVersion === null
           ? object === undefined
           : atLeast(object?.metadata?.resourceVersion, written.resourceVersion);
-      if (!seen && this.#now() - written.at < this.#settleMs) return 'uncached';
+      if (!seen && this.#now() - written.at < this.#settleMs) {
+        return written.object === undefined ? 'uncached' : copyOf(written.object);
+      }
       this.#written.delete(key);
     }
     return object === undefined ? undefined : copyOf(object);
@@ -165,7 +170,12 @@ export class CachedObjectClient extends KubeObjectClient {
 
   #wrote(ref: ObjectRef, object: KubernetesObject | undefined): void {
     if (this.#cacheFor(ref) === undefined) return;
-    this.#written.set(keyOf(ref), { resourceVersion: object?.metadata?.resourceVersion, at: this.#now() });
+    const whole = object?.kind === ref.kind && object.apiVersion === ref.apiVersion;
+    this.#written.set(keyOf(ref), {
+      resourceVersion: object?.metadata?.resourceVersion,
+      at: this.#now(),
+      ...(whole ? { object: forCache(copyOf(object)) } : {}),
+    });
   }
 }
 

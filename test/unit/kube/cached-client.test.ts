@@ -73,23 +73,44 @@ describe('CachedObjectClient reads', () => {
     expect(requests()).toEqual(['GET /api/v1/namespaces/team/configmaps/podinfo']);
   });
 
-  it('reads its own write from the apiserver until the cache shows it', async () => {
+  it('answers its own write with what the write returned until the cache shows it', async () => {
     cached.set('team/podinfo', service('5', { app: 'podinfo' }));
-    server.respond = (request) =>
-      request.method === 'PATCH'
-        ? { status: 200, body: service('6', { app: 'podinfo-primary' }) }
-        : { status: 200, body: service('6', { app: 'podinfo-primary' }) };
+    server.respond = () => ({ status: 200, body: service('6', { app: 'podinfo-primary' }) });
     await client.patch(
       serviceRef,
       [{ op: 'replace', path: '/spec/selector', value: {} }],
       'application/json-patch+json',
     );
+    const read = await client.get(serviceRef);
+    expect(read.metadata?.resourceVersion).toBe('6');
+    expect((read as { spec: { selector: unknown } }).spec.selector).toEqual({ app: 'podinfo-primary' });
+    // A copy: the caller may change it.
+    (read.metadata as { resourceVersion: string }).resourceVersion = 'x';
+    expect((await client.get(serviceRef)).metadata?.resourceVersion).toBe('6');
+    expect(requests()).toEqual(['PATCH /api/v1/namespaces/team/services/podinfo']);
+    cached.set('team/podinfo', service('7', { app: 'other' }));
+    expect((await client.get(serviceRef)).metadata?.resourceVersion).toBe('7');
+    expect(requests()).toHaveLength(1);
+  });
+
+  it('reads from the apiserver after a write that answered with another kind, until the cache shows it', async () => {
+    cached.set('team/podinfo', service('5', { app: 'podinfo' }));
+    server.respond = (request) =>
+      request.method === 'PATCH'
+        ? {
+            status: 200,
+            body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { resourceVersion: '6' } },
+          }
+        : { status: 200, body: service('6', { app: 'podinfo' }) };
+    await client.patch(serviceRef, { spec: { replicas: 2 } }, 'application/merge-patch+json', {
+      subresource: 'scale',
+    });
     expect((await client.get(serviceRef)).metadata?.resourceVersion).toBe('6');
     expect(requests()).toEqual([
-      'PATCH /api/v1/namespaces/team/services/podinfo',
+      'PATCH /api/v1/namespaces/team/services/podinfo/scale',
       'GET /api/v1/namespaces/team/services/podinfo',
     ]);
-    cached.set('team/podinfo', service('6', { app: 'podinfo-primary' }));
+    cached.set('team/podinfo', service('6', { app: 'podinfo' }));
     await client.get(serviceRef);
     expect(requests()).toHaveLength(2);
   });
