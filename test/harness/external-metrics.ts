@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubectl } from './control-plane.ts';
 import { startFakeApi, type FakeAnswer, type FakeRequest } from './fake-api.ts';
-import { startNetworkLink } from './pod-network.ts';
+import { freeSubnet, startNetworkLink } from './pod-network.ts';
 import { waitFor } from './processes.ts';
 
 // The external metrics API (external.metrics.k8s.io/v1beta1) as an adapter
@@ -40,7 +37,6 @@ export interface AggregatedExternalMetrics extends ExternalMetrics {
   readonly users: string[];
 }
 
-const run = promisify(execFile);
 const group = 'external.metrics.k8s.io';
 const groupVersion = `${group}/v1beta1`;
 export const externalMetricsAPIService = 'v1beta1.external.metrics.k8s.io';
@@ -129,11 +125,8 @@ export async function serveExternalMetrics(
   namespace: string,
 ): Promise<AggregatedExternalMetrics> {
   // A /30 no other link on this machine has (another run may be registering its own adapter).
-  const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show']);
-  const taken = new Set([...stdout.matchAll(/ 10\.251\.(\d+)\./g)].map((m) => Number(m[1])));
-  const free = Array.from({ length: 256 }, (_, i) => i).filter((i) => !taken.has(i));
-  const subnet = free[randomInt(free.length)];
-  const link = await startNetworkLink('fledge-extmetrics', `10.251.${subnet}.1`, `10.251.${subnet}.2`);
+  const subnet = await freeSubnet('10.251');
+  const link = await startNetworkLink('fledge-extmetrics', `${subnet}.1`, `${subnet}.2`);
   const users: string[] = [];
   let api: (ExternalMetrics & { ca: string }) | undefined;
   const close = async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,7 +55,9 @@ export async function startPodNetwork(options: PodNetworkWait = {}): Promise<Pod
 
 /** The pod network, or undefined when another process added the route first. */
 async function claimPodNetwork(): Promise<PodNetwork | undefined> {
-  const [hostAddress, address] = ['10.250.0.1', '10.250.0.2'];
+  // A /30 of its own: two claimants racing for the route must not share an address meanwhile.
+  const subnet = await freeSubnet('10.250');
+  const [hostAddress, address] = [`${subnet}.1`, `${subnet}.2`];
   try {
     const link = await startNetworkLink('fledge-pods', hostAddress, address, async (ip, netns) => {
       await ip('-n', netns, 'route', 'add', 'local', POD_CIDR, 'dev', 'lo');
@@ -67,6 +70,16 @@ async function claimPodNetwork(): Promise<PodNetwork | undefined> {
     if (/File exists/.test((err as { stderr?: string }).stderr ?? '')) return undefined;
     throw err;
   }
+}
+
+/** `<prefix>.<n>` for a random n that no address on this machine uses yet: the first three octets of a free /30. */
+export async function freeSubnet(prefix: string): Promise<string> {
+  const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show']);
+  const pattern = new RegExp(` ${prefix.replaceAll('.', '\\.')}\\.(\\d+)\\.`, 'g');
+  const taken = new Set([...stdout.matchAll(pattern)].map((match) => Number(match[1])));
+  const free = Array.from({ length: 256 }, (_, i) => i).filter((i) => !taken.has(i));
+  if (free.length === 0) throw new Error(`no free /30 left in ${prefix}.0.0/16 on this machine`);
+  return `${prefix}.${free[randomInt(free.length)]}`;
 }
 
 export interface NetworkLink {
