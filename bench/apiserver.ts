@@ -5,13 +5,14 @@ import dc from 'node:diagnostics_channel';
 import { readdirSync, readlinkSync } from 'node:fs';
 import {
   HttpMethod,
-  PatchStrategy,
+  KubeConfig as ClientNodeKubeConfig,
   ServerConfiguration,
   createConfiguration,
-  type KubeConfig,
 } from '@kubernetes/client-node';
 import { apiserverPool } from '../src/kube/agent.ts';
 import { KubeObjectClient, loadKubeConfig } from '../src/kube/client.ts';
+import type { KubeConfig } from '../src/kube/config.ts';
+import { PatchStrategy } from '../src/kube/patch.ts';
 
 interface Sample {
   name: string;
@@ -43,7 +44,7 @@ function openSockets(): number {
 }
 
 /** What KubeObjectClient.request did before the pool: client-node's applySecurityAuthentication per request. */
-function perRequestAgent(kubeConfig: KubeConfig): Send {
+function perRequestAgent(kubeConfig: ClientNodeKubeConfig): Send {
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(kubeConfig.getCurrentCluster()!.server, {}),
   });
@@ -121,8 +122,9 @@ export async function benchApiserver(rounds: number): Promise<void> {
   try {
     for (const workers of [1, 4]) {
       const label = `${rounds} x GET+patch, ${workers} worker${workers > 1 ? 's' : ''}`;
-      // A fresh KubeConfig each, so neither inherits the other's connections.
-      const before = loadKubeConfig({ kubeconfigPath });
+      // A fresh kubeconfig each, so neither inherits the other's connections.
+      const before = new ClientNodeKubeConfig();
+      before.loadFromFile(kubeconfigPath);
       print(
         await run(`apiserver: ${label}, per-request agent`, perRequestAgent(before), path, rounds, workers),
       );

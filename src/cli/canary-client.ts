@@ -1,11 +1,11 @@
-import { PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { CANARY_PLURAL, GROUP, VERSION, type Canary } from '../api/index.ts';
-import { createKubeClients, loadKubeConfig } from '../kube/client.ts';
+import { KubeObjectClient, loadKubeConfig } from '../kube/client.ts';
+import type { KubeConfig } from '../kube/config.ts';
 import { describeKubeError, normalizeKubeError, type KubeError } from '../kube/errors.ts';
 import { UsageError } from './cli-support.ts';
 
 // How the CLI reaches one Canary: the kubeconfig and namespace flags every
-// cluster-facing subcommand shares, and a two-method client over CustomObjectsApi.
+// cluster-facing subcommand shares, and a two-method client for Canaries.
 
 /** Flag definitions for node:util parseArgs, shared by every cluster-facing subcommand. */
 export const kubeFlagOptions = {
@@ -53,7 +53,7 @@ function validateNamespace(flag: string): string {
   return flag;
 }
 
-/** Reads and changes Canaries; the narrow seam between the commands and client-node. */
+/** Reads and changes Canaries; the narrow seam between the commands and the apiserver. */
 export interface CanaryClient {
   get(namespace: string, name: string): Promise<Canary>;
   /** JSON merge patch (RFC 7386) on the Canary itself, never its status. */
@@ -81,32 +81,28 @@ function contextNamespace(kubeConfig: KubeConfig): string | undefined {
   return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace;
 }
 
-/** Without this header client-node sends a JSON patch content type, which a merge patch body fails. */
-const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
 export function canaryClient(kubeConfig: KubeConfig): CanaryClient {
-  const api = createKubeClients(kubeConfig).customObjects;
-  const ref = (namespace: string, name: string) => ({
-    group: GROUP,
-    version: VERSION,
-    plural: CANARY_PLURAL,
-    namespace,
-    name,
-  });
+  const objects = new KubeObjectClient(kubeConfig);
+  // The path, not discovery: a missing CRD then answers 404, which canaryError explains.
+  const path = (namespace: string, name: string) =>
+    `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${CANARY_PLURAL}/${encodeURIComponent(name)}`;
   return {
     get: async (namespace, name) => {
       try {
-        return (await api.getNamespacedCustomObject(ref(namespace, name))) as Canary;
+        return await objects.request<Canary>('GET', path(namespace, name), undefined, undefined, {});
       } catch (err) {
         throw canaryError('cannot read', namespace, name, err);
       }
     },
     mergePatch: async (namespace, name, patch) => {
       try {
-        return (await api.patchNamespacedCustomObject(
-          { ...ref(namespace, name), body: patch },
-          mergePatchOptions,
-        )) as Canary;
+        return await objects.request<Canary>(
+          'PATCH',
+          path(namespace, name),
+          patch,
+          'application/merge-patch+json',
+          {},
+        );
       } catch (err) {
         throw canaryError('cannot update', namespace, name, err);
       }

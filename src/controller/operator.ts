@@ -356,28 +356,9 @@ function createInformers(
   const scoped = (prefix: string, plural: string) =>
     ns ? `${prefix}/namespaces/${ns}/${plural}` : `${prefix}/${plural}`;
   const common = { metrics: metrics.informer, log };
-  const custom = <T extends KubernetesObject>(plural: string) =>
-    createInformer<T>(kube.kubeConfig, {
-      ...common,
-      resource: plural,
-      path: scoped(`/apis/${GROUP}/${VERSION}`, plural),
-      list: async () =>
-        (ns
-          ? await kube.customObjects.listNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              plural,
-              namespace: ns,
-            })
-          : await kube.customObjects.listClusterCustomObject({
-              group: GROUP,
-              version: VERSION,
-              plural,
-            })) as KubernetesListObject<T>,
-    });
-  // Listed as plain JSON, as the watch sends it (client-node's typed lists turn timestamps into
-  // Dates): the cache answers the workloads' and routers' reads (CachedObjectClient).
-  const core = <T extends KubernetesObject>(resource: string, prefix: string) => {
+  // Listed as plain JSON, as the watch sends it: the caches answer the workloads' and routers'
+  // reads (CachedObjectClient).
+  const informer = <T extends KubernetesObject>(resource: string, prefix: string) => {
     const path = scoped(prefix, resource);
     return createInformer<T>(kube.kubeConfig, {
       ...common,
@@ -386,15 +367,17 @@ function createInformers(
       list: () => kube.objects.request<KubernetesListObject<T>>('GET', path, undefined, undefined, {}),
     });
   };
+  const custom = <T extends KubernetesObject>(plural: string) =>
+    informer<T>(plural, `/apis/${GROUP}/${VERSION}`);
   return {
     canaries: custom(CANARY_PLURAL),
     metricTemplates: custom('metrictemplates'),
     alertProviders: custom('alertproviders'),
-    deployments: core<PodWorkload>('deployments', '/apis/apps/v1'),
-    daemonSets: core<PodWorkload>('daemonsets', '/apis/apps/v1'),
-    configMaps: core<KubernetesObject>('configmaps', '/api/v1'),
-    secrets: core<KubernetesObject>('secrets', '/api/v1'),
-    services: core<KubernetesObject>('services', '/api/v1'),
+    deployments: informer<PodWorkload>('deployments', '/apis/apps/v1'),
+    daemonSets: informer<PodWorkload>('daemonsets', '/apis/apps/v1'),
+    configMaps: informer<KubernetesObject>('configmaps', '/api/v1'),
+    secrets: informer<KubernetesObject>('secrets', '/api/v1'),
+    services: informer<KubernetesObject>('services', '/api/v1'),
   };
 }
 

@@ -1,6 +1,5 @@
-import type { AgentOptions } from 'node:https';
-import { HttpMethod, RequestContext, type Cluster, type KubeConfig } from '@kubernetes/client-node';
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import type { Cluster, KubeConfig, TlsMaterial } from './config.ts';
 import { TokenBucket, type RateLimit } from './rate-limit.ts';
 
 /**
@@ -11,8 +10,8 @@ import { TokenBucket, type RateLimit } from './rate-limit.ts';
  * TLS connection, and the abandoned agents kept their sockets until undici's idle
  * timer closed them. Here each KubeConfig gets one set of agents per cluster/user,
  * reused by every request; it is rebuilt only when the TLS material changes (a
- * rotated client certificate or CA). Headers (bearer tokens, exec and token-file
- * credentials, impersonation) are still computed by client-node on every request,
+ * rotated client certificate or CA). Headers (bearer tokens, token files, exec
+ * credentials, impersonation) are computed on every request (KubeConfig.credentials),
  * so a refreshed token is used at once on the same pooled connections.
  *
  * Requests and watches share the agent. undici negotiates HTTP/2 with the
@@ -71,16 +70,9 @@ export interface ProcessPoolCounts extends PoolCounts {
 }
 
 /** The TLS side of an identity: what a connection is bound to. Headers are not part of it. */
-interface TlsIdentity {
+interface TlsIdentity extends TlsMaterial {
   server: string;
   proxyUrl: string | undefined;
-  ca: unknown;
-  cert: unknown;
-  key: unknown;
-  pfx: unknown;
-  passphrase: unknown;
-  rejectUnauthorized: boolean | undefined;
-  servername: string | undefined;
 }
 
 interface AgentSet {
@@ -126,20 +118,9 @@ export class ApiserverPool {
     livePools.add(this);
   }
 
-  getName(): string {
-    return 'pooled kubeconfig authentication';
-  }
-
   /** Limits requests through this pool to `limit` from now on; undefined lifts the limit. */
   setRateLimit(limit: RateLimit | undefined): void {
     this.#limiter = limit === undefined ? undefined : new TokenBucket(limit);
-  }
-
-  /** As KubeConfig.applySecurityAuthentication, but on the pooled agent. */
-  async applySecurityAuthentication(context: RequestContext, kind: RequestKind = 'request'): Promise<void> {
-    const { headers, dispatcher } = await this.authenticate(kind, context.getSignal());
-    for (const [name, value] of Object.entries(headers)) context.setHeaderParam(name, value);
-    context.setDispatcher(dispatcher);
   }
 
   /**
@@ -155,26 +136,8 @@ export class ApiserverPool {
       totals.rateLimitWaitSeconds += (await this.#limiter.take(signal)) / 1000;
     }
     const cluster = this.#kubeConfig.getCurrentCluster();
-    // client-node's public hook: fresh headers (tokens are read or refreshed per its auth
-    // provider's rules) plus the TLS material, read as it reads it.
-    const options: Parameters<KubeConfig['applyToHTTPSOptions']>[0] & { auth?: string } = {};
-    await this.#kubeConfig.applyToHTTPSOptions(options);
-    const headers: Record<string, string> = {};
-    if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (value !== undefined) headers[name] = String(value);
-    }
-    const identity: TlsIdentity = {
-      server: cluster?.server ?? '',
-      proxyUrl: cluster?.proxyUrl,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
-      pfx: options.pfx,
-      passphrase: options.passphrase,
-      rejectUnauthorized: options.rejectUnauthorized,
-      servername: options.servername,
-    };
+    const { headers, tls } = await this.#kubeConfig.credentials();
+    const identity: TlsIdentity = { ...tls, server: cluster?.server ?? '', proxyUrl: cluster?.proxyUrl };
     const set = await this.#agentsFor(cluster, identity);
     if (set.firstConnect) {
       if (set.firstConnect.started) await set.firstConnect.ready;
@@ -230,7 +193,7 @@ export class ApiserverPool {
     await Promise.allSettled(agents.map((agent) => agent.destroy()));
   }
 
-  async #agentsFor(cluster: Cluster | null, identity: TlsIdentity): Promise<AgentSet> {
+  async #agentsFor(cluster: Cluster | undefined, identity: TlsIdentity): Promise<AgentSet> {
     const key = identityKey(this.#kubeConfig);
     // One build at a time per identity: concurrent first requests must not each build an agent.
     const building = this.#building.get(key);
@@ -249,7 +212,7 @@ export class ApiserverPool {
   async #replace(
     key: string,
     current: AgentSet | undefined,
-    cluster: Cluster | null,
+    cluster: Cluster | undefined,
     identity: TlsIdentity,
   ): Promise<AgentSet> {
     const agent = await this.#build(cluster, identity);
@@ -291,50 +254,36 @@ export class ApiserverPool {
     setTimeout(destroy, this.#tuning.drainMs).unref();
   }
 
-  async #build(cluster: Cluster | null, identity: TlsIdentity): Promise<Dispatcher> {
-    const tlsOptions: AgentOptions = {};
-    for (const field of [
-      'ca',
-      'cert',
-      'key',
-      'pfx',
-      'passphrase',
-      'rejectUnauthorized',
-      'servername',
-    ] as const) {
-      if (identity[field] !== undefined) (tlsOptions as Record<string, unknown>)[field] = identity[field];
+  async #build(cluster: Cluster | undefined, identity: TlsIdentity): Promise<Dispatcher> {
+    const tls: TlsMaterial = {};
+    for (const field of ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername'] as const) {
+      if (identity[field] !== undefined) (tls as Record<string, unknown>)[field] = identity[field];
+    }
+    if (cluster?.server.startsWith('http:') && !cluster.skipTLSVerify && !cluster.proxyUrl) {
+      throw new Error(
+        `cluster "${cluster.name}" is plain http: set insecure-skip-tls-verify to accept an apiserver without TLS`,
+      );
     }
     const poolOptions = {
       connections: this.#tuning.connections,
       keepAliveTimeout: this.#tuning.keepAliveTimeoutMs,
       keepAliveMaxTimeout: Math.max(this.#tuning.keepAliveTimeoutMs, 600_000),
     };
-    // client-node's own mapping from TLS options to a dispatcher type (TCP keep-alive 30 s included).
-    const plan = this.#kubeConfig.createDispatcherOptions(cluster, tlsOptions);
+    // TCP keep-alive probes after 30 s, as client-go: under common load-balancer idle timeouts.
+    const connect = { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 };
     let agent: Dispatcher;
-    switch (plan.type) {
-      case 'agent':
-        agent = new Agent({ ...poolOptions, connect: plan.connect });
-        break;
-      case 'none':
-        agent = new Agent({ ...poolOptions, connect: { keepAlive: true, keepAliveInitialDelay: 30_000 } });
-        break;
-      case 'proxy':
-        agent = new ProxyAgent({
-          ...poolOptions,
-          uri: plan.uri,
-          requestTls: plan.requestTls,
-          connect: plan.connect,
-        });
-        break;
-      default: {
-        // SOCKS: client-node's connector is private, so use its dispatcher as built, unbounded.
-        const probe = new RequestContext(identity.server || 'https://localhost', HttpMethod.GET);
-        await this.#kubeConfig.applySecurityAuthentication(probe);
-        const built = probe.getDispatcher();
-        if (!built) throw new Error(`cannot build a connection to ${identity.server}`);
-        agent = built;
-      }
+    if (!identity.proxyUrl) {
+      agent = new Agent({ ...poolOptions, connect });
+    } else if (!identity.proxyUrl.startsWith('socks')) {
+      agent = new ProxyAgent({ ...poolOptions, uri: identity.proxyUrl, requestTls: tls, connect });
+    } else {
+      // SOCKS: client-node's connector is private, so use its dispatcher as built, unbounded.
+      const { HttpMethod, RequestContext } = await import('@kubernetes/client-node');
+      const probe = new RequestContext(identity.server || 'https://localhost', HttpMethod.GET);
+      await (await this.#kubeConfig.clientNode()).applySecurityAuthentication(probe);
+      const built = probe.getDispatcher();
+      if (!built) throw new Error(`cannot build a connection to ${identity.server}`);
+      agent = built;
     }
     agent.on('connect', () => {
       this.#opened++;
@@ -369,9 +318,7 @@ function sameIdentity(a: TlsIdentity, b: TlsIdentity): boolean {
     a.servername === b.servername &&
     sameMaterial(a.ca, b.ca) &&
     sameMaterial(a.cert, b.cert) &&
-    sameMaterial(a.key, b.key) &&
-    sameMaterial(a.pfx, b.pfx) &&
-    sameMaterial(a.passphrase, b.passphrase)
+    sameMaterial(a.key, b.key)
   );
 }
 

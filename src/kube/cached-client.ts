@@ -1,6 +1,7 @@
 import { cloneJson } from '../api/clone.ts';
 import { createHash } from 'node:crypto';
-import { PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './config.ts';
 import {
   KubeObjectClient,
   type KubeClientOptions,
@@ -9,6 +10,7 @@ import {
   type RequestOptions,
 } from './client.ts';
 import { KubeRequestError } from './errors.ts';
+import { PatchStrategy } from './patch.ts';
 
 // Reads of the kinds an informer already watches are answered from its cache, and a
 // server-side apply that the cache shows already done is not sent: a reconcile that

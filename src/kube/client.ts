@@ -1,27 +1,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ApiException,
-  AppsV1Api,
-  AutoscalingV2Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  EventsV1Api,
-  KubeConfig,
-  ServerConfiguration,
-  createConfiguration,
-  type Configuration,
-  type KubernetesObject,
-  type Middleware,
-  type V1APIResourceList,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1APIResourceList } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { version } from '../version.ts';
 import { apiserverPool } from './agent.ts';
+import { KubeConfig, SERVICE_ACCOUNT_DIR } from './config.ts';
+import { ApiResponseError } from './errors.ts';
 
-const serviceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 const userAgent = `fledge/${version}`;
 
 export interface KubeConfigSource {
@@ -36,17 +22,19 @@ export interface KubeConfigSource {
  * an error rather than a silent fallback to http://localhost:8080.
  */
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
-  const kc = new KubeConfig();
   const homeConfig = join(homedir(), '.kube', 'config');
+  let kc: KubeConfig;
   if (source.kubeconfigPath) {
     if (!existsSync(source.kubeconfigPath)) {
       throw new Error(`kubeconfig file "${source.kubeconfigPath}" does not exist; check --kubeconfig`);
     }
-    kc.loadFromFile(source.kubeconfigPath);
-  } else if (process.env.KUBECONFIG || existsSync(homeConfig)) {
-    kc.loadFromDefault();
-  } else if (existsSync(serviceAccountTokenPath) && process.env.KUBERNETES_SERVICE_HOST) {
-    kc.loadFromCluster();
+    kc = KubeConfig.fromFile(source.kubeconfigPath);
+  } else if (process.env.KUBECONFIG) {
+    kc = KubeConfig.fromFiles(process.env.KUBECONFIG);
+  } else if (existsSync(homeConfig)) {
+    kc = KubeConfig.fromFile(homeConfig);
+  } else if (existsSync(join(SERVICE_ACCOUNT_DIR, 'token')) && process.env.KUBERNETES_SERVICE_HOST) {
+    kc = KubeConfig.inCluster();
   } else {
     throw new Error(
       'no Kubernetes credentials found: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config or run in a cluster',
@@ -74,58 +62,18 @@ export interface KubeClientOptions {
 
 export interface KubeClients {
   kubeConfig: KubeConfig;
-  core: CoreV1Api;
-  apps: AppsV1Api;
-  autoscaling: AutoscalingV2Api;
-  coordination: CoordinationV1Api;
-  events: EventsV1Api;
-  customObjects: CustomObjectsApi;
   /** Any kind by apiVersion/kind, with full control of bodies and patch content types. */
   objects: KubeObjectClient;
 }
 
-/**
- * Typed clients sharing one configuration. Every request gets a timeout unless
- * the caller passed its own signal: client-node sets none, so a hung connection
- * would otherwise hang a reconcile forever.
- */
 export function createKubeClients(kubeConfig: KubeConfig, options: KubeClientOptions = {}): KubeClients {
-  const configuration = clientConfiguration(kubeConfig, requestTimeout(options));
-  return {
-    kubeConfig,
-    core: new CoreV1Api(configuration),
-    apps: new AppsV1Api(configuration),
-    autoscaling: new AutoscalingV2Api(configuration),
-    coordination: new CoordinationV1Api(configuration),
-    events: new EventsV1Api(configuration),
-    customObjects: new CustomObjectsApi(configuration),
-    objects: new KubeObjectClient(kubeConfig, options),
-  };
+  return { kubeConfig, objects: new KubeObjectClient(kubeConfig, options) };
 }
 
 function requestTimeout(options: KubeClientOptions): number {
   const timeout = options.requestTimeoutMs ?? 30_000;
   if (!(timeout > 0)) throw new Error(`requestTimeoutMs must be > 0, got ${timeout}`);
   return timeout;
-}
-
-function clientConfiguration(kubeConfig: KubeConfig, timeoutMs: number): Configuration {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const defaults: Middleware = {
-    pre: async (context) => {
-      context.setHeaderParam('User-Agent', userAgent);
-      if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
-      return context;
-    },
-    post: async (response) => response,
-  };
-  return createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    // Pooled keep-alive connections instead of a new agent (and TLS handshake) per request.
-    authMethods: { default: apiserverPool(kubeConfig) },
-    promiseMiddleware: [defaults],
-  });
 }
 
 /** Names one object (or, without `name`, a collection). */
@@ -155,8 +103,9 @@ type RequestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * A small dynamic client: resolves apiVersion/kind to a path through discovery
  * (cached, refreshed once on a miss so CRDs installed later are found), sends
  * exactly the body given with exactly the content type given, and returns the
- * response as parsed JSON (timestamps stay strings). Failures throw client-node's
- * ApiException carrying the response text, which normalizeKubeError understands.
+ * response as parsed JSON (timestamps stay strings). Failures throw ApiResponseError
+ * carrying the response text, which normalizeKubeError understands. Every request gets a
+ * timeout, so a hung connection cannot hang a reconcile.
  */
 export class KubeObjectClient {
   readonly #kubeConfig: KubeConfig;
@@ -274,7 +223,7 @@ export class KubeObjectClient {
     if (response.statusCode < 200 || response.statusCode > 299) {
       // Only Retry-After is kept: the normaliser needs it, and nothing else from the headers may leak into logs.
       const retryAfter = response.headers['retry-after'];
-      throw new ApiException(
+      throw new ApiResponseError(
         response.statusCode,
         `${method} ${path}`,
         text,

@@ -1,7 +1,5 @@
-import { ApiException } from '@kubernetes/client-node';
-
 /**
- * One shape for every failure that can come out of client-node: API responses,
+ * One shape for every failure a request to the apiserver can end in: API responses,
  * watch failures, timeouts and network errors. It never carries headers (they
  * hold bearer tokens) nor the raw response.
  */
@@ -34,6 +32,24 @@ export class KubeRequestError extends Error implements KubeError {
     this.reason = details.reason;
     this.retryAfterSeconds = details.retryAfterSeconds;
     this.causes = details.causes;
+  }
+}
+
+/**
+ * An answer outside 2xx: its status, its body (a Status, usually) and the headers worth keeping.
+ * The shape of client-node's ApiException, which normalizeKubeError reads the same way.
+ */
+export class ApiResponseError extends Error {
+  readonly code: number;
+  readonly body: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(code: number, request: string, body: unknown, headers: Record<string, string>) {
+    super(`${request}: HTTP ${code}`);
+    this.name = 'ApiResponseError';
+    this.code = code;
+    this.body = body;
+    this.headers = headers;
   }
 }
 
@@ -80,7 +96,7 @@ export function normalizeKubeError(error: unknown): KubeError {
     return normalized;
   }
   if (isKubeError(error)) return error;
-  if (error instanceof ApiException) return fromApiResponse(error.code, error.body, error.headers);
+  if (isApiResponse(error)) return fromApiResponse(error.code, error.body, error.headers);
   if (error instanceof Error || isRecord(error)) {
     const statusCode = numberField(error, 'statusCode');
     if (statusCode !== undefined) {
@@ -194,6 +210,18 @@ function retryAfterSeconds(
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
+/** Fledge's ApiResponseError, or client-node's ApiException (the CLI's typed calls, tests). */
+function isApiResponse(
+  error: unknown,
+): error is { code: number; body: unknown; headers: Record<string, string> } {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'number' &&
+    'body' in error &&
+    isRecord((error as { headers?: unknown }).headers)
+  );
+}
+
 function reasonFor(code: number): string {
   return reasonByStatus[code] ?? (code >= 500 ? 'InternalError' : 'Unknown');
 }
@@ -238,7 +266,7 @@ function numberField(value: unknown, field: string): number | undefined {
   return typeof found === 'number' ? found : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 

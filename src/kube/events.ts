@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
 import type { KubeObjectClient } from './client.ts';
 import { describeKubeError, isAlreadyExists, isNotFound } from './errors.ts';
 import { microTime } from './time.ts';
+import { PatchStrategy } from './patch.ts';
 
 export const reportingController = 'fledge.dev/operator';
 

@@ -1,8 +1,9 @@
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { LeaseRecord, LeaseStore, ObservedLease } from '../runtime/leader-election.ts';
 import type { KubeObjectClient, ObjectRef } from './client.ts';
 import { isNotFound } from './errors.ts';
 import { microTime, parseApiTime } from './time.ts';
+import { PatchStrategy } from './patch.ts';
 
 interface LeaseObject extends KubernetesObject {
   spec?: {

@@ -1,7 +1,15 @@
-import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObjectClient, ObjectRef, RequestOptions } from './client.ts';
 import { knownSecrets } from '../telemetry/secrets.ts';
 import { KubeRequestError, normalizeKubeError } from './errors.ts';
+
+/** The content types of the apiserver's patch kinds. */
+export const PatchStrategy = {
+  JsonPatch: 'application/json-patch+json',
+  MergePatch: 'application/merge-patch+json',
+  StrategicMergePatch: 'application/strategic-merge-patch+json',
+  ServerSideApply: 'application/apply-patch+yaml',
+} as const;
 
 /** The field manager for every server-side apply Fledge makes. */
 export const fieldManager = 'fledge';

@@ -1,11 +1,12 @@
 import { STATUS_CODES } from 'node:http';
-import type { KubeConfig, Watch } from '@kubernetes/client-node';
 import { request } from 'undici';
+import type { WatchClient } from '../runtime/list-watch.ts';
 import { apiserverPool } from './agent.ts';
+import type { KubeConfig } from './config.ts';
 
-type WatchCallback = Parameters<Watch['watch']>[2];
-type WatchDone = Parameters<Watch['watch']>[3];
-type WatchQuery = Parameters<Watch['watch']>[1];
+type WatchCallback = Parameters<WatchClient['watch']>[2];
+type WatchDone = Parameters<WatchClient['watch']>[3];
+type WatchQuery = Parameters<WatchClient['watch']>[1];
 
 /** An error status of a watch request; ListWatch reads `statusCode` (410: list again). */
 export class WatchStatusError extends Error {
@@ -18,13 +19,13 @@ export class WatchStatusError extends Error {
 }
 
 /**
- * client-node's Watch contract (what its ListWatch calls), on the pooled connections
+ * The watch a ListWatch runs on (src/runtime/list-watch.ts), on the pooled connections
  * and undici's `request`. client-node's own Watch pipes every event through fetch's web
  * stream, a Node stream adapter and readline, and re-arms a timer per chunk: on a
  * busy cluster, a visible part of the operator's CPU. Here a chunk is split into lines
  * in place and the inactivity timer is refreshed, not replaced.
  */
-export class PooledWatch {
+export class PooledWatch implements WatchClient {
   readonly #kubeConfig: KubeConfig;
   /** Until the answer arrives, then between chunks: longer without one ends the watch with a TimeoutError. */
   readonly #timeoutMs: number;
@@ -95,7 +96,7 @@ export class PooledWatch {
             end(new Error('the watch sent a line that is not JSON'));
             return;
           }
-          callback(event.type, event.object, event);
+          callback(event.type, event.object);
         }
       });
       body.on('error', end);

@@ -1,7 +1,6 @@
-import { PatchStrategy } from '@kubernetes/client-node';
 import { PRIMARY_REVISION_ANNOTATION } from '../api/constants.ts';
 import type { KubeObjectClient, ObjectRef } from '../kube/client.ts';
-import { fieldManager } from '../kube/patch.ts';
+import { fieldManager, PatchStrategy } from '../kube/patch.ts';
 import { liveObject, type RoutingObject } from './adoption.ts';
 import { NO_ROUTING_FIELDS, type RouterDeclaration } from './declaration.ts';
 import { envoyMetrics } from './metrics.ts';

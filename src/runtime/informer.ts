@@ -1,12 +1,7 @@
-import {
-  ListWatch,
-  type Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
 import { apiserverPool } from '../kube/agent.ts';
+import type { KubeConfig } from '../kube/config.ts';
 import { PooledWatch } from '../kube/watch.ts';
 import { forCache } from '../kube/cached-client.ts';
 import { describeKubeError, normalizeKubeError } from '../kube/errors.ts';
@@ -14,6 +9,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import { assertBackoffPolicy, exponentialDelay, withJitter, type BackoffPolicy } from './backoff.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { keyOf } from './keys.ts';
+import { ListWatch, type WatchClient } from './list-watch.ts';
 
 /** Why a handler is being called. `resync` = seen again on a relist, unchanged. */
 export type ChangeType = 'add' | 'update' | 'delete' | 'resync';
@@ -28,12 +24,11 @@ export interface InformerHandler<T extends KubernetesObject> {
   enqueue: (key: string) => void;
 }
 
-/** The part of client-node's Watch the informer uses. */
-export type WatchClient = Pick<Watch, 'watch'>;
+export type { WatchClient };
 
-type WatchCallback = Parameters<Watch['watch']>[2];
-type WatchDone = Parameters<Watch['watch']>[3];
-type WatchQuery = Parameters<Watch['watch']>[1];
+type WatchCallback = Parameters<WatchClient['watch']>[2];
+type WatchDone = Parameters<WatchClient['watch']>[3];
+type WatchQuery = Parameters<WatchClient['watch']>[1];
 
 export interface InformerMetrics {
   readonly restarts: Counter<'resource' | 'reason'>;
@@ -47,7 +42,7 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   resource: string;
   /** Collection path to watch, e.g. /apis/apps/v1/deployments or /api/v1/namespaces/x/configmaps. */
   path: string;
-  /** Lists the same collection (a typed client-node list call). */
+  /** Lists the same collection, as plain JSON. */
   list: () => Promise<KubernetesListObject<T>>;
   /** PooledWatch (src/kube/watch.ts); tests pass a scripted one. */
   watch: WatchClient;
@@ -87,7 +82,7 @@ const defaultRestartBackoff: BackoffPolicy = { baseMs: 1_000, maxMs: 15_000 };
 const restartJitter = 0.5;
 const resyncJitter = 0.1;
 
-/** One client-node ListWatch run. Each restart or relist replaces it with a fresh one. */
+/** One ListWatch run. Each restart or relist replaces it with a fresh one. */
 interface Generation<T extends KubernetesObject> {
   readonly listWatch: ListWatch<T>;
   stopped: boolean;
@@ -98,7 +93,7 @@ interface Generation<T extends KubernetesObject> {
 type RestartReason = 'error' | 'stall' | 'relist';
 
 /**
- * A client-node informer that keeps working:
+ * An informer that keeps working:
  * - every restart (after an error, a stall or for the periodic relist) goes through
  *   one path that replaces the ListWatch with a fresh one after a jittered back-off;
  * - a watchdog restarts it when nothing (event, list, watch connect) happened for
@@ -232,10 +227,13 @@ export class SupervisedInformer<T extends KubernetesObject> {
             return { ...listed, items: listed.items.map(transform) };
           };
     // The guarded watch needs the generation, which needs the ListWatch: resolve lazily.
-    const watch = { watch: this.#guardedWatch(() => generation) } as unknown as Watch;
-    const delay = (ms: number) => new Promise<void>((resolve) => this.#clock.setTimer(resolve, ms));
-    const listWatch = new ListWatch<T>(path, watch, list, false, labelSelector, fieldSelector, {
-      delayFn: delay,
+    const listWatch = new ListWatch<T>({
+      path,
+      watch: { watch: this.#guardedWatch(() => generation) },
+      list,
+      labelSelector,
+      fieldSelector,
+      delay: (ms) => new Promise<void>((resolve) => this.#clock.setTimer(resolve, ms)),
     });
     const generation: Generation<T> = { listWatch, stopped: false, synced: false };
     listWatch.on('add', (object) => this.#onObject(generation, object, 'add'));
@@ -264,11 +262,11 @@ export class SupervisedInformer<T extends KubernetesObject> {
         ended = true;
         if (!generation.stopped) done(error);
       };
-      const guardedCallback: WatchCallback = (phase, object, raw) => {
+      const guardedCallback: WatchCallback = (phase, object) => {
         if (generation.stopped) return;
         this.#markActivity();
         const transform = this.#options.transform;
-        callback(phase, transform === undefined ? object : transform(object as T), raw);
+        callback(phase, transform === undefined ? object : transform(object as T));
       };
       try {
         const request = await this.#options.watch.watch(path, query, guardedCallback, guardedDone);
@@ -372,7 +370,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
 
   #stopGeneration(generation: Generation<T>): void {
     generation.stopped = true;
-    void generation.listWatch.stop();
+    generation.listWatch.stop();
   }
 
   #markActivity(): void {

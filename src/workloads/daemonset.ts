@@ -1,5 +1,4 @@
-import { PatchStrategy } from '@kubernetes/client-node';
-import { fieldManager } from '../kube/patch.ts';
+import { fieldManager, PatchStrategy } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
 import { workloadRef, type CanaryContext } from './context.ts';
 import type { DaemonSetObject } from './objects.ts';

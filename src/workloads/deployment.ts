@@ -1,5 +1,4 @@
-import { PatchStrategy } from '@kubernetes/client-node';
-import { fieldManager } from '../kube/patch.ts';
+import { fieldManager, PatchStrategy } from '../kube/patch.ts';
 import { MANAGE_VERBS } from '../kube/rbac.ts';
 import { readTargetScaler, scalerMinReplicas, setTargetScalerPaused } from './autoscalers.ts';
 import { getOptional, getRequired, workloadRef, type CanaryContext } from './context.ts';

@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../../src/kube/config.ts';
 import { kubectl } from './control-plane.ts';
 import { startFakeApi, type FakeAnswer, type FakeRequest } from './fake-api.ts';
 import { freeSubnet, startNetworkLink } from './pod-network.ts';

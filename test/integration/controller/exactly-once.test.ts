@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
 import { canaryStatus, inPhase, waitForCanary } from '../../harness/canary.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { startOperatorProcess, type OperatorProcess } from '../../harness/operator.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { startPrometheusProxy, type PrometheusProxy } from '../../harness/prometheus-proxy.ts';
 import { startFakeGatewayController, type FakeGatewayController } from '../../harness/third-party.ts';
+import { loadKubeConfig } from '../../../src/kube/client.ts';
 import { FaultProxy } from '../runtime/fault-proxy.ts';
 import { apply, canary, deployment, setImage } from './fixtures.ts';
 import {
@@ -174,11 +174,10 @@ describe('exactly once per tick', () => {
 
   it('waits out a 30 s apiserver outage mid-run: no crash, no tick judged twice, no hook called twice', async () => {
     // The operator reaches the apiserver through a proxy the test can cut; everything else does not.
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(kubeconfigPath);
+    const kubeConfig = loadKubeConfig({ kubeconfigPath });
     const proxy = await FaultProxy.start(kubeConfig.getCurrentCluster()!.server);
     const throughProxy = join(await mkdtemp(join(tmpdir(), 'fledge-outage-')), 'kubeconfig');
-    await writeFile(throughProxy, proxy.kubeConfigThrough(kubeConfig).exportConfig());
+    await writeFile(throughProxy, proxy.kubeconfigFileThrough(kubeconfigPath));
     try {
       operator = await startOperatorProcess({ kubeconfigPath: throughProxy, namespace, name: 'cut-off' });
       const { history } = await release('cut-off');

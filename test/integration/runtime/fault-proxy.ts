@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import { dump, load } from 'js-yaml';
+import { KubeConfig } from '../../../src/kube/config.ts';
 
 /**
  * forward: pass bytes both ways.
@@ -78,6 +80,17 @@ export class FaultProxy {
       currentContext: kubeConfig.currentContext,
     });
     return proxied;
+  }
+
+  /** The text of a kubeconfig file whose servers point at this proxy, as a process reads it. */
+  kubeconfigFileThrough(path: string): string {
+    const document = load(readFileSync(path, 'utf8')) as { clusters?: { cluster: { server: string } }[] };
+    for (const { cluster } of document.clusters ?? []) {
+      const server = new URL(cluster.server);
+      server.port = String(this.port);
+      cluster.server = server.toString().replace(/\/$/, '');
+    }
+    return dump(document);
   }
 
   async close(): Promise<void> {

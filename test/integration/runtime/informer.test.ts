@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { PatchStrategy, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { waitFor } from '../../harness/processes.ts';
 import { createKubeClients, loadKubeConfig, type KubeClients } from '../../../src/kube/client.ts';
+import type { KubeConfig } from '../../../src/kube/config.ts';
+import { PatchStrategy } from '../../../src/kube/patch.ts';
 import { createInformer, type ChangeType, type SupervisedInformer } from '../../../src/runtime/informer.ts';
 import { createMetrics, type FledgeMetrics } from '../../../src/telemetry/metrics.ts';
 import { FaultProxy } from './fault-proxy.ts';
@@ -39,7 +41,7 @@ function deploymentInformer(
   const informer = createInformer<V1Deployment>(kubeConfig, {
     resource: 'deployments',
     path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-    list: () => clients.apps.listNamespacedDeployment({ namespace }),
+    list: () => clients.objects.list<V1Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace }),
     restartBackoff: { baseMs: 200, maxMs: 1_000 },
     stallTimeoutMs: tuning.stallTimeoutMs ?? 120_000,
     metrics: metrics.informer,
@@ -89,7 +91,7 @@ describe('SupervisedInformer against the real apiserver', () => {
   });
 
   it('lists existing Deployments, then sees creates, updates and deletes', async () => {
-    await clients.apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'before') });
+    await clients.objects.create(deployment(namespace, 'before'));
     const metrics = createMetrics({ version: 't', meshProvider: 'kubernetes', processMetrics: false });
     const { informer, seen } = deploymentInformer(kubeConfig, namespace, metrics);
     cleanups.push(() => informer.stop());
@@ -98,7 +100,7 @@ describe('SupervisedInformer against the real apiserver', () => {
     expect(seen).toContainEqual({ key: `${namespace}/before`, change: 'add' });
     expect(informer.get(namespace, 'before')?.spec?.replicas).toBe(1);
 
-    await clients.apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'web') });
+    await clients.objects.create(deployment(namespace, 'web'));
     await waitFor('add of web', has(seen, `${namespace}/web`, 'add'), 10_000);
 
     // A merge patch, not read-then-replace: the deployment controller writes status in between.
@@ -114,7 +116,7 @@ describe('SupervisedInformer against the real apiserver', () => {
     );
     expect(seen).toContainEqual({ key: `${namespace}/web`, change: 'update' });
 
-    await clients.apps.deleteNamespacedDeployment({ namespace, name: 'web' });
+    await clients.objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: 'web' });
     await waitFor('delete of web', has(seen, `${namespace}/web`, 'delete'), 10_000);
     expect(informer.get(namespace, 'web')).toBeUndefined();
     expect(informer.list().map((object) => object.metadata?.name)).toEqual(['before']);
@@ -124,7 +126,7 @@ describe('SupervisedInformer against the real apiserver', () => {
     const proxy = await FaultProxy.start(kubeConfig.getCurrentCluster()?.server as string);
     cleanups.push(() => proxy.close());
     const metrics = createMetrics({ version: 't', meshProvider: 'kubernetes', processMetrics: false });
-    await clients.apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'doomed') });
+    await clients.objects.create(deployment(namespace, 'doomed'));
     const { informer, seen } = deploymentInformer(proxy.kubeConfigThrough(kubeConfig), namespace, metrics);
     cleanups.push(() => informer.stop());
     informer.start();
@@ -132,8 +134,8 @@ describe('SupervisedInformer against the real apiserver', () => {
     await waitFor('doomed in the cache', async () => informer.get(namespace, 'doomed') !== undefined, 10_000);
 
     proxy.setMode('refuse');
-    await clients.apps.deleteNamespacedDeployment({ namespace, name: 'doomed' });
-    await clients.apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'newcomer') });
+    await clients.objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: 'doomed' });
+    await clients.objects.create(deployment(namespace, 'newcomer'));
     await waitFor(
       'a restart after the error',
       async () => (await counter(metrics, 'fledge_informer_restarts_total', { reason: 'error' })) >= 1,
@@ -147,7 +149,7 @@ describe('SupervisedInformer against the real apiserver', () => {
     await waitFor('the missed create', has(seen, `${namespace}/newcomer`, 'add'), 15_000);
     expect(informer.get(namespace, 'doomed')).toBeUndefined();
 
-    await clients.apps.deleteNamespacedDeployment({ namespace, name: 'newcomer' });
+    await clients.objects.delete({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: 'newcomer' });
     await waitFor('events after recovery', has(seen, `${namespace}/newcomer`, 'delete'), 10_000);
     expect(informer.health()).toMatchObject({ started: true, synced: true, stalled: false });
   }, 60_000);
@@ -171,7 +173,7 @@ describe('SupervisedInformer against the real apiserver', () => {
       10_000,
     );
     proxy.setMode('forward');
-    await clients.apps.createNamespacedDeployment({ namespace, body: deployment(namespace, 'after-stall') });
+    await clients.objects.create(deployment(namespace, 'after-stall'));
     await waitFor('events after the stall', has(seen, `${namespace}/after-stall`, 'add'), 20_000);
   }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '../../../src/kube/config.ts';
 import { createTestNamespace, integrationEnv } from '../../harness/env.ts';
 import { KubeObjectClient, loadKubeConfig } from '../../../src/kube/client.ts';
 import { KubeLeaseStore } from '../../../src/kube/leases.ts';

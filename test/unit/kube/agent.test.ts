@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { HttpMethod, KubeConfig, RequestContext, type User } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
 import { ApiserverPool, apiserverPool } from '../../../src/kube/agent.ts';
+import { KubeConfig, type User } from '../../../src/kube/config.ts';
 import { createMetrics } from '../../../src/telemetry/metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fledge-agent-'));
@@ -34,15 +34,7 @@ function fileKubeConfig(
   return { kc, ca, cert };
 }
 
-async function apply(
-  pool: ApiserverPool,
-): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
-  const context = new RequestContext('https://10.0.0.1:6443/api/v1/namespaces', HttpMethod.GET);
-  await pool.applySecurityAuthentication(context);
-  const dispatcher = context.getDispatcher();
-  if (!dispatcher) throw new Error('no dispatcher set');
-  return { dispatcher, headers: context.getHeaders() as Record<string, string> };
-}
+const apply = (pool: ApiserverPool) => pool.authenticate('request');
 
 const isDestroyed = (agent: Dispatcher) => (agent as unknown as { destroyed: boolean }).destroyed;
 const isClosed = (agent: Dispatcher) => (agent as unknown as { closed: boolean }).closed;
@@ -105,33 +97,45 @@ describe('ApiserverPool', () => {
   });
 
   it('reads bearer tokens per request on the same agent', async () => {
-    const { kc } = fileKubeConfig('token', { token: 'first' });
-    let issued = 0;
-    kc.addAuthenticator({
-      isAuthProvider: (user) => user.authProvider?.name === 'counting',
-      applyAuthentication: (_user, options) => {
-        options.headers = { ...options.headers, Authorization: `Bearer issued-${++issued}` };
-        return Promise.resolve();
-      },
-    });
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'from-file-1\n');
+    const { kc } = fileKubeConfig('token', { tokenFile });
     const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
     const first = await apply(pool);
-    expect(first.headers.Authorization).toBe('Bearer first');
-    // client-node types users as read-only; a reloaded kubeconfig changes them all the same.
-    const user = kc.users[0] as { -readonly [K in keyof User]: User[K] };
-    user.token = 'second';
+    expect(first.headers.Authorization).toBe('Bearer from-file-1');
+    // A projected service-account token is rewritten in place: the next request has the new one.
+    writeFileSync(tokenFile, 'from-file-2-longer\n');
     const second = await apply(pool);
-    expect(second.headers.Authorization).toBe('Bearer second');
+    expect(second.headers.Authorization).toBe('Bearer from-file-2-longer');
     expect(second.dispatcher).toBe(first.dispatcher);
-
-    // A credential plugin (exec, token file, ...) is asked on every request.
-    user.token = undefined;
-    user.authProvider = { name: 'counting', config: {} };
-    expect((await apply(pool)).headers.Authorization).toBe('Bearer issued-1');
-    const third = await apply(pool);
-    expect(third.headers.Authorization).toBe('Bearer issued-2');
-    expect(third.dispatcher).toBe(first.dispatcher);
     expect(pool.counts().rebuilds).toBe(0);
+    await pool.close();
+  });
+
+  it('runs an exec credential plugin through client-node, loaded only then', async () => {
+    const plugin = join(dir, 'credential-plugin.sh');
+    const count = join(dir, 'plugin-runs');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho run >> ${count}\n` +
+        `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}'\n`,
+      { mode: 0o755 },
+    );
+    const { kc } = fileKubeConfig('exec', {
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        command: plugin,
+        args: [],
+        interactiveMode: 'Never',
+      },
+    });
+    expect(kc.needsClientNode()).toBe(true);
+    const pool = new ApiserverPool(kc, { firstConnectWaitMs: 0 });
+    const first = await apply(pool);
+    expect(first.headers.Authorization).toBe('Bearer from-plugin');
+    // The TLS material is still Fledge's: the client certificate of the kubeconfig.
+    expect((await apply(pool)).dispatcher).toBe(first.dispatcher);
+    expect(readFileSync(count, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(1);
     await pool.close();
   });
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../../../src/kube/config.ts';
 import { apiserverPool } from '../../../src/kube/agent.ts';
 import { PooledWatch, WatchStatusError } from '../../../src/kube/watch.ts';
 
@@ -52,7 +52,7 @@ async function watchOnce(timeoutMs = 5_000): Promise<Outcome & { controller: Abo
   const ended = new Promise<void>((resolve) => (finished = resolve));
   const controller = await new PooledWatch(kubeConfig, timeoutMs).watch(
     '/api/v1/namespaces/a/configmaps',
-    { resourceVersion: '7', labelSelector: undefined, allowWatchBookmarks: true },
+    { resourceVersion: '7', labelSelector: undefined, allowWatchBookmarks: 'true' },
     (type, object) => outcome.events.push([type, object]),
     (error) => {
       outcome.done.push(error);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../../../src/kube/config.ts';
 import { KubeObjectClient } from '../../../src/kube/client.ts';
 import { adoptPatch, controlOf, filterMetadata } from '../../../src/workloads/metadata.ts';
 import { resolveWorkloadOptions } from '../../../src/workloads/options.ts';
@@ -9,7 +9,7 @@ import { createWorkloadRegistry } from '../../../src/workloads/registry.ts';
 function unusedClient(): KubeObjectClient {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'none', server: 'https://127.0.0.1:1' }],
+    clusters: [{ name: 'none', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
     users: [{ name: 'none' }],
     contexts: [{ name: 'none', cluster: 'none', user: 'none' }],
     currentContext: 'none',
