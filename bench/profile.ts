@@ -19,7 +19,8 @@ export function groupOf(url: string, functionName: string): string {
   if (url === '') return functionName.startsWith('(') ? functionName : '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1] as string;
-  const src = /\/src\/([^/]+)\//.exec(url);
+  // Sources, or the compiled dist/ the benchmark runs.
+  const src = /\/(?:src|dist)\/([^/]+)\//.exec(url);
   if (src) return `fledge ${src[1]}`;
   if (url.startsWith('node:')) return 'node';
   return url;
@@ -43,7 +44,8 @@ export function summarise(profile: CpuProfile, top = 15): ProfileSummary {
     if (!node || node.callFrame.functionName === '(idle)') return;
     const { functionName, url, lineNumber } = node.callFrame;
     const group = groupOf(url, functionName);
-    const where = url === '' ? '' : ` ${url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}`;
+    const where =
+      url === '' ? '' : ` ${url.replace(/^.*\/(node_modules|src|dist)\//, '$1/')}:${lineNumber + 1}`;
     groups.set(group, (groups.get(group) ?? 0) + ms);
     const name = `${functionName || '(anonymous)'}${where}`;
     functions.set(name, (functions.get(name) ?? 0) + ms);

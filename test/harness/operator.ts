@@ -28,6 +28,8 @@ export interface OperatorProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Distinguishes log files when a test runs several replicas. */
   name?: string;
+  /** The CLI's entry point; default src/cli/main.ts (the benchmark runs compiled JavaScript). */
+  entry?: string;
 }
 
 /** Runs `fledge run` as a separate process, as it runs in a cluster. */
@@ -40,7 +42,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     [
       // As the image runs it.
       ...NODE_FLAGS,
-      join(repoRoot, 'src/cli/main.ts'),
+      options.entry ?? join(repoRoot, 'src/cli/main.ts'),
       'run',
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,

@@ -13,6 +13,7 @@ describe('the bench CPU profile summary', () => {
     );
     expect(groupOf('file:///app/node_modules/pino/lib/tools.js', 'f')).toBe('pino');
     expect(groupOf('file:///app/src/engine/decide.ts', 'decide')).toBe('fledge engine');
+    expect(groupOf('file:///app/.bench/build/dist/kube/watch.js', 'watch')).toBe('fledge kube');
     expect(groupOf('node:internal/streams/readable', 'read')).toBe('node');
     expect(groupOf('', '(garbage collector)')).toBe('(garbage collector)');
     expect(groupOf('', 'JSONParse')).toBe('(native)');
