@@ -20,6 +20,11 @@ describe('cloneJson', () => {
     expect(original).toEqual({ metadata: { labels: { app: 'web' } }, spec: { ports: [{ port: 80 }] } });
   });
 
+  it('writes -0 as 0, as JSON does', () => {
+    expect(Object.is(cloneJson({ n: -0 }).n, 0)).toBe(true);
+    expect(Object.is(cloneJson([-0])[0], 0)).toBe(true);
+  });
+
   it('leaves out members that are undefined, as JSON does', () => {
     const copy = cloneJson({ kept: 1, dropped: undefined, nested: { dropped: undefined } });
     expect(Object.keys(copy)).toEqual(['kept', 'nested']);
