@@ -10,7 +10,16 @@ export function cloneJson<T>(value: T): T {
   const copy: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const member = (value as Record<string, unknown>)[key];
-    if (member !== undefined) copy[key] = cloneJson(member);
+    if (member === undefined) continue;
+    // An own "__proto__" member (a label key may be one) must stay data, not set the copy's prototype.
+    if (key === '__proto__') {
+      Object.defineProperty(copy, key, {
+        value: cloneJson(member),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else copy[key] = cloneJson(member);
   }
   return copy as T;
 }

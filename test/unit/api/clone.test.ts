@@ -25,6 +25,14 @@ describe('cloneJson', () => {
     expect(Object.is(cloneJson([-0])[0], 0)).toBe(true);
   });
 
+  it('keeps a "__proto__" member as data', () => {
+    const parsed = JSON.parse('{"labels":{"__proto__":{"x":"1"},"app":"web"}}') as { labels: object };
+    const copy = cloneJson(parsed);
+    expect(Object.getPrototypeOf(copy.labels)).toBe(Object.prototype);
+    expect(copy).toEqual(JSON.parse(JSON.stringify(parsed)));
+    expect(Object.keys(copy.labels)).toEqual(['__proto__', 'app']);
+  });
+
   it('leaves out members that are undefined, as JSON does', () => {
     const copy = cloneJson({ kept: 1, dropped: undefined, nested: { dropped: undefined } });
     expect(Object.keys(copy)).toEqual(['kept', 'nested']);
