@@ -2,6 +2,7 @@ import { CANARY_PLURAL, GROUP, VERSION, type Canary } from '../api/index.ts';
 import { KubeObjectClient, loadKubeConfig } from '../kube/client.ts';
 import type { KubeConfig } from '../kube/config.ts';
 import { describeKubeError, normalizeKubeError, type KubeError } from '../kube/errors.ts';
+import { PatchStrategy } from '../kube/patch.ts';
 import { UsageError } from './cli-support.ts';
 
 // How the CLI reaches one Canary: the kubeconfig and namespace flags every
@@ -100,7 +101,7 @@ export function canaryClient(kubeConfig: KubeConfig): CanaryClient {
           'PATCH',
           path(namespace, name),
           patch,
-          'application/merge-patch+json',
+          PatchStrategy.MergePatch,
           {},
         );
       } catch (err) {

@@ -109,7 +109,7 @@ type RequestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  */
 export class KubeObjectClient {
   readonly #kubeConfig: KubeConfig;
-  /** The cluster's URL; request paths are appended to it, as client-node does (a path prefix stays). */
+  /** The cluster's URL (no trailing slash, see KubeConfig); request paths are appended, so a path prefix stays. */
   readonly #server: string;
   readonly #timeoutMs: number;
   readonly #discovery = new Map<string, V1APIResourceList>();
@@ -119,7 +119,7 @@ export class KubeObjectClient {
     this.#timeoutMs = requestTimeout(options);
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.#server = cluster.server.replace(/\/+$/, '');
+    this.#server = cluster.server;
   }
 
   async get<T extends KubernetesObject>(ref: ObjectRef, options: RequestOptions = {}): Promise<T> {

@@ -119,11 +119,6 @@ export class KubeConfig {
     this.#plugins = undefined;
   }
 
-  /** Replaces what this config holds with a file's (client-node's method of the same name). */
-  loadFromFile(path: string): void {
-    this.loadFromOptions(KubeConfig.fromFile(path));
-  }
-
   /** A kubeconfig file; relative file names in it are relative to its directory, as kubectl reads them. */
   static fromFile(path: string): KubeConfig {
     return KubeConfig.fromYaml(readFileSync(path, 'utf8'), dirname(path), path);
@@ -270,11 +265,8 @@ export class KubeConfig {
 
   /** Whether the current context needs client-node: a credential plugin, or a SOCKS proxy. */
   needsClientNode(): boolean {
-    const user = this.getCurrentUser();
     return (
-      user?.exec !== undefined ||
-      user?.authProvider !== undefined ||
-      (this.getCurrentCluster()?.proxyUrl?.startsWith('socks') ?? false)
+      runsPlugin(this.getCurrentUser()) || (this.getCurrentCluster()?.proxyUrl?.startsWith('socks') ?? false)
     );
   }
 
@@ -314,7 +306,7 @@ export class KubeConfig {
     if (cert) tls.cert = cert;
     const key = material(user.keyFile, user.keyData);
     if (key) tls.key = key;
-    if (user.exec !== undefined || user.authProvider !== undefined) {
+    if (runsPlugin(user)) {
       const plugin: Parameters<ClientNodeKubeConfig['applyToHTTPSOptions']>[0] = {};
       await (await this.clientNode()).applyToHTTPSOptions(plugin);
       for (const [name, value] of Object.entries(plugin.headers ?? {})) {
@@ -332,6 +324,11 @@ export class KubeConfig {
     if (user.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
     return { headers, tls };
   }
+}
+
+/** Whether the user's credentials come from a plugin only client-node runs (exec, auth-provider). */
+function runsPlugin(user: User | undefined): boolean {
+  return user?.exec !== undefined || user?.authProvider !== undefined;
 }
 
 /** A file's bytes, read again only when its size, time or inode changed. */

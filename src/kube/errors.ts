@@ -37,7 +37,6 @@ export class KubeRequestError extends Error implements KubeError {
 
 /**
  * An answer outside 2xx: its status, its body (a Status, usually) and the headers worth keeping.
- * The shape of client-node's ApiException, which normalizeKubeError reads the same way.
  */
 export class ApiResponseError extends Error {
   readonly code: number;
@@ -96,7 +95,7 @@ export function normalizeKubeError(error: unknown): KubeError {
     return normalized;
   }
   if (isKubeError(error)) return error;
-  if (isApiResponse(error)) return fromApiResponse(error.code, error.body, error.headers);
+  if (error instanceof ApiResponseError) return fromApiResponse(error.code, error.body, error.headers);
   if (error instanceof Error || isRecord(error)) {
     const statusCode = numberField(error, 'statusCode');
     if (statusCode !== undefined) {
@@ -208,18 +207,6 @@ function retryAfterSeconds(
   if (header === undefined) return undefined;
   const seconds = Number(header);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
-}
-
-/** Fledge's ApiResponseError, or client-node's ApiException (the CLI's typed calls, tests). */
-function isApiResponse(
-  error: unknown,
-): error is { code: number; body: unknown; headers: Record<string, string> } {
-  return (
-    error instanceof Error &&
-    typeof (error as { code?: unknown }).code === 'number' &&
-    'body' in error &&
-    isRecord((error as { headers?: unknown }).headers)
-  );
 }
 
 function reasonFor(code: number): string {

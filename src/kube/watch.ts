@@ -1,22 +1,12 @@
-import { STATUS_CODES } from 'node:http';
 import { request } from 'undici';
 import type { WatchClient } from '../runtime/list-watch.ts';
 import { apiserverPool } from './agent.ts';
 import type { KubeConfig } from './config.ts';
+import { ApiResponseError } from './errors.ts';
 
 type WatchCallback = Parameters<WatchClient['watch']>[2];
 type WatchDone = Parameters<WatchClient['watch']>[3];
 type WatchQuery = Parameters<WatchClient['watch']>[1];
-
-/** An error status of a watch request; ListWatch reads `statusCode` (410: list again). */
-export class WatchStatusError extends Error {
-  readonly statusCode: number;
-  constructor(statusCode: number) {
-    super(`watch answered ${statusCode} ${STATUS_CODES[statusCode] ?? ''}`.trim());
-    this.name = 'WatchStatusError';
-    this.statusCode = statusCode;
-  }
-}
 
 /**
  * The watch a ListWatch runs on (src/runtime/list-watch.ts), on the pooled connections
@@ -67,15 +57,16 @@ export class PooledWatch implements WatchClient {
         'watch',
         controller.signal,
       );
-      const response = await request(`${cluster.server.replace(/\/+$/, '')}${path}?${search}`, {
+      const response = await request(`${cluster.server}${path}?${search}`, {
         method: 'GET',
         headers: { ...headers, accept: 'application/json' },
         dispatcher,
         signal: controller.signal,
       });
       if (response.statusCode !== 200) {
-        await response.body.dump().catch(() => undefined);
-        throw new WatchStatusError(response.statusCode);
+        // The Status says why (a 403 names the missing permission); ListWatch reads its code (410: list again).
+        const text = await response.body.text().catch(() => '');
+        throw new ApiResponseError(response.statusCode, `watch ${path}`, text, {});
       }
       timer.refresh();
       let partial = '';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiException } from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import { SourceRevisions, type TargetMetadata } from '../../../src/controller/source-revision.ts';
 import type { ObjectRef } from '../../../src/kube/client.ts';
+import { ApiResponseError } from '../../../src/kube/errors.ts';
 import { createLogger } from '../../../src/telemetry/logger.ts';
 
 // Where a run's commit comes from: the target's annotation, else the Flux Kustomization that applied it,
@@ -54,7 +54,7 @@ const kustomization = (attempted: string, applied?: string) => ({
     ...(applied === undefined ? {} : { lastAppliedRevision: applied }),
   },
 });
-const httpError = (code: number) => new ApiException(code, 'GET', JSON.stringify({ code }), {});
+const httpError = (code: number) => new ApiResponseError(code, 'GET', JSON.stringify({ code }), {});
 const flushLogs = () => new Promise((done) => setImmediate(done));
 
 describe('SourceRevisions', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ApiException } from '@kubernetes/client-node';
 import {
+  ApiResponseError,
   KubeRequestError,
   describeKubeError,
   isAlreadyExists,
@@ -11,7 +11,7 @@ import {
 } from '../../../src/kube/errors.ts';
 
 function apiException(code: number, body: unknown, headers: Record<string, string> = {}) {
-  return new ApiException(code, 'Unsuccessful HTTP Request', body, headers);
+  return new ApiResponseError(code, 'Unsuccessful HTTP Request', body, headers);
 }
 
 const statusBody = (code: number, reason: string, message: string, details?: object) =>

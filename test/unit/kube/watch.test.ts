@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '../../../src/kube/config.ts';
 import { apiserverPool } from '../../../src/kube/agent.ts';
-import { PooledWatch, WatchStatusError } from '../../../src/kube/watch.ts';
+import { normalizeKubeError } from '../../../src/kube/errors.ts';
+import { PooledWatch } from '../../../src/kube/watch.ts';
 
 // The watch ListWatch runs on: events split across chunks arrive whole, a status error
 // carries its code, a quiet watch times out, and `done` is called exactly once.
@@ -96,15 +97,27 @@ describe('PooledWatch', () => {
     expect(auth.at(-1)).toBe('Bearer tok');
   });
 
-  it('ends with the status code of a refused watch, so 410 lists again', async () => {
+  it('ends with the code and Status of a refused watch, so 410 lists again and a 403 says why', async () => {
     serve = (_req, res) => {
       res.writeHead(410, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired' }));
     };
     const outcome = await watchOnce();
     expect(outcome.done).toHaveLength(1);
-    expect(outcome.done[0]).toBeInstanceOf(WatchStatusError);
-    expect((outcome.done[0] as WatchStatusError).statusCode).toBe(410);
+    expect((outcome.done[0] as { code?: number }).code).toBe(410);
+    expect(normalizeKubeError(outcome.done[0])).toMatchObject({ code: 410, reason: 'Expired' });
+
+    const forbidden = 'configmaps is forbidden: User "fledge" cannot watch resource "configmaps"';
+    serve = (_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 403, reason: 'Forbidden', message: forbidden }));
+    };
+    const refused = await watchOnce();
+    expect(normalizeKubeError(refused.done[0])).toEqual({
+      code: 403,
+      reason: 'Forbidden',
+      message: forbidden,
+    });
   });
 
   it('ends a watch that goes quiet with a TimeoutError, which ListWatch resumes at once', async () => {
